@@ -1,0 +1,182 @@
+"""Read input files into validated native turn records, collecting every problem with file:line:field.
+
+Nothing here touches the database: reading is done in full first, so a file with any problem can
+be rejected before a single row is written (all or nothing). Pure Python plus pyarrow for Parquet.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from store.records import Problem, RecordError, expand_conversation, normalize_turn
+
+MAX_LINE_BYTES = 1 << 20  # 1 MiB: a dialog turn is never this long; a 10 MB line is a broken file
+FORMATS = ("auto", "jsonl", "csv", "parquet")
+LIST_COLUMNS = ("context", "intents", "entities", "meta")
+
+
+@dataclass
+class ReadResult:
+    """Records read from one or more files, with where each came from, and the problems found."""
+
+    records: list[dict] = field(default_factory=list)
+    origins: list[tuple[str, int]] = field(default_factory=list)  # (file, line) per record
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def detect_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    if suffix in (".csv", ".tsv"):
+        return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    raise ValueError(f"{path}: cannot tell the format from the extension {suffix!r}; pass --format")
+
+
+def read_files(paths: list[str | Path], *, fmt: str = "auto") -> ReadResult:
+    """Read every file; problems from all of them are collected, none stops the others."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    result = ReadResult()
+    for raw_path in paths:
+        path = Path(raw_path)
+        name = str(raw_path)
+        if not path.is_file():
+            result.problems.append(Problem(name, 0, "", "no such file"))
+            continue
+        try:
+            kind = detect_format(path) if fmt == "auto" else fmt
+        except ValueError as exc:
+            result.problems.append(Problem(name, 0, "", str(exc).split(": ", 1)[1]))
+            continue
+        before = len(result.records)
+        for line, obj, problem in _raw_objects(path, kind):
+            if problem is not None:
+                result.problems.append(Problem(name, line, problem[0], problem[1]))
+                continue
+            _add_object(result, name, line, obj)
+        if len(result.records) == before and not any(p.file == name for p in result.problems):
+            result.problems.append(Problem(name, 0, "", "the file holds no turns"))
+    return result
+
+
+def _add_object(result: ReadResult, name: str, line: int, obj) -> None:
+    try:
+        raws = expand_conversation(obj) if isinstance(obj, dict) and "turns" in obj else [obj]
+        for raw in raws:
+            result.records.append(normalize_turn(raw))
+            result.origins.append((name, line))
+    except RecordError as exc:
+        result.problems.append(Problem(name, line, exc.field, exc.message))
+
+
+def _decode(path: Path) -> tuple[str | None, tuple[int, str] | None]:
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]  # a UTF-8 BOM is harmless; strip it silently
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None, (1, "the file is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8")
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return None, (line, f"invalid UTF-8 at byte {exc.start} ({data[exc.start:exc.start + 1]!r}); save the file as UTF-8")
+
+
+def _raw_objects(path: Path, kind: str) -> Iterator[tuple[int, object, tuple[str, str] | None]]:
+    """Yield (line, object, None) or (line, None, (field, message)) for each record in the file."""
+    if kind == "parquet":
+        yield from _parquet_objects(path)
+        return
+    if path.stat().st_size == 0:
+        yield 0, None, ("", "the file is empty")
+        return
+    text, problem = _decode(path)
+    if problem is not None:
+        yield problem[0], None, ("", problem[1])
+        return
+    yield from (_jsonl_objects(text) if kind == "jsonl" else _csv_objects(text, path))
+
+
+def _jsonl_objects(text: str):
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        if len(line.encode("utf-8")) > MAX_LINE_BYTES:
+            yield number, None, ("", f"line is {len(line.encode('utf-8')):,} bytes, over the {MAX_LINE_BYTES:,}-byte limit for one turn")
+            continue
+        try:
+            yield number, json.loads(line), None
+        except json.JSONDecodeError as exc:
+            yield number, None, ("", f"not valid JSON: {exc.msg} at column {exc.colno}")
+
+
+def _csv_objects(text: str, path: Path):
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    if not reader.fieldnames or "text" not in reader.fieldnames:
+        yield 1, None, ("text", f"the header has no 'text' column (found {reader.fieldnames})")
+        return
+    for row in reader:
+        line = reader.line_num
+        if None in row:
+            yield line, None, ("", f"row has {len(row) - 1 + len(row[None])} cells, the header has {len(reader.fieldnames)}")
+            continue
+        obj, problem = _decode_cells(row)
+        yield line, obj, problem
+
+
+def _decode_cells(row: dict) -> tuple[dict | None, tuple[str, str] | None]:
+    """CSV cells are strings: decode list columns from JSON, blanks to None, aligned/turn_index typed."""
+    obj: dict = {}
+    for key, value in row.items():
+        if value is None or value == "":
+            obj[key] = None
+        elif key in LIST_COLUMNS:
+            try:
+                obj[key] = json.loads(value)
+            except json.JSONDecodeError:
+                if key == "intents":  # a bare intent name is common in CSV
+                    obj[key] = [value]
+                else:
+                    return None, (key, f"expected a JSON value in this cell, got {value[:60]!r}")
+        elif key == "turn_index":
+            if not value.strip().isdigit():
+                return None, (key, f"expected a non-negative integer, got {value!r}")
+            obj[key] = int(value)
+        else:
+            obj[key] = value
+    return obj, None
+
+
+def _parquet_objects(path: Path):
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for a corrupt file
+        yield 0, None, ("", f"not a readable Parquet file: {exc}")
+        return
+    if "text" not in table.column_names:
+        yield 0, None, ("text", f"no 'text' column (found {table.column_names})")
+        return
+    for number, row in enumerate(table.to_pylist(), start=1):
+        for key in LIST_COLUMNS:
+            if isinstance(row.get(key), str):
+                try:
+                    row[key] = json.loads(row[key])
+                except json.JSONDecodeError:
+                    yield number, None, (key, "expected JSON in this string column")
+                    break
+        else:
+            yield number, row, None

@@ -1,0 +1,217 @@
+"""The native turn record: one user turn, its context, the response that follows, and its labels.
+
+Every importer turns its input into these plain dicts, and every exporter starts from them, so
+this module is the single place that says what a valid turn is. It is pure Python (no DuckDB),
+which is why the pipeline and the format converters can use it too.
+
+Offsets are Unicode code points (Python ``str`` indices), end exclusive: ``text[start:end]``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+SPEAKERS = ("user", "assistant")
+TURN_FIELDS = (
+    "id", "conversation_id", "turn_index", "context", "text", "response",
+    "intents", "entities", "sentiment", "aligned", "meta",
+)
+LABEL_FIELDS = ("intents", "entities", "sentiment", "aligned")
+
+
+class RecordError(ValueError):
+    """A field of one record is invalid; ``field`` names it (dotted path, e.g. ``entities[2].end``)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One error in an input file, located precisely enough to fix it by hand."""
+
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+def _as_str(value: Any, field: str, *, required: bool = False) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):  # None or NaN from pandas
+        if required:
+            raise RecordError(field, "is required")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise RecordError(field, f"expected a string, got {type(value).__name__}")
+    return str(value)
+
+
+def _parse_intents(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value] if value else []
+    if not isinstance(value, (list, tuple)):
+        raise RecordError("intents", f"expected a list of strings, got {type(value).__name__}")
+    out: list[str] = []
+    for i, item in enumerate(value):
+        if not isinstance(item, str) or not item:
+            raise RecordError(f"intents[{i}]", f"expected a non-empty string, got {item!r}")
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def _parse_entities(value: Any, text: str) -> list[dict]:
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise RecordError("entities", f"expected a list of spans, got {type(value).__name__}")
+    spans = []
+    for i, span in enumerate(value):
+        field = f"entities[{i}]"
+        if not isinstance(span, dict):
+            raise RecordError(field, f"expected an object with start, end, label, got {type(span).__name__}")
+        start, end, label = span.get("start"), span.get("end"), span.get("label")
+        for name, v in (("start", start), ("end", end)):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise RecordError(f"{field}.{name}", f"expected an integer code-point offset, got {v!r}")
+        if not isinstance(label, str) or not label:
+            raise RecordError(f"{field}.label", f"expected a non-empty string, got {label!r}")
+        if not 0 <= start < end <= len(text):
+            raise RecordError(field, f"span [{start}, {end}) is not inside the text (length {len(text)} code points)")
+        if "text" in span and span["text"] is not None and span["text"] != text[start:end]:
+            raise RecordError(f"{field}.text", f"span says {span['text']!r} but text[{start}:{end}] is {text[start:end]!r}")
+        spans.append({"start": start, "end": end, "label": label})
+    spans.sort(key=lambda s: (s["start"], s["end"], s["label"]))
+    return spans
+
+
+def _parse_context(value: Any) -> list[dict]:
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise RecordError("context", f"expected a list of {{speaker, text}}, got {type(value).__name__}")
+    out = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise RecordError(f"context[{i}]", "expected an object with speaker and text")
+        speaker = item.get("speaker")
+        if speaker not in SPEAKERS:
+            raise RecordError(f"context[{i}].speaker", f"expected one of {list(SPEAKERS)}, got {speaker!r}")
+        text = item.get("text")
+        if not isinstance(text, str):
+            raise RecordError(f"context[{i}].text", f"expected a string, got {type(text).__name__}")
+        out.append({"speaker": speaker, "text": text})
+    return out
+
+
+def _parse_aligned(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    if value in ("true", "True", "aligned", 1):
+        return True
+    if value in ("false", "False", "misaligned", 0):
+        return False
+    raise RecordError("aligned", f"expected true, false or null, got {value!r}")
+
+
+def _parse_turn_index(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise RecordError("turn_index", f"expected a non-negative integer, got {value!r}")
+    return value
+
+
+def normalize_turn(obj: Any) -> dict:
+    """Validate one native record and return it with every field present and typed.
+
+    Only ``text`` is required. Raises ``RecordError`` naming the first bad field.
+    """
+    if not isinstance(obj, dict):
+        raise RecordError("", f"expected a JSON object, got {type(obj).__name__}")
+    text = _as_str(obj.get("text"), "text", required=True)
+    if not text.strip():
+        raise RecordError("text", "is empty")
+    meta = obj.get("meta") or {}
+    if not isinstance(meta, dict):
+        raise RecordError("meta", f"expected an object, got {type(meta).__name__}")
+    record = {
+        "id": _as_str(obj.get("id"), "id"),
+        "conversation_id": _as_str(obj.get("conversation_id"), "conversation_id"),
+        "turn_index": _parse_turn_index(obj.get("turn_index")),
+        "context": _parse_context(obj.get("context")),
+        "text": text,
+        "response": _as_str(obj.get("response"), "response"),
+        "intents": _parse_intents(obj.get("intents")),
+        "entities": _parse_entities(obj.get("entities"), text),
+        "sentiment": _as_str(obj.get("sentiment"), "sentiment") or None,
+        "aligned": _parse_aligned(obj.get("aligned")),
+        "meta": meta,
+    }
+    return record
+
+
+def expand_conversation(obj: Any) -> list[dict]:
+    """Turn a conversation-level record into native user-turn records (not yet normalized).
+
+    Each user turn gets the earlier turns as context and the next assistant turn as its response.
+    """
+    conv_id = _as_str(obj.get("conversation_id"), "conversation_id", required=True)
+    turns = obj.get("turns")
+    if not isinstance(turns, list) or not turns:
+        raise RecordError("turns", "expected a non-empty list of {speaker, text, ...}")
+    records, history = [], []
+    for i, turn in enumerate(turns):
+        if not isinstance(turn, dict) or turn.get("speaker") not in SPEAKERS:
+            raise RecordError(f"turns[{i}].speaker", f"expected one of {list(SPEAKERS)}")
+        if not isinstance(turn.get("text"), str):
+            raise RecordError(f"turns[{i}].text", "expected a string")
+        if turn["speaker"] == "user":
+            nxt = turns[i + 1] if i + 1 < len(turns) else None
+            response = nxt["text"] if isinstance(nxt, dict) and nxt.get("speaker") == "assistant" else None
+            rec = {k: turn[k] for k in TURN_FIELDS if k in turn and k not in ("context", "response")}
+            rec.update(conversation_id=conv_id, turn_index=i, context=list(history), response=response)
+            rec.setdefault("id", f"{conv_id}:{i}")
+            records.append(rec)
+        history.append({"speaker": turn["speaker"], "text": turn["text"]})
+    return records
+
+
+def content_hash(record: dict) -> str:
+    """A stable hash of what a turn *is* (context, text, response), used to spot duplicates."""
+    payload = json.dumps(
+        [record.get("context") or [], record["text"], record.get("response")],
+        ensure_ascii=False, separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+def has_labels(record: dict) -> bool:
+    return bool(record.get("intents") or record.get("entities") or record.get("sentiment")
+                or record.get("aligned") is not None)
+
+
+def dump_jsonl_line(record: dict) -> str:
+    """Serialize a record as one JSONL line: UTF-8 text kept as is, keys in the native order."""
+    ordered = {k: record.get(k) for k in TURN_FIELDS if k in record}
+    ordered.update({k: v for k, v in record.items() if k not in ordered})
+    return json.dumps(ordered, ensure_ascii=False, separators=(",", ":"))
+
+
+def write_jsonl(path, records: Iterable[dict]) -> int:
+    n = 0
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        for rec in records:
+            f.write(dump_jsonl_line(rec) + "\n")
+            n += 1
+    return n
