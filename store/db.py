@@ -25,6 +25,21 @@ class StoreClosed(RuntimeError):
     pass
 
 
+def register_table(con, name: str, table) -> None:
+    """Expose an Arrow table to SQL on ``con`` as ``name`` (bulk loads go through Arrow, never row by row).
+
+    DuckDB refuses ``register`` while an earlier result on the connection is unfinished; a finished
+    no-op statement clears it first.
+    """
+    con.execute("SELECT 1").fetchall()
+    con.register(name, table)
+
+
+def _params(params):
+    """DuckDB takes a list for ``?`` placeholders and a dict for ``$name`` ones."""
+    return params if isinstance(params, dict) else list(params)
+
+
 class Store:
     """A Concord database: ``write(fn)`` for transactions, ``query``/``query_df`` for reads.
 
@@ -93,35 +108,35 @@ class Store:
             raise StoreClosed(f"the store {self.path} is closed")
         return self._db.cursor()
 
-    def query(self, sql: str, params: list | tuple = ()) -> list[tuple]:
+    def query(self, sql: str, params: list | tuple | dict = ()) -> list[tuple]:
         cur = self._cursor()
         try:
-            return cur.execute(sql, list(params)).fetchall()
+            return cur.execute(sql, _params(params)).fetchall()
         finally:
             cur.close()
 
-    def query_one(self, sql: str, params: list | tuple = ()) -> tuple | None:
+    def query_one(self, sql: str, params: list | tuple | dict = ()) -> tuple | None:
         rows = self.query(sql, params)
         return rows[0] if rows else None
 
-    def query_df(self, sql: str, params: list | tuple = ()):
+    def query_df(self, sql: str, params: list | tuple | dict = ()):
         cur = self._cursor()
         try:
-            return cur.execute(sql, list(params)).df()
+            return cur.execute(sql, _params(params)).df()
         finally:
             cur.close()
 
-    def query_arrow(self, sql: str, params: list | tuple = ()):
+    def query_arrow(self, sql: str, params: list | tuple | dict = ()):
         cur = self._cursor()
         try:
-            return cur.execute(sql, list(params)).fetch_arrow_table()
+            return cur.execute(sql, _params(params)).fetch_arrow_table()
         finally:
             cur.close()
 
-    def query_dicts(self, sql: str, params: list | tuple = ()) -> list[dict]:
+    def query_dicts(self, sql: str, params: list | tuple | dict = ()) -> list[dict]:
         cur = self._cursor()
         try:
-            cur.execute(sql, list(params))
+            cur.execute(sql, _params(params))
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row)) for row in cur.fetchall()]
         finally:

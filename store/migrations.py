@@ -75,6 +75,7 @@ MIGRATIONS: list[list[str]] = [
             aligned BOOLEAN,
             corrected_response VARCHAR,
             flagged BOOLEAN NOT NULL DEFAULT false,
+            note VARCHAR,                            -- why a turn was flagged / how it was resolved
             undoes VARCHAR,                          -- for undo: the annotation it reverts
             duration_ms INTEGER,
             created_at TIMESTAMP NOT NULL DEFAULT current_timestamp)""",

