@@ -1,0 +1,208 @@
+"""One entry point for choosing what to label next: ``select_batch`` and ``rank_pool``.
+
+A strategy name is ``<base>`` or ``<base>+<diversity>``: the base says how uncertain each pool row
+is (``strategies``), the optional diversity step spreads the batch over the embedding space
+(``diversity``). ``badge`` and ``coreset`` are complete recipes on their own. Before any model
+exists (no probabilities yet) every model-based strategy falls back to a diverse cold-start
+sample of the embeddings, so the first labels already cover the pool.
+
+``rank_pool`` orders the whole pool for the precomputed queue: the first ``batch_size`` rows are
+exactly ``select_batch``'s batch, the rest follow by score, so serving never waits for a model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.active import diversity as div
+from pipeline.active import strategies as st
+
+BASE_STRATEGIES = ("random", "least_confidence", "margin", "entropy", "multi_head",
+                   "alignment_driven", "badge", "coreset")
+DIVERSITY_METHODS = ("kmeans_pp", "cluster", "prefilter")
+COLD_START_METHODS = ("representative", "kmeans_pp", "k_center", "random")
+_SCORED = ("least_confidence", "margin", "entropy", "multi_head", "alignment_driven")
+# Chosen by bench/bench_active.py (see the report in bench/out/active.json): margin scores with a
+# Zhdanov pre-filter + cluster step, after a k-means "representative" cold start.
+DEFAULT_STRATEGY = "margin+prefilter"
+DEFAULT_COLD_START = "representative"
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A parsed strategy name."""
+
+    base: str
+    diversity: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.base if self.diversity is None else f"{self.base}+{self.diversity}"
+
+
+def parse_strategy(name: str) -> Strategy:
+    """``"margin+prefilter"`` -> Strategy("margin", "prefilter"); errors list what is allowed."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"strategy: expected a name like 'margin' or 'margin+prefilter', got {name!r}")
+    base, _, diversity = name.partition("+")
+    if base not in BASE_STRATEGIES:
+        raise ValueError(f"strategy: expected a base in {list(BASE_STRATEGIES)}, got {base!r}")
+    if diversity and diversity not in DIVERSITY_METHODS:
+        raise ValueError(f"strategy: expected a diversity step in {list(DIVERSITY_METHODS)}, got {diversity!r}")
+    if diversity and base not in _SCORED:
+        raise ValueError(f"strategy: a diversity step needs a scored base {list(_SCORED)}, got {base!r}")
+    return Strategy(base, diversity or None)
+
+
+@dataclass(frozen=True)
+class PoolArrays:
+    """What a model says about the unlabelled pool (any field may be None before a model)."""
+
+    n: int
+    probs: np.ndarray | None = None
+    embeddings: np.ndarray | None = None
+    token_probs: list | None = None
+    sentiment_probs: np.ndarray | None = None
+    misalignment_probs: np.ndarray | None = None
+    labeled_embeddings: np.ndarray | None = None
+    multi_label: bool = False
+
+
+def _pool(**arrays) -> PoolArrays:
+    """Check every per-row array describes the same number of pool rows."""
+    rows = {k: len(v) for k, v in arrays.items()
+            if v is not None and k not in ("labeled_embeddings", "multi_label")}
+    if not rows:
+        raise ValueError("select_batch: expected at least one of probs, embeddings, token_probs, "
+                         "sentiment_probs, misalignment_probs; got none")
+    if len(set(rows.values())) != 1:
+        raise ValueError(f"select_batch: expected every array to have the same number of rows, got {rows}")
+    return PoolArrays(n=next(iter(rows.values())), **arrays)
+
+
+def _has_model_output(base: str, pool: PoolArrays) -> bool:
+    if base in ("random", "coreset"):
+        return True
+    if base == "multi_head":
+        return any(v is not None for v in (pool.probs, pool.token_probs, pool.sentiment_probs))
+    if base == "alignment_driven":
+        return pool.misalignment_probs is not None
+    return pool.probs is not None
+
+
+def pool_scores(base: str, pool: PoolArrays, *, seed: int = 0) -> np.ndarray | None:
+    """Per-row uncertainty for a scored base (None for random / badge / coreset)."""
+    if base in ("least_confidence", "margin", "entropy"):
+        return st.uncertainty_scores(pool.probs, measure=base, multi_label=pool.multi_label)
+    if base == "multi_head":
+        return st.multi_head_scores(pool.probs, token_probs=pool.token_probs,
+                                    sentiment_probs=pool.sentiment_probs, multi_label=pool.multi_label)
+    if base == "alignment_driven":
+        return st.alignment_scores(pool.misalignment_probs)
+    return None
+
+
+def top_k(scores: np.ndarray, k: int, *, seed: int = 0) -> np.ndarray:
+    """Indices of the ``k`` highest scores, ties broken by a seeded shuffle (not by row order)."""
+    order = np.random.default_rng(seed).permutation(len(scores))
+    return order[np.argsort(-scores[order], kind="stable")][:k]
+
+
+def cold_start_batch(pool: PoolArrays, *, batch_size: int, method: str = DEFAULT_COLD_START,
+                     seed: int = 0) -> np.ndarray:
+    """Diverse sampling before any model: needs embeddings; without them, a seeded random sample."""
+    if method not in COLD_START_METHODS:
+        raise ValueError(f"cold_start: expected one of {list(COLD_START_METHODS)}, got {method!r}")
+    k = min(batch_size, pool.n)
+    if pool.embeddings is None or method == "random":
+        return np.random.default_rng(seed).permutation(pool.n)[:k]
+    if method == "representative":
+        return div.representative_batch(pool.embeddings, batch_size=k, seed=seed)
+    if method == "kmeans_pp":
+        return div.kmeans_pp_batch(pool.embeddings, batch_size=k, seed=seed)
+    return div.k_center_batch(pool.embeddings, batch_size=k, seed=seed,
+                              labeled_embeddings=pool.labeled_embeddings)
+
+
+def _diverse(diversity: str, scores: np.ndarray, pool: PoolArrays, k: int, seed: int) -> np.ndarray:
+    if pool.embeddings is None:
+        raise ValueError(f"strategy '+{diversity}': expected embeddings for the diversity step, got None")
+    if diversity == "kmeans_pp":
+        return div.kmeans_pp_batch(pool.embeddings, batch_size=k, weights=scores, seed=seed)
+    if diversity == "cluster":
+        return div.cluster_top_batch(pool.embeddings, scores, batch_size=k, seed=seed)
+    return div.prefilter_cluster_batch(pool.embeddings, scores, batch_size=k, seed=seed)
+
+
+def _select(strategy: Strategy, pool: PoolArrays, *, batch_size: int, cold_start: str,
+            seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The batch and the scores it came from (None when the strategy has no per-row score)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
+    k = min(int(batch_size), pool.n)
+    if k == 0:
+        return np.zeros(0, dtype=np.int64), None
+    if not _has_model_output(strategy.base, pool):
+        return cold_start_batch(pool, batch_size=k, method=cold_start, seed=seed), None
+    if strategy.base == "random":
+        return np.random.default_rng(seed).permutation(pool.n)[:k], None
+    if strategy.base == "coreset":
+        if pool.embeddings is None:
+            raise ValueError("strategy 'coreset': expected embeddings, got None")
+        return div.k_center_batch(pool.embeddings, batch_size=k, seed=seed,
+                                  labeled_embeddings=pool.labeled_embeddings), None
+    if strategy.base == "badge":
+        if pool.embeddings is None:
+            raise ValueError("strategy 'badge': expected embeddings, got None")
+        return div.badge_batch(pool.probs, pool.embeddings, batch_size=k,
+                               multi_label=pool.multi_label, seed=seed), None
+    scores = pool_scores(strategy.base, pool, seed=seed)
+    if strategy.diversity is None:
+        return top_k(scores, k, seed=seed), scores
+    return _diverse(strategy.diversity, scores, pool, k, seed), scores
+
+
+def select_batch(strategy: str = DEFAULT_STRATEGY, *, batch_size: int, probs=None, embeddings=None,
+                 token_probs=None, sentiment_probs=None, misalignment_probs=None,
+                 labeled_embeddings=None, multi_label: bool = False,
+                 cold_start: str = DEFAULT_COLD_START, seed: int = 0) -> np.ndarray:
+    """Row indices (into the unlabelled pool arrays) of the next ``batch_size`` turns to label.
+
+    ``probs``: intent probabilities (n, k); ``embeddings``: (n, dim) turn embeddings;
+    ``token_probs``: per-turn (t, n_tags) tag distributions; ``sentiment_probs`` (n, s);
+    ``misalignment_probs`` (n,); ``labeled_embeddings``: what is already labelled (for coreset).
+    """
+    pool = _pool(probs=probs, embeddings=embeddings, token_probs=token_probs,
+                 sentiment_probs=sentiment_probs, misalignment_probs=misalignment_probs,
+                 labeled_embeddings=labeled_embeddings, multi_label=multi_label)
+    batch, _ = _select(parse_strategy(strategy), pool, batch_size=batch_size,
+                       cold_start=cold_start, seed=seed)
+    return np.asarray(batch, dtype=np.int64)
+
+
+def rank_pool(strategy: str = DEFAULT_STRATEGY, *, batch_size: int = 20, probs=None, embeddings=None,
+              token_probs=None, sentiment_probs=None, misalignment_probs=None,
+              labeled_embeddings=None, multi_label: bool = False,
+              cold_start: str = DEFAULT_COLD_START, seed: int = 0) -> np.ndarray:
+    """A full order of the pool (a permutation of ``range(n)``) for the precomputed queue.
+
+    The head is ``select_batch``'s diverse batch (set ``batch_size`` to the number of labels
+    expected before the next retrain); the tail follows by uncertainty, or in a seeded random
+    order when the strategy has no per-row score (random, coreset, badge, cold start).
+    """
+    pool = _pool(probs=probs, embeddings=embeddings, token_probs=token_probs,
+                 sentiment_probs=sentiment_probs, misalignment_probs=misalignment_probs,
+                 labeled_embeddings=labeled_embeddings, multi_label=multi_label)
+    parsed = parse_strategy(strategy)
+    head, scores = _select(parsed, pool, batch_size=batch_size, cold_start=cold_start, seed=seed)
+    if scores is None and parsed.base == "badge" and _has_model_output("badge", pool):
+        scores = st.margin_scores(pool.probs, multi_label=multi_label)  # BADGE's tail: most uncertain
+    taken = np.zeros(pool.n, dtype=bool)
+    taken[head] = True
+    rest = np.flatnonzero(~taken)
+    if scores is None:
+        tail = rest[np.random.default_rng(seed + 1).permutation(len(rest))]
+    else:
+        tail = rest[top_k(scores[rest], len(rest), seed=seed)]
+    return np.concatenate([np.asarray(head, dtype=np.int64), tail.astype(np.int64)])

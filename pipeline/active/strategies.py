@@ -1,0 +1,192 @@
+"""Uncertainty scores for active learning: probability arrays in, one score per pool row out.
+
+Every function here is pure (numpy in, numpy out, no model, no state), in the style of small-text
+and modAL, so the worker, ``concord simulate`` and tests all call the same code. Convention: a
+higher score means "label this sooner", and every score lies in [0, 1] so heads can be combined.
+
+Single-label probabilities are (n, k) rows summing to 1. Multi-label probabilities are (n, k)
+independent per-label probabilities; their scores measure uncertainty about the whole label *set*
+under independence (the most likely set is "each label on iff p >= 0.5").
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.stats import rankdata
+
+MEASURES = ("least_confidence", "margin", "entropy")
+_EPS = 1e-12
+
+
+def as_prob_matrix(probs, *, multi_label: bool = False, name: str = "probs") -> np.ndarray:
+    """Validate and return ``probs`` as a float64 (n, k) matrix; errors say expected vs actual."""
+    arr = np.asarray(probs, dtype=np.float64)
+    if arr.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-d (n, k) array, got shape {arr.shape}")
+    if arr.shape[1] < 1:
+        raise ValueError(f"{name}: expected at least 1 column, got shape {arr.shape}")
+    if arr.size and not np.isfinite(arr).all():
+        raise ValueError(f"{name}: expected finite probabilities, got NaN or inf")
+    if arr.size and (arr.min() < -1e-6 or arr.max() > 1 + 1e-6):
+        raise ValueError(f"{name}: expected values in [0, 1], got range [{arr.min():.4g}, {arr.max():.4g}]")
+    if not multi_label and arr.size:
+        sums = arr.sum(axis=1)
+        bad = np.flatnonzero(np.abs(sums - 1.0) > 1e-3)
+        if bad.size:
+            raise ValueError(
+                f"{name}: expected rows summing to 1 (single-label), got row {bad[0]} summing to "
+                f"{sums[bad[0]]:.4f}; pass multi_label=True for independent per-label probabilities")
+    return np.clip(arr, 0.0, 1.0)
+
+
+def least_confidence_scores(probs, *, multi_label: bool = False) -> np.ndarray:
+    """1 - P(most likely answer), scaled to [0, 1].
+
+    Single-label: (1 - max p) * k / (k - 1). Multi-label: 1 - prod_j max(p_j, 1 - p_j), the
+    probability that the most likely label set is wrong.
+    """
+    p = as_prob_matrix(probs, multi_label=multi_label)
+    if multi_label:
+        return 1.0 - np.exp(np.log(np.maximum(p, 1 - p) + _EPS).sum(axis=1))
+    k = p.shape[1]
+    if k == 1:
+        return np.zeros(p.shape[0])
+    return (1.0 - p.max(axis=1)) * k / (k - 1)
+
+
+def margin_scores(probs, *, multi_label: bool = False) -> np.ndarray:
+    """1 - (P(best answer) - P(second-best answer)): high when the top two are close.
+
+    Multi-label: the second-best label set flips the least certain label, so the margin is
+    P(best set) * (1 - (1 - m) / m) with m the least certain label's max(p, 1 - p).
+    """
+    p = as_prob_matrix(probs, multi_label=multi_label)
+    if p.shape[0] == 0:
+        return np.zeros(0)
+    if multi_label:
+        m = np.maximum(p, 1 - p)
+        best = np.exp(np.log(m + _EPS).sum(axis=1))
+        m_min = m.min(axis=1)
+        return 1.0 - best * (1.0 - (1.0 - m_min) / m_min)
+    if p.shape[1] == 1:
+        return 1.0 - p[:, 0]
+    top2 = -np.partition(-p, 1, axis=1)[:, :2]
+    return 1.0 - (top2[:, 0] - top2[:, 1])
+
+
+def entropy_scores(probs, *, multi_label: bool = False) -> np.ndarray:
+    """Shannon entropy normalised to [0, 1] (by log k; multi-label: summed binary entropies / k)."""
+    p = as_prob_matrix(probs, multi_label=multi_label)
+    k = p.shape[1]
+    if multi_label:
+        q = 1 - p
+        h = -(p * np.log(p + _EPS) + q * np.log(q + _EPS))
+        return h.sum(axis=1) / (k * np.log(2))
+    if k == 1:
+        return np.zeros(p.shape[0])
+    return -(p * np.log(p + _EPS)).sum(axis=1) / np.log(k)
+
+
+_MEASURE_FUNCS = {
+    "least_confidence": least_confidence_scores,
+    "margin": margin_scores,
+    "entropy": entropy_scores,
+}
+
+
+def uncertainty_scores(probs, *, measure: str = "margin", multi_label: bool = False) -> np.ndarray:
+    """Dispatch to one of ``MEASURES`` by name."""
+    if measure not in _MEASURE_FUNCS:
+        raise ValueError(f"measure: expected one of {list(MEASURES)}, got {measure!r}")
+    return _MEASURE_FUNCS[measure](probs, multi_label=multi_label)
+
+
+def token_uncertainty_scores(token_probs: Sequence, *, measure: str = "margin",
+                             reduce: str = "max") -> np.ndarray:
+    """One score per turn from per-token tag distributions (a list of (t, n_tags) arrays).
+
+    ``reduce="max"`` takes the least certain token (one doubtful span is worth a look, and most
+    tokens are a confident "O"); ``"mean"`` averages. A turn with no tokens scores 0.
+    """
+    if reduce not in ("max", "mean"):
+        raise ValueError(f"reduce: expected 'max' or 'mean', got {reduce!r}")
+    out = np.zeros(len(token_probs))
+    for i, tp in enumerate(token_probs):
+        tp = np.asarray(tp, dtype=np.float64)
+        if tp.size == 0:
+            continue
+        per_token = uncertainty_scores(tp.reshape(len(tp), -1), measure=measure)
+        out[i] = per_token.max() if reduce == "max" else per_token.mean()
+    return out
+
+
+def alignment_scores(misalignment_probs) -> np.ndarray:
+    """Uncertainty of the response-fit verdict: 1 at p = 0.5, 0 at p in {0, 1}.
+
+    Accepts (n,) probabilities of "misaligned" or (n, 2) rows; NaN (a turn with no response)
+    scores 0, since there is no verdict to learn from it.
+    """
+    p = np.asarray(misalignment_probs, dtype=np.float64)
+    if p.ndim == 2 and p.shape[1] == 2:
+        p = p[:, 1]
+    if p.ndim != 1:
+        raise ValueError(f"misalignment_probs: expected shape (n,) or (n, 2), got {p.shape}")
+    known = ~np.isnan(p)
+    if known.any() and (p[known].min() < -1e-6 or p[known].max() > 1 + 1e-6):
+        raise ValueError(f"misalignment_probs: expected values in [0, 1], got range "
+                         f"[{p[known].min():.4g}, {p[known].max():.4g}]")
+    return np.where(known, 1.0 - np.abs(2.0 * np.nan_to_num(p, nan=0.0) - 1.0), 0.0).clip(0, 1)
+
+
+def normalise_scores(scores, *, method: str = "rank") -> np.ndarray:
+    """Put one head's scores on a common [0, 1] scale before combining heads.
+
+    ``rank`` (percentile; robust to heads whose raw scores bunch up differently) or ``minmax``.
+    Constant scores map to 0.5 (rank) or 0 (minmax): that head then does not affect the order.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim != 1:
+        raise ValueError(f"scores: expected shape (n,), got {s.shape}")
+    if s.size <= 1:
+        return np.full(s.shape, 0.5 if method == "rank" else 0.0)
+    if method == "rank":
+        return (rankdata(s, method="average") - 1.0) / (s.size - 1)
+    if method == "minmax":
+        span = s.max() - s.min()
+        return (s - s.min()) / span if span > 0 else np.zeros_like(s)
+    raise ValueError(f"method: expected 'rank' or 'minmax', got {method!r}")
+
+
+def multi_head_scores(intent_probs=None, *, token_probs=None, sentiment_probs=None,
+                      misalignment_probs=None, weights: dict | None = None, measure: str = "margin",
+                      multi_label: bool = False, normalise: str = "rank") -> np.ndarray:
+    """Combine intent, entity-token, sentiment (and optionally alignment) uncertainty.
+
+    Each head present is scored, normalised to [0, 1] (``normalise_scores``) and averaged with
+    ``weights`` (keys ``intent``, ``entity``, ``sentiment``, ``alignment``; default 1 each).
+    """
+    heads = {}
+    if intent_probs is not None:
+        heads["intent"] = uncertainty_scores(intent_probs, measure=measure, multi_label=multi_label)
+    if token_probs is not None:
+        heads["entity"] = token_uncertainty_scores(token_probs, measure=measure)
+    if sentiment_probs is not None:
+        heads["sentiment"] = uncertainty_scores(sentiment_probs, measure=measure)
+    if misalignment_probs is not None:
+        heads["alignment"] = alignment_scores(misalignment_probs)
+    if not heads:
+        raise ValueError("multi_head_scores: expected at least one head's probabilities, got none")
+    sizes = {name: len(s) for name, s in heads.items()}
+    if len(set(sizes.values())) != 1:
+        raise ValueError(f"multi_head_scores: expected every head to have the same rows, got {sizes}")
+    weights = {**{name: 1.0 for name in heads}, **(weights or {})}
+    total = sum(weights[name] for name in heads)
+    if total <= 0:
+        raise ValueError(f"weights: expected a positive sum over present heads, got {weights}")
+    return sum(weights[n] * normalise_scores(s, method=normalise) for n, s in heads.items()) / total
+
+
+def random_scores(n: int, *, seed: int = 0) -> np.ndarray:
+    """Uniform random scores: the baseline every strategy must beat."""
+    return np.random.default_rng(seed).random(n)
