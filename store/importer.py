@@ -76,9 +76,8 @@ def import_files(db, paths, *, project: str = "default", fmt: str = "auto", labe
         return report
     try:
         db.write(_write_import, fresh, origins, project, LABEL_ROLES[labels], strict_schema, imported_by, report)
-    except ImportRejected as exc:
-        report.problems.extend(exc.problems)
-        report.n_turns = 0
+    except ImportRejected:
+        report.n_turns = 0  # the problems found inside the transaction are already in the report
     return report
 
 

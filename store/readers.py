@@ -80,17 +80,16 @@ def _add_object(result: ReadResult, name: str, line: int, obj) -> None:
         result.problems.append(Problem(name, line, exc.field, exc.message))
 
 
-def _decode(path: Path) -> tuple[str | None, tuple[int, str] | None]:
-    data = path.read_bytes()
+def _strip_bom(data: bytes) -> tuple[bytes, str | None]:
     if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]  # a UTF-8 BOM is harmless; strip it silently
-    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return None, (1, "the file is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8")
-    try:
-        return data.decode("utf-8"), None
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        return None, (line, f"invalid UTF-8 at byte {exc.start} ({data[exc.start:exc.start + 1]!r}); save the file as UTF-8")
+        return data[3:], None  # a UTF-8 BOM is harmless; strip it silently
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data, "the file is UTF-16 (it starts with a UTF-16 byte-order mark); save it as UTF-8"
+    return data, None
+
+
+def _bad_utf8(data: bytes, exc: UnicodeDecodeError) -> str:
+    return f"invalid UTF-8 at byte {exc.start} ({data[exc.start:exc.start + 1]!r}); save the file as UTF-8"
 
 
 def _raw_objects(path: Path, kind: str) -> Iterator[tuple[int, object, tuple[str, str] | None]]:
@@ -98,22 +97,37 @@ def _raw_objects(path: Path, kind: str) -> Iterator[tuple[int, object, tuple[str
     if kind == "parquet":
         yield from _parquet_objects(path)
         return
-    if path.stat().st_size == 0:
+    data = path.read_bytes()
+    if not data.strip():
         yield 0, None, ("", "the file is empty")
         return
-    text, problem = _decode(path)
-    if problem is not None:
-        yield problem[0], None, ("", problem[1])
+    data, problem = _strip_bom(data)
+    if problem:
+        yield 1, None, ("", problem)
         return
-    yield from (_jsonl_objects(text) if kind == "jsonl" else _csv_objects(text, path))
+    if kind == "jsonl":
+        yield from _jsonl_objects(data)
+        return
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        yield data.count(b"\n", 0, exc.start) + 1, None, ("", _bad_utf8(data, exc))
+        return
+    yield from _csv_objects(text, path)
 
 
-def _jsonl_objects(text: str):
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
+def _jsonl_objects(data: bytes):
+    """Each line is decoded on its own, so one bad line is reported without hiding the others."""
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
             continue
-        if len(line.encode("utf-8")) > MAX_LINE_BYTES:
-            yield number, None, ("", f"line is {len(line.encode('utf-8')):,} bytes, over the {MAX_LINE_BYTES:,}-byte limit for one turn")
+        if len(raw) > MAX_LINE_BYTES:
+            yield number, None, ("", f"line is {len(raw):,} bytes, over the {MAX_LINE_BYTES:,}-byte limit for one turn")
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield number, None, ("", _bad_utf8(raw, exc).replace("at byte", "at column"))
             continue
         try:
             yield number, json.loads(line), None

@@ -38,13 +38,13 @@ def to_intent_csv(records: list[dict]) -> str:
     return buffer.getvalue()
 
 
-def write_intent_csv(records: list[dict], path: Path, options: ExportOptions | None = None) -> int:
+def write_intent_csv(records: list[dict], path: Path, options: ExportOptions | None = None) -> dict:
     write_text(path, to_intent_csv(records))
-    return len(records)
+    return {"rows": len(records)}
 
 
-def write_intent_jsonl(records: list[dict], path: Path, options: ExportOptions | None = None) -> int:
-    return write_jsonl_objects(path, (intent_row(r) for r in records))
+def write_intent_jsonl(records: list[dict], path: Path, options: ExportOptions | None = None) -> dict:
+    return {"rows": write_jsonl_objects(path, (intent_row(r) for r in records))}
 
 
 def read_intent_csv(path: Path) -> FormatReadResult:

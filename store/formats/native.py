@@ -19,8 +19,8 @@ def native_record(record: dict) -> dict:
     return out
 
 
-def write_native(records: list[dict], path: Path, options: ExportOptions | None = None) -> int:
+def write_native(records: list[dict], path: Path, options: ExportOptions | None = None) -> dict:
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         for record in records:
             f.write(dump_jsonl_line(native_record(record)) + "\n")
-    return len(records)
+    return {"rows": len(records)}

@@ -1,0 +1,303 @@
+// Concord span selector: entity spans over one turn's text, chosen by mouse or keyboard.
+//
+// Offsets are Unicode code points (Python str indices), never UTF-16 units: the text is split with
+// Array.from, which yields whole code points, and every index below counts those. User text is only
+// ever written with textContent, never innerHTML.
+//
+// Python passes `data` = {form_id, text, spans, spans_rev, entity_types, suggested_spans,
+// sentiment_keys, alignment_keys, focus_targets, global_keys}. Python gets back the state
+// `spans` = {rev, spans:[{start,end,label}]} and the trigger `action` = {name, value, seq}.
+
+const FORMS = new Map(); // form_id -> {spans, rev, caret, anchor}: survives re-invocations of a form
+const COLORS = ["#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2", "#65a30d",
+  "#dc2626", "#4f46e5", "#0d9488"];
+const WORD = /[\p{L}\p{N}_]/u;
+let actionSeq = 0;
+
+function formState(cfg) {
+  let st = FORMS.get(cfg.form_id);
+  const rev = cfg.spans_rev || 0;
+  if (!st || rev > st.rev) {
+    st = { spans: (cfg.spans || []).map((s) => ({ start: s.start, end: s.end, label: s.label })),
+      rev, caret: st ? st.caret : 0, anchor: null };
+    FORMS.set(cfg.form_id, st);
+  }
+  if (FORMS.size > 50) FORMS.delete(FORMS.keys().next().value);
+  return st;
+}
+
+function selection(st) {
+  if (st.anchor === null || st.anchor === st.caret) return null;
+  return [Math.min(st.anchor, st.caret), Math.max(st.anchor, st.caret)];
+}
+
+function covering(spans, i) {
+  // Spans that cover code point i, innermost (shortest) first.
+  return spans.filter((s) => s.start <= i && i < s.end).sort((a, b) => (a.end - a.start) - (b.end - b.start));
+}
+
+function isEditable(el) {
+  if (!el) return false;
+  const tag = el.tagName;
+  return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || el.isContentEditable;
+}
+
+function wordBounds(chars, i) {
+  if (!WORD.test(chars[i] || "")) return [i, i + 1];
+  let a = i, b = i + 1;
+  while (a > 0 && WORD.test(chars[a - 1])) a--;
+  while (b < chars.length && WORD.test(chars[b])) b++;
+  return [a, b];
+}
+
+function wordJump(chars, caret, dir) {
+  let i = caret;
+  if (dir < 0) {
+    while (i > 0 && !WORD.test(chars[i - 1])) i--;
+    while (i > 0 && WORD.test(chars[i - 1])) i--;
+  } else {
+    while (i < chars.length && !WORD.test(chars[i])) i++;
+    while (i < chars.length && WORD.test(chars[i])) i++;
+  }
+  return i;
+}
+
+function colorOf(types, label) {
+  const k = types.indexOf(label);
+  return COLORS[(k < 0 ? types.length : k) % COLORS.length];
+}
+
+function el(tag, cls, text) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function renderText(box, chars, st, cfg) {
+  const sel = selection(st);
+  const sugg = cfg.suggested_spans || [];
+  const types = cfg.entity_types || [];
+  const frag = document.createDocumentFragment();
+  const tags = new Map();
+  for (const s of st.spans) tags.set(s.end - 1, [...(tags.get(s.end - 1) || []), s.label]);
+  for (let i = 0; i < chars.length; i++) {
+    const ch = el("span", "cc-ch", chars[i]);
+    ch.dataset.i = String(i);
+    const cover = covering(st.spans, i);
+    if (cover.length) {
+      ch.classList.add("cc-in");
+      ch.style.setProperty("--cc-bg", colorOf(types, cover[0].label) + "2e");
+      const stack = cover.slice(1).map((s, k) => `0 ${2 * (k + 1) + 1}px 0 ${colorOf(types, s.label)}`);
+      ch.style.setProperty("--cc-stack", stack.length ? stack.join(", ") : "none");
+      if (cover.some((s) => s.start === i)) ch.classList.add("cc-first");
+      if (cover.some((s) => s.end === i + 1)) ch.classList.add("cc-last");
+    }
+    if (tags.has(i)) ch.dataset.tag = tags.get(i).join(" · ");
+    if (sugg.some((s) => s.start <= i && i < s.end)) ch.classList.add("cc-sug");
+    if (sel && sel[0] <= i && i < sel[1]) ch.classList.add("cc-sel");
+    if (st.caret === i) ch.classList.add("cc-caret");
+    frag.appendChild(ch);
+  }
+  const end = el("span", "cc-end");
+  end.dataset.i = String(chars.length);
+  if (st.caret === chars.length) end.classList.add("cc-caret");
+  frag.appendChild(end);
+  box.replaceChildren(frag);
+}
+
+function renderPalette(box, st, cfg, assign) {
+  const sel = selection(st);
+  const types = cfg.entity_types || [];
+  box.replaceChildren();
+  box.classList.toggle("cc-active", !!sel);
+  const lead = el("span", "cc-lead", sel ? "Entity type for the selection:" : "Entity types (select text first):");
+  box.appendChild(lead);
+  types.forEach((label, k) => {
+    const b = el("button", "cc-type");
+    b.type = "button";
+    b.disabled = !sel;
+    b.style.setProperty("--cc-color", colorOf(types, label));
+    if (k < 9) b.appendChild(el("kbd", "", String(k + 1)));
+    b.appendChild(document.createTextNode(label));
+    b.addEventListener("mousedown", (e) => e.preventDefault());
+    b.addEventListener("click", () => assign(k));
+    box.appendChild(b);
+  });
+}
+
+function renderChips(box, chars, st, cfg, remove) {
+  const types = cfg.entity_types || [];
+  box.replaceChildren();
+  if (!st.spans.length) {
+    box.appendChild(el("span", "cc-empty", "No entity spans."));
+    return;
+  }
+  st.spans.forEach((s, k) => {
+    const chip = el("span", "cc-chip");
+    chip.dataset.start = String(s.start);
+    chip.dataset.end = String(s.end);
+    chip.dataset.label = s.label;
+    chip.style.setProperty("--cc-color", colorOf(types, s.label));
+    chip.appendChild(el("b", "cc-chip-label", s.label));
+    chip.appendChild(el("span", "cc-chip-text", chars.slice(s.start, s.end).join("")));
+    chip.appendChild(el("span", "cc-chip-pos", `${s.start}–${s.end}`));
+    const x = el("button", "cc-chip-x", "×");
+    x.type = "button";
+    x.title = "Remove this span";
+    x.setAttribute("aria-label", `Remove ${s.label} span ${s.start} to ${s.end}`);
+    x.addEventListener("click", () => remove(k));
+    chip.appendChild(x);
+    box.appendChild(chip);
+  });
+}
+
+function boundaryAt(event, chars) {
+  const target = event.target.closest ? event.target.closest("[data-i]") : null;
+  if (!target) return null;
+  const i = Number(target.dataset.i);
+  if (i >= chars.length) return chars.length;
+  const r = target.getBoundingClientRect();
+  return event.clientX > r.left + r.width / 2 ? i + 1 : i;
+}
+
+export default function (component) {
+  const { data, parentElement, setStateValue, setTriggerValue } = component;
+  const cfg = data || {};
+  const chars = Array.from(cfg.text || "");
+  const st = formState(cfg);
+  const root = parentElement.querySelector(".cc-root");
+  const textBox = root.querySelector(".cc-text");
+  const palette = root.querySelector(".cc-palette");
+  const chips = root.querySelector(".cc-spans");
+  root.dataset.formId = cfg.form_id || "";
+  textBox.setAttribute("aria-label", "Turn text; arrows move the caret, shift+arrows select, digits assign an entity type");
+
+  const publish = () => setStateValue("spans", { rev: st.rev, spans: st.spans.map((s) => ({ ...s })) });
+  const act = (name, value) => setTriggerValue("action", { name, value: value ?? null, seq: ++actionSeq });
+  const draw = () => {
+    renderText(textBox, chars, st, cfg);
+    renderPalette(palette, st, cfg, assign);
+    renderChips(chips, chars, st, cfg, remove);
+    root.dataset.spans = JSON.stringify(st.spans);
+    root.dataset.caret = String(st.caret);
+  };
+  function assign(k) {
+    const sel = selection(st);
+    const label = (cfg.entity_types || [])[k];
+    if (!sel || !label) return;
+    const dup = st.spans.some((s) => s.start === sel[0] && s.end === sel[1] && s.label === label);
+    if (!dup) st.spans.push({ start: sel[0], end: sel[1], label });
+    st.anchor = null;
+    st.caret = sel[1];
+    draw();
+    publish();
+  }
+  function remove(k) {
+    st.spans.splice(k, 1);
+    draw();
+    publish();
+  }
+  function removeAt(i) {
+    const sel = selection(st);
+    let k = sel ? st.spans.findIndex((s) => s.start === sel[0] && s.end === sel[1]) : -1;
+    if (k < 0) {
+      const cover = covering(st.spans, i);
+      k = cover.length ? st.spans.lastIndexOf(cover[0]) : -1;
+    }
+    if (k >= 0) remove(k);
+  }
+  function moveCaret(to, extend) {
+    const next = Math.max(0, Math.min(chars.length, to));
+    if (extend && st.anchor === null) st.anchor = st.caret;
+    if (!extend) st.anchor = null;
+    st.caret = next;
+    draw();
+  }
+
+  // -- mouse: press, drag, release; half-character boundaries like a native text selection -----
+  let dragging = false;
+  const onDown = (e) => {
+    if (e.button !== 0) return;
+    const b = boundaryAt(e, chars);
+    if (b === null) return;
+    e.preventDefault();
+    dragging = true;
+    if (e.shiftKey) { if (st.anchor === null) st.anchor = st.caret; } else st.anchor = b;
+    st.caret = b;
+    draw();
+  };
+  const onMove = (e) => {
+    if (!dragging) return;
+    const b = boundaryAt(e, chars);
+    if (b === null || b === st.caret) return;
+    st.caret = b;
+    draw();
+  };
+  const onUp = () => { dragging = false; };
+  const onDouble = (e) => {
+    const target = e.target.closest ? e.target.closest(".cc-ch") : null;
+    if (!target) return;
+    const [a, b] = wordBounds(chars, Number(target.dataset.i));
+    st.anchor = a;
+    st.caret = b;
+    draw();
+  };
+  textBox.addEventListener("pointerdown", onDown);
+  textBox.addEventListener("pointermove", onMove);
+  textBox.addEventListener("dblclick", onDouble);
+  window.addEventListener("pointerup", onUp);
+
+  // -- keyboard: one listener for the whole page (components v2 run in the app document) --------
+  const onKey = (e) => {
+    if (e.defaultPrevented || e.isComposing) return;
+    const target = e.composedPath ? e.composedPath()[0] : e.target;
+    if (isEditable(target)) {
+      if (e.key === "Escape") target.blur();
+      return;
+    }
+    if (handleKey(e)) {
+      e.preventDefault();
+      e.stopPropagation();
+    }
+  };
+  function handleKey(e) {
+    const word = e.altKey || e.ctrlKey || e.metaKey;
+    switch (e.key) {
+      case "ArrowLeft": moveCaret(word ? wordJump(chars, st.caret, -1) : st.caret - 1, e.shiftKey); return true;
+      case "ArrowRight": moveCaret(word ? wordJump(chars, st.caret, 1) : st.caret + 1, e.shiftKey); return true;
+      case "Home": moveCaret(0, e.shiftKey); return true;
+      case "End": moveCaret(chars.length, e.shiftKey); return true;
+      case "Escape": if (st.anchor === null) return false; moveCaret(st.caret, false); return true;
+      case "Backspace": removeAt(st.caret - 1); return true;
+      case "Delete": removeAt(st.caret); return true;
+    }
+    if (e.ctrlKey || e.metaKey || e.altKey) return false;
+    if (/^[0-9]$/.test(e.key)) {
+      const k = e.key === "0" ? 9 : Number(e.key) - 1;
+      if (selection(st)) assign(k); else act("intent", k);
+      return true;
+    }
+    const key = e.key.toLowerCase();
+    const sentiments = cfg.sentiment_keys || {};
+    const alignments = cfg.alignment_keys || {};
+    if (key in sentiments) { act("sentiment", sentiments[key]); return true; }
+    if (key in alignments) { act("aligned", alignments[key]); return true; }
+    const focus = (cfg.focus_targets || {})[e.key];
+    if (focus) {
+      const input = document.querySelector(`.${focus} input, .${focus} textarea`);
+      if (input) { input.focus(); input.click(); return true; }
+    }
+    return false;
+  }
+  if (cfg.global_keys !== false) window.addEventListener("keydown", onKey, true);
+
+  draw(); // no publish here: Python already knows these spans (they came in `data`)
+  return () => {
+    window.removeEventListener("keydown", onKey, true);
+    window.removeEventListener("pointerup", onUp);
+    textBox.removeEventListener("pointerdown", onDown);
+    textBox.removeEventListener("pointermove", onMove);
+    textBox.removeEventListener("dblclick", onDouble);
+  };
+}
