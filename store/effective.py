@@ -45,15 +45,15 @@ def _vote(group: pd.DataFrame) -> dict:
     n = len(group)
     intent_keys = [tuple(sorted(x)) for x in group["intents"]]
     intents, agreement = _majority(intent_keys)
-    sentiment, _ = _majority([s for s in group["sentiment"] if s is not None])
-    aligned, _ = _majority([a for a in group["aligned"] if a is not None and a == a])
+    sentiment, _ = _majority([s for s in group["sentiment"] if pd.notna(s)])
+    aligned, _ = _majority([bool(a) for a in group["aligned"] if pd.notna(a)])
     span_votes: dict[tuple, int] = {}
     for spans in group["entities"]:
         for key in _span_key(spans):
             span_votes[key] = span_votes.get(key, 0) + 1
     entities = [{"start": s, "end": e, "label": lab} for (s, e, lab), v in sorted(span_votes.items()) if v * 2 > n]
-    disputed = (len(set(intent_keys)) > 1 or len({s for s in group["sentiment"]}) > 1
-                or len({a for a in group["aligned"]}) > 1 or len({_span_key(x) for x in group["entities"]}) > 1)
+    disputed = (len(set(intent_keys)) > 1 or group["sentiment"].nunique(dropna=False) > 1
+                or group["aligned"].nunique(dropna=False) > 1 or len({_span_key(x) for x in group["entities"]}) > 1)
     corrected = [c for c in group["corrected_response"] if isinstance(c, str) and c]
     return {"intents": list(intents or []), "entities": entities, "sentiment": sentiment, "aligned": aligned,
             "corrected_response": corrected[0] if corrected else None, "agreement": agreement,
