@@ -24,17 +24,17 @@ ENTITY = re.compile(
 UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff]")
 
 
-def markup(text: str, entities: list[dict]) -> tuple[str, int]:
-    """``text`` with entity markup; returns (line, spans dropped because they overlap an earlier one)."""
-    parts, position, dropped = [], 0, 0
+def markup(text: str, entities: list[dict]) -> tuple[str, list[dict]]:
+    """``text`` with entity markup; returns (line, the spans marked up: overlapping ones are left out)."""
+    parts, kept, position = [], [], 0
     for span in entities:
         if span["start"] < position:
-            dropped += 1
             continue
         parts += [text[position:span["start"]], f"[{text[span['start']:span['end']]}]({span['label']})"]
+        kept.append(span)
         position = span["end"]
     parts.append(text[position:])
-    return "".join(parts), dropped
+    return "".join(parts), kept
 
 
 def parse_example(line: str) -> tuple[str, list[dict]]:
@@ -62,6 +62,13 @@ def _labels(match: re.Match) -> list[str]:
     return [item["entity"] for item in items if isinstance(item, dict) and item.get("entity")]
 
 
+def _reads_back(line: str, text: str, spans: list[dict]) -> bool:
+    try:
+        return parse_example(line) == (text, spans)
+    except (json.JSONDecodeError, TypeError, AttributeError):
+        return False
+
+
 def to_rasa_yaml(records: list[dict]) -> tuple[str, dict]:
     """Rasa NLU YAML for the records, grouped by intent (sorted); returns (yaml, what was left out)."""
     groups: dict[str, list[str]] = {}
@@ -70,12 +77,11 @@ def to_rasa_yaml(records: list[dict]) -> tuple[str, dict]:
         if not record.get("intents"):
             stats["rows_without_intent"] += 1
             continue
-        line, dropped = markup(record["text"], record.get("entities") or [])
-        kept = [s for s in record.get("entities") or []]
-        if UNSAFE.search(record["text"]) or (not dropped and parse_example(line) != (record["text"], kept)):
+        line, kept = markup(record["text"], record.get("entities") or [])
+        if UNSAFE.search(record["text"]) or not _reads_back(line, record["text"], kept):
             stats["rows_not_expressible"] += 1
             continue
-        stats["spans_dropped_overlap"] += dropped
+        stats["spans_dropped_overlap"] += len(record.get("entities") or []) - len(kept)
         stats["rows"] += 1
         groups.setdefault(MULTI_INTENT_SEPARATOR.join(record["intents"]), []).append(line)
     out = [f'version: "{RASA_VERSION}"', "nlu:"]

@@ -1,0 +1,62 @@
+"""doccano JSONL ("intent detection and slot filling" projects): ``text``, ``entities`` as
+[start, end, label], ``cats`` as intent names; any other key is kept by doccano as metadata.
+
+The reader also takes doccano's other shapes: sequence labelling (``label`` as [start, end, label]
+triples, or ``entities`` as objects with ``start_offset``/``end_offset``) and text classification
+(``label`` as a list of names). doccano counts offsets in code points, like Concord.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from store.formats.common import ExportOptions, FormatReadResult, add_record, jsonl_lines, note_empty, write_jsonl_objects
+from store.records import Problem
+
+META_KEYS = ("conversation_id", "turn_index", "sentiment", "aligned", "response")
+
+
+def doccano_example(record: dict) -> dict:
+    out = {"text": record["text"],
+           "entities": [[s["start"], s["end"], s["label"]] for s in record.get("entities") or []],
+           "cats": list(record.get("intents") or []), "turn_id": record.get("id")}
+    out.update({k: record.get(k) for k in META_KEYS})
+    return out
+
+
+def write_doccano(records: list[dict], path: Path, options: ExportOptions | None = None) -> dict:
+    return {"rows": write_jsonl_objects(path, (doccano_example(r) for r in records))}
+
+
+def read_doccano(path: Path) -> FormatReadResult:
+    result = FormatReadResult()
+    for line, obj in jsonl_lines(Path(path), result):
+        if not isinstance(obj, dict):
+            result.problems.append(Problem(str(path), line, "", f"expected a JSON object, got {type(obj).__name__}"))
+            continue
+        try:
+            spans, names = _labels(obj)
+        except (TypeError, ValueError, KeyError) as exc:
+            result.problems.append(Problem(str(path), line, "entities", f"expected [start, end, label] triples or objects: {exc}"))
+            continue
+        raw = {k: obj.get(k) for k in META_KEYS}
+        raw.update(id=obj.get("turn_id") or obj.get("id"), text=obj.get("text") or obj.get("data"),
+                   entities=spans, intents=names)
+        if raw["id"] is not None:
+            raw["id"] = str(raw["id"])
+        add_record(result, str(path), line, raw)
+    return note_empty(result, Path(path))
+
+
+def _labels(obj: dict) -> tuple[list[dict], list[str]]:
+    """(spans, category names) from whichever doccano shape the line uses."""
+    spans, names = [], list(obj.get("cats") or [])
+    items = list(obj.get("entities") or [])
+    for item in obj.get("label") or obj.get("labels") or []:
+        (names if isinstance(item, str) else items).append(item)
+    for item in items:
+        if isinstance(item, dict):
+            spans.append({"start": item["start_offset"], "end": item["end_offset"], "label": item["label"]})
+        else:
+            start, end, label = item
+            spans.append({"start": start, "end": end, "label": label})
+    return spans, names
