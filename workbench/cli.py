@@ -13,6 +13,7 @@ import sys
 COMMAND_MODULES = (
     "workbench.commands_data",     # init, import, stats, user
     "workbench.commands_serve",    # serve
+    "workbench.commands_users",    # user add|list|disable|enable
     "workbench.commands_export",   # export
     "pipeline.commands",           # train, evaluate, predict, simulate, worker, find-errors
 )

@@ -1,0 +1,110 @@
+"""Who is signed in, checked on the server for every page, every run.
+
+The browser holds nothing but Streamlit's session id; the signed-in user lives in server-side session
+state. Every page calls ``require_role`` first: it re-reads the user from the database (so a disabled
+user or a changed role takes effect on the next click), enforces the idle timeout, and stops the
+script for anyone not allowed. Failed sign-ins are throttled per user name.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import streamlit as st
+
+from store import users
+from workbench import runtime
+
+SESSION_KEY = "concord_auth"
+NOTICE_KEY = "concord_auth_notice"
+ALL_ROLES = users.ROLES
+MAX_FAILURES = 5
+LOCKOUT_S = 30.0
+
+_failures: dict[str, tuple[int, float]] = {}   # username -> (consecutive failures, time of the last)
+_failures_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    role: str
+
+    def can(self, *roles: str) -> bool:
+        return self.role in roles
+
+
+def _locked_out(username: str, now: float) -> float:
+    """Seconds left before ``username`` may try again (0 when not locked out)."""
+    with _failures_lock:
+        count, last = _failures.get(username, (0, 0.0))
+    if count < MAX_FAILURES:
+        return 0.0
+    return max(0.0, LOCKOUT_S - (now - last))
+
+
+def _record_attempt(username: str, ok: bool, now: float) -> None:
+    with _failures_lock:
+        if ok:
+            _failures.pop(username, None)
+        else:
+            count, _ = _failures.get(username, (0, 0.0))
+            _failures[username] = (count + 1, now)
+
+
+def sign_in(db, username: str, password: str, *, now: float | None = None) -> User | None:
+    """Check the password and open a session. Raises ``PermissionError`` while throttled."""
+    now = time.time() if now is None else now
+    username = (username or "").strip()
+    wait = _locked_out(username, now)
+    if wait > 0:
+        raise PermissionError(f"too many failed attempts for {username!r}; try again in {wait:.0f} s")
+    role = users.verify_password(db, username, password or "")
+    _record_attempt(username, role is not None, now)
+    if role is None:
+        return None
+    st.session_state[SESSION_KEY] = {"username": username, "role": role, "signed_in_at": now, "last_seen": now}
+    return User(username, role)
+
+
+def sign_out(notice: str | None = None) -> None:
+    st.session_state.pop(SESSION_KEY, None)
+    for key in [k for k in st.session_state.keys() if str(k).startswith("label")]:
+        del st.session_state[key]
+    if notice:
+        st.session_state[NOTICE_KEY] = notice
+
+
+def current_user(db, *, now: float | None = None) -> User | None:
+    """The signed-in user, re-validated against the database and the idle timeout; else None."""
+    session = st.session_state.get(SESSION_KEY)
+    if not session:
+        return None
+    now = time.time() if now is None else now
+    if now - session.get("last_seen", 0) > runtime.session_idle_seconds():
+        sign_out("Your session expired after a period of inactivity. Please sign in again.")
+        return None
+    record = users.get_user(db, session["username"])
+    if record is None or not record["active"]:
+        sign_out("Your account is no longer active.")
+        return None
+    session["last_seen"] = now
+    session["role"] = record["role"]
+    return User(record["username"], record["role"])
+
+
+def require_role(db, roles: tuple[str, ...] = ALL_ROLES) -> User:
+    """The current user if their role is in ``roles``; otherwise explain and stop this script run."""
+    user = current_user(db)
+    if user is None:
+        st.warning("Please sign in.")
+        st.stop()
+    if not user.can(*roles):
+        st.error(f"This page is for {', '.join(roles)} users; you are signed in as {user.role}.")
+        st.stop()
+    return user
+
+
+def pop_notice() -> str | None:
+    return st.session_state.pop(NOTICE_KEY, None)

@@ -1,0 +1,93 @@
+"""``concord serve``: run the workbench (Streamlit, headless) on a port, against one database.
+
+The Streamlit server is a child process started from ``build_streamlit_command``; the database path
+and project reach the app both as script arguments and as environment variables (see
+``workbench.runtime``). Worker supervision belongs in ``supervise`` (marked below): it runs while
+the server runs and must stop its children when the server stops.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from workbench.cli import CommandError
+
+APP_PATH = Path(__file__).with_name("app.py")
+DEFAULT_PORT = 8501
+
+# Streamlit options that make the workbench a quiet, local, self-contained server.
+STREAMLIT_OPTIONS = {
+    "server.headless": "true",
+    "server.runOnSave": "false",
+    "server.fileWatcherType": "none",
+    "browser.gatherUsageStats": "false",
+    "client.toolbarMode": "viewer",
+    "client.showErrorDetails": "false",
+    "theme.base": "light",
+    "theme.primaryColor": "#2563eb",
+}
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("serve", help="run the workbench in the browser (and its training worker)",
+                              description="Serve the labelling workbench on http://ADDRESS:PORT.")
+    p.add_argument("--db", default="concord.duckdb", help="the DuckDB file (default: ./concord.duckdb)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    p.add_argument("--address", default="localhost",
+                   help="interface to listen on (default localhost; 0.0.0.0 to share on the network)")
+    p.add_argument("--project", default="default", help="the project annotators label (default: default)")
+    p.add_argument("--no-worker", action="store_true", help="do not start the background training worker")
+    p.set_defaults(handler=run_serve)
+
+
+def build_streamlit_command(db: str | Path, *, port: int = DEFAULT_PORT, project: str = "default",
+                            address: str = "localhost", python: str | None = None) -> list[str]:
+    """The argv that runs the app: ``python -m streamlit run app.py --opts -- --db X --project P``."""
+    options = {**STREAMLIT_OPTIONS, "server.port": str(port), "server.address": address}
+    argv = [python or sys.executable, "-m", "streamlit", "run", str(APP_PATH)]
+    argv += [f"--{name}={value}" for name, value in options.items()]
+    return argv + ["--", "--db", str(db), "--project", project]
+
+
+def streamlit_environment(db: str | Path, project: str, base: dict | None = None) -> dict:
+    env = dict(os.environ if base is None else base)
+    env.update({"CONCORD_DB": str(db), "CONCORD_PROJECT": project, "TOKENIZERS_PARALLELISM": "false",
+                "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    return env
+
+
+def supervise(args, server: subprocess.Popen) -> list[subprocess.Popen]:
+    """Start helper processes that live as long as the server (returned so they can be stopped).
+
+    Worker supervision goes here (pipeline engineer): start the worker unless ``args.no_worker``,
+    restart it if it dies while ``server.poll() is None``, and return its Popen.
+    """
+    return []
+
+
+def run_serve(args) -> int:
+    db = Path(args.db).resolve()
+    if not db.exists():
+        raise CommandError(f"{args.db}: no such database (run `concord init --db {args.db}` and `concord import`)")
+    command = build_streamlit_command(db, port=args.port, project=args.project, address=args.address)
+    print(f"Concord workbench on http://{args.address}:{args.port}  (database {db}, project {args.project})",
+          flush=True)
+    server = subprocess.Popen(command, env=streamlit_environment(db, args.project))
+    helpers = supervise(args, server)
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        server.send_signal(signal.SIGINT)
+        return server.wait()
+    finally:
+        for child in helpers:
+            if child.poll() is None:
+                child.terminate()
+        for child in helpers:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()

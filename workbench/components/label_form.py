@@ -1,0 +1,203 @@
+"""The label form of one turn: its state in the session, the widgets generated from the schema.
+
+A form is opened per turn shown and carries a client-minted ``form_id``: the submit (or skip) of that
+form is stored under that id, so a double click, a rerun or a retried request stores it once. Widget
+keys embed the form id, so each turn starts from fresh widgets and a stale click on an old form is
+recognisable. Values live in ``st.session_state`` under those keys; the spans live in the span
+selector, with the form holding the revision Python last set (see ``span_selector``).
+"""
+from __future__ import annotations
+
+import html
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from workbench.components import shortcuts
+from workbench.components.span_selector import spans_from_state
+
+SUGGESTED_INTENT_MIN_PROB = 0.5
+
+
+@dataclass
+class LabelForm:
+    """One open form; kept in session state between runs."""
+
+    turn_id: str
+    project: str
+    form_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    flag_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    opened_at: float = field(default_factory=time.time)
+    spans: list[dict] = field(default_factory=list)
+    spans_rev: int = 0
+    flagged: bool = False
+    restored: bool = False        # opened from an earlier submit (after undo or a resumed lease)
+
+    def key(self, name: str) -> str:
+        return f"label-{name}-{self.form_id}"
+
+
+def initial_values(prior: dict | None, suggestion: dict | None, *, prefill: bool) -> tuple[dict, bool]:
+    """The form's starting labels: the turn's earlier state, else the suggestion (if pre-filling)."""
+    empty = {"intents": [], "entities": [], "sentiment": None, "aligned": None, "corrected_response": None}
+    if prior:
+        return {**empty, **prior}, True
+    if prefill and suggestion:
+        return {**empty, **suggested_values(suggestion)}, False
+    return empty, False
+
+
+def suggested_values(suggestion: dict) -> dict:
+    """What "accept all" takes from a suggestion: intents, spans (no scores), sentiment, alignment."""
+    return {
+        "intents": list(suggestion.get("intents") or []),
+        "entities": [{"start": s["start"], "end": s["end"], "label": s["label"]}
+                     for s in suggestion.get("entities") or []],
+        "sentiment": suggestion.get("sentiment"),
+        "aligned": suggestion.get("aligned"),
+    }
+
+
+def open_form(turn: dict, project: str, *, prior: dict | None, prefill: bool) -> LabelForm:
+    """Create the form for ``turn`` and seed its widget state."""
+    values, restored = initial_values(prior, turn.get("suggestion"), prefill=prefill)
+    form = LabelForm(turn_id=turn["turn_id"], project=project, spans=list(values["entities"]), restored=restored)
+    st.session_state[form.key("intents")] = list(values["intents"])
+    st.session_state[form.key("sentiment")] = values["sentiment"]
+    st.session_state[form.key("aligned")] = values["aligned"]
+    st.session_state[form.key("corrected")] = values["corrected_response"] or ""
+    return form
+
+
+def close_form(form: LabelForm) -> None:
+    """Forget the widget state of a form that is done, so sessions do not grow with every turn."""
+    prefix_suffix = f"-{form.form_id}"
+    for key in [k for k in st.session_state.keys() if str(k).endswith(prefix_suffix)]:
+        del st.session_state[key]
+
+
+def current_spans(form: LabelForm) -> list[dict]:
+    state = st.session_state.get(form.key("span"))
+    spans_state = state.get("spans") if isinstance(state, dict) else None
+    return spans_from_state(spans_state, rev=form.spans_rev, fallback=form.spans)
+
+
+def collect(form: LabelForm) -> dict:
+    """The form's labels as ``annotations.submit`` takes them."""
+    corrected = (st.session_state.get(form.key("corrected")) or "").strip()
+    return {
+        "intents": list(st.session_state.get(form.key("intents")) or []),
+        "entities": current_spans(form),
+        "sentiment": st.session_state.get(form.key("sentiment")),
+        "aligned": st.session_state.get(form.key("aligned")),
+        "corrected_response": corrected or None,
+    }
+
+
+def problems(values: dict, schema: dict) -> list[str]:
+    """Why this form cannot be submitted yet (empty when it can)."""
+    found = []
+    if schema["intents"] and not values["intents"]:
+        found.append("Pick at least one intent (digits, or / to search), or skip the turn with S.")
+    unknown = [i for i in values["intents"] if i not in schema["intents"]]
+    if unknown:
+        found.append(f"Unknown intent(s) {unknown}: the schema changed; pick from the current list.")
+    return found
+
+
+def accept_suggestions(form: LabelForm, suggestion: dict | None) -> None:
+    """Add the suggested intents and spans, take the suggested sentiment and alignment."""
+    if not suggestion:
+        return
+    wanted = suggested_values(suggestion)
+    intents = st.session_state.get(form.key("intents")) or []
+    st.session_state[form.key("intents")] = list(dict.fromkeys([*intents, *wanted["intents"]]))
+    if wanted["sentiment"] is not None:
+        st.session_state[form.key("sentiment")] = wanted["sentiment"]
+    if wanted["aligned"] is not None:
+        st.session_state[form.key("aligned")] = wanted["aligned"]
+    spans = current_spans(form)
+    have = {(s["start"], s["end"], s["label"]) for s in spans}
+    form.spans = spans + [s for s in wanted["entities"] if (s["start"], s["end"], s["label"]) not in have]
+    form.spans_rev += 1
+
+
+def apply_key_action(form: LabelForm, action: dict | None, schema: dict) -> None:
+    """A key pressed in the page (sent by the span selector): toggle an intent, set sentiment/alignment."""
+    if not isinstance(action, dict):
+        return
+    name, value = action.get("name"), action.get("value")
+    if name == "intent" and isinstance(value, int) and 0 <= value < len(schema["intents"]):
+        chosen = list(st.session_state.get(form.key("intents")) or [])
+        intent = schema["intents"][value]
+        chosen = [i for i in chosen if i != intent] if intent in chosen else [*chosen, intent]
+        st.session_state[form.key("intents")] = chosen
+    elif name == "sentiment" and value in schema["sentiments"]:
+        same = st.session_state.get(form.key("sentiment")) == value
+        st.session_state[form.key("sentiment")] = None if same else value
+    elif name == "aligned" and isinstance(value, bool):
+        same = st.session_state.get(form.key("aligned")) is value
+        st.session_state[form.key("aligned")] = None if same else value
+
+
+def intent_label(schema: dict):
+    """Option labels with their quick key, e.g. ``1 · refund_request``."""
+    positions = {name: i for i, name in enumerate(schema["intents"])}
+
+    def label(name: str) -> str:
+        key = shortcuts.quick_intent_key(positions.get(name, 99))
+        return f"{key} · {name}" if key else name
+    return label
+
+
+def render_intents(form: LabelForm, schema: dict) -> None:
+    n = len(schema["intents"])
+    st.multiselect(
+        "Intents", schema["intents"], key=form.key("intents"), format_func=intent_label(schema),
+        placeholder=f"Type to search {n} intents  ( / )", help="Digits 1–9 and 0 toggle the first ten.",
+    )
+
+
+def render_sentiment(form: LabelForm, schema: dict) -> None:
+    keys = {name: key for key, name in shortcuts.sentiment_keys(schema["sentiments"]).items()}
+    st.segmented_control(
+        "Sentiment", schema["sentiments"], key=form.key("sentiment"),
+        format_func=lambda s: f"{s} ({keys[s].upper()})" if s in keys else s,
+    )
+
+
+def render_alignment(form: LabelForm) -> None:
+    st.segmented_control(
+        "Response fit", [True, False], key=form.key("aligned"),
+        format_func=lambda v: f"aligned ({shortcuts.ALIGNED_KEY.upper()})" if v
+        else f"misaligned ({shortcuts.MISALIGNED_KEY.upper()})",
+    )
+    st.text_area("Corrected response (optional)", key=form.key("corrected"), height=68,
+                 placeholder="What the assistant should have said  ( C )")
+
+
+def suggestion_html(suggestion: dict | None) -> str:
+    """The model's suggestion with confidences, escaped (names come from data and models)."""
+    if not suggestion:
+        return ""
+    probs = suggestion.get("intent_probs") or {}
+    intents = suggestion.get("intents") or []
+    shown = sorted(probs.items(), key=lambda kv: -kv[1])[:4] if probs else [(i, None) for i in intents]
+    parts = [f"<b>{html.escape(name)}</b>{'' if p is None else f' {p:.0%}'}" for name, p in shown]
+    if suggestion.get("sentiment"):
+        conf = (suggestion.get("sentiment_probs") or {}).get(suggestion["sentiment"])
+        parts.append(f"sentiment <b>{html.escape(str(suggestion['sentiment']))}</b>"
+                     + ("" if conf is None else f" {conf:.0%}"))
+    if suggestion.get("aligned") is not None:
+        parts.append("response <b>" + ("aligned" if suggestion["aligned"] else "misaligned") + "</b>")
+    n_spans = len(suggestion.get("entities") or [])
+    if n_spans:
+        parts.append(f"{n_spans} span(s) (dotted)")
+    source = html.escape(str(suggestion.get("source") or "model"))
+    return (
+        "<div style='font-size:.85rem;padding:.35rem .6rem;border-radius:.4rem;background:#fefce8;"
+        "border:1px solid #fde68a'>💡 Suggested by " + source + ": " + " · ".join(parts)
+        + f" <span style='opacity:.7'>— press <kbd>{shortcuts.ACCEPT}</kbd> to accept all</span></div>"
+    )

@@ -1,0 +1,74 @@
+"""The label page's keyboard map: one table that drives both the handlers and the help panel.
+
+Enter/S/U/F/A are Streamlit button shortcuts (``st.button(shortcut=...)``); the rest are handled by
+the span selector's JavaScript, which listens on the page and ignores keys typed into text boxes.
+"""
+from __future__ import annotations
+
+import html
+
+import streamlit as st
+
+SUBMIT = "Enter"
+SKIP = "S"
+UNDO = "U"
+FLAG = "F"
+ACCEPT = "A"
+SENTIMENT_KEYS = "qwety"          # in the schema's sentiment order; R and C are Streamlit's own keys
+ALIGNED_KEY = "g"
+MISALIGNED_KEY = "m"
+SEARCH_INTENTS_KEY = "/"
+CORRECT_RESPONSE_KEY = "c"
+QUICK_INTENTS = 10                # digits 1..9 then 0
+
+
+def sentiment_keys(sentiments: list[str]) -> dict[str, str]:
+    """key -> sentiment class, for as many classes as there are keys."""
+    return dict(zip(SENTIMENT_KEYS, sentiments))
+
+
+def alignment_keys() -> dict[str, bool]:
+    return {ALIGNED_KEY: True, MISALIGNED_KEY: False}
+
+
+def quick_intent_key(position: int) -> str | None:
+    """The digit that toggles the intent at ``position`` in the schema (1..9, then 0), or None."""
+    if position < 9:
+        return str(position + 1)
+    return "0" if position == 9 else None
+
+
+def shortcut_rows(sentiments: list[str]) -> list[tuple[str, str]]:
+    sentiment_help = ", ".join(f"{k.upper()} {name}" for k, name in sentiment_keys(sentiments).items())
+    return [
+        ("1 … 9, 0", "toggle intent 1–10 (numbers shown in the intent box)"),
+        (SEARCH_INTENTS_KEY, "search all intents; Enter picks, Esc returns"),
+        ("← →", "move the caret in the turn text (Ctrl/Alt: by word; Home/End)"),
+        ("Shift + ← →", "select text (or drag with the mouse)"),
+        ("1 … 9 with a selection", "mark the selection as that entity type"),
+        ("Backspace / Del", "remove the span before / under the caret"),
+        ("Esc", "clear the selection, leave a text box"),
+        (sentiment_help or "—", "sentiment"),
+        (f"{ALIGNED_KEY.upper()} / {MISALIGNED_KEY.upper()}", "response aligned / misaligned"),
+        (CORRECT_RESPONSE_KEY.upper(), "write a corrected response"),
+        (ACCEPT, "accept all model suggestions"),
+        (SUBMIT, "submit and go to the next turn"),
+        (SKIP, "skip this turn"),
+        (FLAG, "flag this turn for review"),
+        (UNDO, "undo your last submit"),
+    ]
+
+
+def render_shortcuts_help(sentiments: list[str]) -> None:
+    """A compact two-column key table (static text, escaped)."""
+    rows = "".join(
+        f"<tr><td><kbd>{html.escape(keys)}</kbd></td><td>{html.escape(what)}</td></tr>"
+        for keys, what in shortcut_rows(sentiments)
+    )
+    st.html(
+        "<style>.cc-keys{border-collapse:collapse;font-size:.8rem;width:100%}"
+        ".cc-keys td{padding:.12rem .3rem;vertical-align:top;border:none}"
+        ".cc-keys kbd{font-family:var(--st-code-font,monospace);font-size:.72rem;white-space:nowrap;"
+        "padding:.05rem .3rem;border:1px solid #cbd5e1;border-bottom-width:2px;border-radius:.25rem;"
+        f"background:#f8fafc}}</style><table class='cc-keys'>{rows}</table>"
+    )

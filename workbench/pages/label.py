@@ -1,0 +1,269 @@
+"""The label page: one turn at a time from the annotator's leased queue, keyboard first.
+
+Every action is a button callback, so it runs before the page is drawn and without interruption:
+the write is committed (``Store.write`` returns after COMMIT) before the next turn is claimed and
+shown. Callbacks carry the form id they were drawn for and ignore themselves when it is no longer
+the open form, so a double click or a late keypress never acts on the next turn.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+
+import streamlit as st
+
+from store import annotations, labels, queue
+from store.annotations import SubmitRefused
+from workbench import auth, runtime
+from workbench.components import label_form, progress, shortcuts, turn_view
+from workbench.components.label_form import LabelForm
+from workbench.components.span_selector import span_selector
+
+LABEL_ROLES = ("annotator", "analyst", "admin")
+FORM_KEY = "label_form"
+FLASH_KEY = "label_flash"
+UNDO_KEY = "label_undo_id"
+PREFILL_KEY = "label_prefill"
+LEASE_TTL_S = 300
+LEASE_RENEW_EVERY_S = 60
+
+
+# -- session state ------------------------------------------------------------------------------
+def current_form(project: str) -> LabelForm | None:
+    form = st.session_state.get(FORM_KEY)
+    return form if isinstance(form, LabelForm) and form.project == project else None
+
+
+def flash(kind: str, message: str) -> None:
+    st.session_state[FLASH_KEY] = (kind, message)
+
+
+def _schema_filtered(db, project: str, state: dict | None) -> dict | None:
+    """An earlier state with renamed labels read as today's names and retired ones dropped."""
+    if not state:
+        return state
+    schema = labels.get_schema(db, project)
+    intent_names = labels.rename_map(db, project, "intent")
+    entity_names = labels.rename_map(db, project, "entity")
+    intents = [intent_names.get(i, i) for i in state.get("intents") or []]
+    spans = [{**s, "label": entity_names.get(s["label"], s["label"])} for s in state.get("entities") or []]
+    return {
+        **state,
+        "intents": [i for i in dict.fromkeys(intents) if i in schema["intents"]],
+        "entities": [s for s in spans if s["label"] in schema["entities"]],
+        "sentiment": state.get("sentiment") if state.get("sentiment") in schema["sentiments"] else None,
+    }
+
+
+def open_turn(db, user: auth.User, project: str, turn: dict | None) -> LabelForm | None:
+    """Make ``turn`` the open form (its earlier labels by this annotator, else the suggestion)."""
+    old = st.session_state.pop(FORM_KEY, None)
+    if isinstance(old, LabelForm):
+        label_form.close_form(old)
+    if turn is None:
+        return None
+    prior = _schema_filtered(db, project, annotations.turn_state(db, turn["turn_id"], annotator=user.username))
+    form = label_form.open_form(turn, project, prior=prior, prefill=st.session_state.get(PREFILL_KEY, True))
+    st.session_state[FORM_KEY] = form
+    return form
+
+
+def claim_and_open(db, user: auth.User, project: str) -> LabelForm | None:
+    turn = queue.claim_next(db, project, user.username, ttl_s=LEASE_TTL_S)
+    return open_turn(db, user, project, turn)
+
+
+def ensure_form(db, user: auth.User, project: str) -> LabelForm | None:
+    return current_form(project) or claim_and_open(db, user, project)
+
+
+# -- actions (button callbacks) -----------------------------------------------------------------
+def _is_open(project: str, form_id: str) -> LabelForm | None:
+    form = current_form(project)
+    return form if form is not None and form.form_id == form_id else None
+
+
+def on_submit(db, user: auth.User, project: str, form_id: str) -> None:
+    form = _is_open(project, form_id)
+    if form is None:
+        return
+    values = label_form.collect(form)
+    schema = labels.get_schema(db, project)
+    found = label_form.problems(values, schema)
+    if found:
+        flash("warning", " ".join(found))
+        return
+    try:
+        stored = annotations.submit(
+            db, annotation_id=form.form_id, turn_id=form.turn_id, project=project, annotator=user.username,
+            flagged=form.flagged, duration_ms=int((time.time() - form.opened_at) * 1000), **values)
+    except SubmitRefused as exc:
+        flash("error", str(exc))
+    else:
+        flash("success", "Saved." if stored else "Already saved (repeated submit ignored).")
+    progress.forget(db, project)
+    claim_and_open(db, user, project)
+
+
+def on_skip(db, user: auth.User, project: str, form_id: str) -> None:
+    form = _is_open(project, form_id)
+    if form is None:
+        return
+    annotations.skip(db, annotation_id=form.form_id, turn_id=form.turn_id, project=project, annotator=user.username)
+    flash("info", "Skipped.")
+    claim_and_open(db, user, project)
+
+
+def on_flag(db, user: auth.User, project: str, form_id: str) -> None:
+    form = _is_open(project, form_id)
+    if form is None or form.flagged:
+        return
+    annotations.flag(db, annotation_id=form.flag_id, turn_id=form.turn_id, project=project, annotator=user.username)
+    form.flagged = True
+    flash("info", "Flagged for review. Label it as well as you can, or skip it.")
+
+
+def on_undo(db, user: auth.User, project: str, undo_id: str) -> None:
+    if st.session_state.get(UNDO_KEY) != undo_id:
+        return
+    st.session_state[UNDO_KEY] = str(uuid.uuid4())
+    turn_id = annotations.undo_last(db, annotation_id=undo_id, project=project, annotator=user.username)
+    if turn_id is None:
+        flash("info", "Nothing to undo.")
+        return
+    from store import turns
+
+    progress.forget(db, project)
+    open_turn(db, user, project, turns.get_turn(db, turn_id))
+    flash("info", "Undone: this turn is back with the labels it had before that submit.")
+
+
+def on_accept(project: str, form_id: str, suggestion: dict | None) -> None:
+    form = _is_open(project, form_id)
+    if form is not None:
+        label_form.accept_suggestions(form, suggestion)
+
+
+def on_key_action(db, project: str, form_id: str) -> None:
+    form = _is_open(project, form_id)
+    if form is None:
+        return
+    state = st.session_state.get(form.key("span"))
+    action = state.get("action") if isinstance(state, dict) else None
+    label_form.apply_key_action(form, action, labels.get_schema(db, project))
+
+
+# -- drawing ------------------------------------------------------------------------------------
+def render_flash() -> None:
+    kind, message = st.session_state.pop(FLASH_KEY, (None, None))
+    if message:
+        {"success": st.success, "info": st.info, "warning": st.warning, "error": st.error}[kind](message)
+
+
+def render_sidebar(db, user: auth.User, project: str, schema: dict) -> None:
+    with st.sidebar:
+        st.toggle("Pre-fill from model suggestions", key=PREFILL_KEY, value=True,
+                  help="Applies from the next turn on.")
+        with st.expander("Progress", expanded=True):
+            progress.render_progress(progress.project_progress(db, project, user.username))
+        with st.expander("Keyboard shortcuts", expanded=True):
+            shortcuts.render_shortcuts_help(schema["sentiments"])
+        guidelines = (labels.get_project(db, project) or {}).get("guidelines") or ""
+        with st.expander("Guidelines", expanded=False):
+            # Admin-written Markdown (trusted); dialog text never goes through st.markdown.
+            st.markdown(guidelines or "_No guidelines yet: an admin can add them on the Schema page._")
+
+
+def render_turn(db, project: str, form: LabelForm, turn: dict, schema: dict) -> None:
+    where = f"Conversation {turn['conversation_id']}"
+    if turn.get("turn_index") is not None:
+        where += f" · turn {turn['turn_index']}"
+    st.caption(where + ("  ·  🚩 flagged" if form.flagged else "") + ("  ·  restored" if form.restored else ""))
+    turn_view.render_context(turn.get("context") or [])
+    suggestion = turn.get("suggestion") or {}
+    span_selector(
+        turn["text"], form_id=form.form_id, spans=form.spans, spans_rev=form.spans_rev,
+        entity_types=schema["entities"], suggested_spans=suggestion.get("entities") or [],
+        sentiment_keys=shortcuts.sentiment_keys(schema["sentiments"]), alignment_keys=shortcuts.alignment_keys(),
+        focus_targets={shortcuts.SEARCH_INTENTS_KEY: f"st-key-{form.key('intents')}",
+                       shortcuts.CORRECT_RESPONSE_KEY: f"st-key-{form.key('corrected')}"},
+        on_action=lambda: on_key_action(db, project, form.form_id), key=form.key("span"),
+    )
+    turn_view.render_response(turn.get("response"))
+
+
+def render_form(db, user: auth.User, project: str, form: LabelForm, turn: dict, schema: dict) -> None:
+    suggestion = turn.get("suggestion")
+    if suggestion:
+        st.html(label_form.suggestion_html(suggestion))
+    left, middle, right = st.columns([5, 3, 4])
+    with left:
+        label_form.render_intents(form, schema)
+    with middle:
+        label_form.render_sentiment(form, schema)
+    with right:
+        label_form.render_alignment(form)
+    render_actions(db, user, project, form, suggestion)
+
+
+def render_actions(db, user, project: str, form: LabelForm, suggestion: dict | None) -> None:
+    args = (db, user, project, form.form_id)
+    with st.container(horizontal=True):
+        st.button("Submit & next", type="primary", shortcut=shortcuts.SUBMIT, key=form.key("submit"),
+                  on_click=on_submit, args=args)
+        st.button("Skip", shortcut=shortcuts.SKIP, key=form.key("skip"), on_click=on_skip, args=args)
+        st.button("Flag", shortcut=shortcuts.FLAG, key=form.key("flag"), on_click=on_flag, args=args,
+                  disabled=form.flagged)
+        st.button("Accept suggestions", shortcut=shortcuts.ACCEPT, key=form.key("accept"), on_click=on_accept,
+                  args=(project, form.form_id, suggestion), disabled=not suggestion)
+        render_undo_button(db, user, project)
+
+
+def render_undo_button(db, user, project: str) -> None:
+    undo_id = st.session_state.setdefault(UNDO_KEY, str(uuid.uuid4()))
+    st.button("Undo last submit", shortcut=shortcuts.UNDO, key=f"label-undo-{undo_id}", on_click=on_undo,
+              args=(db, user, project, undo_id))
+
+
+@st.fragment(run_every=LEASE_RENEW_EVERY_S)
+def keep_lease(db, user: auth.User, project: str, turn_id: str) -> None:
+    """Renew the lease while this page is open; say so if it was lost (it expired and was taken)."""
+    form = current_form(project)
+    if form is None or form.turn_id != turn_id:
+        return
+    if not queue.renew(db, turn_id, user.username, ttl_s=LEASE_TTL_S):
+        st.warning("Your hold on this turn lapsed; it may have been given to someone else. "
+                   "Submitting still works unless it is already fully labelled.")
+
+
+def choose_project(db, default: str) -> str:
+    projects = labels.list_projects(db)
+    if len(projects) > 1:
+        index = projects.index(default) if default in projects else 0
+        return st.sidebar.selectbox("Project", projects, index=index, key="label_project")
+    return default
+
+
+def main() -> None:
+    settings = runtime.parse_settings()
+    db = runtime.get_store(settings.db_path)
+    user = auth.require_role(db, LABEL_ROLES)
+    project = choose_project(db, settings.project)
+    schema = labels.get_schema(db, project)
+    render_sidebar(db, user, project, schema)
+    render_flash()
+    form = ensure_form(db, user, project)
+    if form is None:
+        st.success("Your queue is empty: every turn available to you is labelled or skipped.")
+        render_undo_button(db, user, project)
+        return
+    from store import turns
+
+    turn = turns.get_turn(db, form.turn_id)
+    render_turn(db, project, form, turn, schema)
+    render_form(db, user, project, form, turn, schema)
+    keep_lease(db, user, project, form.turn_id)
+
+
+if __name__ == "__main__":
+    main()
