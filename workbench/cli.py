@@ -15,7 +15,8 @@ COMMAND_MODULES = (
     "workbench.commands_serve",    # serve
     "workbench.commands_users",    # user add|list|disable|enable
     "workbench.commands_export",   # export
-    "pipeline.commands",           # train, evaluate, predict, simulate, worker, find-errors
+    "pipeline.commands",           # train, evaluate, predict, simulate, worker
+    "pipeline.commands_analysis",  # find-errors
 )
 
 
