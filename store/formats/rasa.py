@@ -84,7 +84,7 @@ def to_rasa_yaml(records: list[dict]) -> tuple[str, dict]:
         stats["spans_dropped_overlap"] += len(record.get("entities") or []) - len(kept)
         stats["rows"] += 1
         groups.setdefault(MULTI_INTENT_SEPARATOR.join(record["intents"]), []).append(line)
-    out = [f'version: "{RASA_VERSION}"', "nlu:"]
+    out = [f'version: "{RASA_VERSION}"', "nlu:" if groups else "nlu: []"]
     for intent in sorted(groups):
         out += [f"- intent: {json.dumps(intent, ensure_ascii=False)}", "  examples: |"]
         out += [f"    - {line}" for line in groups[intent]]
