@@ -2,6 +2,7 @@
 
     python -m bench.convert_public              # all sets, both splits
     python bench/convert_public.py bitext sgd   # only these
+    python -m bench.convert_public --import-db /tmp/public.duckdb   # and import each (one project per set)
 
 For each set this prints the counts (turns, intents, spans, repaired/skipped spans), then reads every
 written file with ``store.readers.read_files`` and prints its problems (there must be none) and the
@@ -59,10 +60,27 @@ def verify(paths: list[Path]) -> int:
     return len(result.problems)
 
 
+def import_into(db_path: Path, name: str, paths: list[Path]) -> int:
+    """Import the files into project ``name`` of a DuckDB file as `concord import` does; return problems."""
+    from store.db import Store
+    from store.importer import import_files
+
+    started = time.perf_counter()
+    with Store(db_path) as db:
+        report = import_files(db, paths, project=name)
+    seconds = time.perf_counter() - started
+    print(f"imported {report.n_turns} of {report.n_read} turns into {db_path}:{name} in {seconds:.2f}s "
+          f"({report.n_duplicates} duplicates reported, {len(report.problems)} problems)")
+    for problem in report.problems[:5]:
+        print(f"    {problem}")
+    return len(report.problems)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sets", nargs="*", default=list(DEFAULT_SETS), help=f"from {list(names())}")
     parser.add_argument("--out", type=Path, default=OUT, help="output folder (default bench/out/data)")
+    parser.add_argument("--import-db", type=Path, help="also import each set into this DuckDB file, one project per set")
     args = parser.parse_args(argv)
     if not available():
         print("the shared data is absent (set CONCORD_SHARED_DATA); nothing to convert", file=sys.stderr)
@@ -70,7 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     problems = 0
     for name in args.sets:
-        problems += verify(convert(name, args.out))
+        paths = convert(name, args.out)
+        problems += verify(paths)
+        if args.import_db:
+            problems += import_into(args.import_db, name, paths)
     print("OK: every file reads back with zero problems" if not problems else f"FAILED: {problems} problems")
     return 0 if not problems else 1
 
