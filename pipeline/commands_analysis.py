@@ -19,13 +19,14 @@ def register(subparsers) -> None:
     p.add_argument("--data", required=True, nargs="+", metavar="LABELLED", help="labelled JSONL / CSV / Parquet file(s)")
     p.add_argument("--top", type=int, default=None, metavar="K", help="print only the K most likely errors")
     p.add_argument("--json", action="store_true",
-                   help='print a JSON list, most likely error first: [{"id", "field", "given", "suggested", "score"}]')
+                   help='print a JSON list, most likely error first: [{"id", "field", "given", "suggested", "score", "flagged"}]')
     p.add_argument("--encoder", default=None, help="encoder name or local path (default: the packaged MiniLM)")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     p.add_argument("--seed", type=int, default=0, help="fold assignment and training seed (default 0)")
     p.add_argument("--fields", default=",".join(FIELDS), help=f"comma-separated subset of {','.join(FIELDS)}")
-    p.add_argument("--all", action="store_true",
-                   help="list every out-of-fold disagreement, not only those confident learning flags")
+    p.add_argument("--flagged-only", action="store_true",
+                   help="list only what confident learning's noise-rate filter flags (default: every out-of-fold "
+                        "disagreement, ranked; the filter is conservative)")
     p.set_defaults(handler=run_find_errors)
 
 
@@ -66,7 +67,7 @@ def run_find_errors(args) -> int:
 
     try:
         rows = rank_label_errors(records, encoder=args.encoder, folds=args.folds, top=args.top, seed=args.seed,
-                                 fields=fields, only_flagged=not args.all,
+                                 fields=fields, only_flagged=args.flagged_only,
                                  progress=None if args.json else _progress)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
