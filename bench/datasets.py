@@ -9,8 +9,10 @@ cannot be placed exactly are counted in a ``ConversionReport`` (and left out), n
     train = load("bitext", split="train")          # seeded, stratified 80/20
     records, report = load_with_report("sgd", split="test")
 
-Splits: every set has ``"train"`` and ``"test"`` (``split=None`` returns both; each record says
-which in ``meta["split"]``). How each set is split is documented on its loader.
+Names: bitext, sgd, nlupp_banking, nlupp_hotels, nlupp (both), crosswoz, goemotions. Splits: every
+set has ``"train"`` and ``"test"`` (``split=None`` returns both; ``meta["split"]`` says which), seeded
+and documented on each loader (bitext stratified by intent; sgd/crosswoz by dialogue; nlupp folds
+0-15 / 16-19; goemotions upstream train / dev).
 
 The data is read-only and lives outside the repository: ``SHARED`` (../shared/data relative to the
 repo root), or the directory named by the environment variable ``CONCORD_SHARED_DATA``.
