@@ -87,7 +87,9 @@ def write_hf(splits: dict[str, list[dict]], out_dir: Path, options: ExportOption
         import datasets
 
         datasets.disable_progress_bars()
-        datasets.DatasetDict({s: datasets.Dataset(t) for s, t in tables.items()}).save_to_disk(str(out_dir))
+        # One shard per split, so an empty split still gets its (empty) Arrow file and loads back.
+        datasets.DatasetDict({s: datasets.Dataset(t) for s, t in tables.items()}).save_to_disk(
+            str(out_dir), num_shards={s: 1 for s in tables})
     else:
         for split, table in tables.items():
             pq.write_table(table, out_dir / f"{split}.parquet", compression="zstd")
