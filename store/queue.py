@@ -27,7 +27,7 @@ def utcnow() -> datetime:
 
 
 def _open_turns_sql(ranked: bool) -> str:
-    order = "r.rank NULLS LAST, t.seq" if ranked else "md5(t.turn_id || CAST(p.seed AS VARCHAR))"
+    order = "r.rank NULLS LAST, t.seq" if ranked else "hash(t.turn_id, p.seed), t.seq"
     rank_join = "LEFT JOIN queue_rank r ON r.project = t.project AND r.turn_id = t.turn_id" if ranked else ""
     return f"""
         WITH live AS ({LIVE_LABELS} AND a.project = $project),
