@@ -114,25 +114,25 @@ def flag(db, *, annotation_id: str, turn_id: str, project: str, annotator: str, 
     return db.write(_simple_action, row, False)
 
 
-def _undo_last(con, annotation_id: str, project: str, annotator: str):
+def _undo_last(con, annotation_id: str, project: str, annotator: str, now=None):
     done = _exists(con, annotation_id)
     if done is not None:
         return done[0]
     last = con.execute(
         f"SELECT annotation_id, turn_id FROM ({LIVE_LABELS}) WHERE project = ? AND annotator = ? AND action = 'submit' "
-        "ORDER BY created_at DESC, annotation_id DESC LIMIT 1", [project, annotator],
+        "ORDER BY seq DESC LIMIT 1", [project, annotator],
     ).fetchone()
     if last is None:
         return None
     _insert(con, annotation_id=annotation_id, turn_id=last[1], project=project, annotator=annotator,
             action="undo", undoes=last[0])
-    lease_turn(con, project, last[1], annotator)
+    lease_turn(con, project, last[1], annotator, now=now)
     return last[1]
 
 
-def undo_last(db, *, annotation_id: str, project: str, annotator: str):
+def undo_last(db, *, annotation_id: str, project: str, annotator: str, now=None):
     """Revert this annotator's latest submit and lease that turn back to them. Returns its turn_id or None."""
-    return db.write(_undo_last, annotation_id, project, annotator)
+    return db.write(_undo_last, annotation_id, project, annotator, now)
 
 
 def turn_state(db, turn_id: str, *, annotator: str | None = None) -> dict | None:
@@ -143,7 +143,7 @@ def turn_state(db, turn_id: str, *, annotator: str | None = None) -> dict | None
         params.append(annotator)
     rows = db.query_dicts(
         f"SELECT intents, entities, sentiment, aligned, corrected_response FROM ({LIVE_LABELS}) WHERE {where} "
-        "ORDER BY action = 'adjudicate' DESC, created_at DESC LIMIT 1", params)
+        "ORDER BY action = 'adjudicate' DESC, seq DESC LIMIT 1", params)
     if rows:
         return _clean_state(rows[0])
     if annotator is not None:
@@ -164,7 +164,7 @@ def _clean_state(row: dict) -> dict:
 
 
 def history(db, turn_id: str) -> list[dict]:
-    return db.query_dicts("SELECT * FROM annotations WHERE turn_id = ? ORDER BY created_at, annotation_id", [turn_id])
+    return db.query_dicts("SELECT * FROM annotations WHERE turn_id = ? ORDER BY seq", [turn_id])
 
 
 def progress(db, project: str, annotator: str | None = None) -> dict:

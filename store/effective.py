@@ -20,10 +20,10 @@ COLUMNS = ["turn_id", "conversation_id", "turn_index", "context", "text", "respo
 
 def _latest_per_annotator(db, project: str) -> pd.DataFrame:
     return db.query_df(f"""
-        SELECT turn_id, annotator, action, intents, entities, sentiment, aligned, corrected_response, created_at
+        SELECT turn_id, annotator, action, intents, entities, sentiment, aligned, corrected_response, created_at, seq
         FROM ({LIVE_LABELS} AND a.project = ?)
         QUALIFY row_number() OVER (PARTITION BY turn_id, annotator, action = 'adjudicate'
-                                   ORDER BY created_at DESC, annotation_id DESC) = 1
+                                   ORDER BY seq DESC) = 1
     """, [project])
 
 
@@ -78,7 +78,7 @@ def _human_labels(latest: pd.DataFrame) -> pd.DataFrame:
     out = pd.concat([single, multi], ignore_index=True) if rows else single
     meta = human.groupby("turn_id").agg(annotators=("annotator", lambda s: sorted(s)),
                                         labelled_at=("created_at", "max")).reset_index()
-    out = out.drop(columns=["annotator", "action", "created_at"], errors="ignore").merge(meta, on="turn_id")
+    out = out.drop(columns=["annotator", "action", "created_at", "seq"], errors="ignore").merge(meta, on="turn_id")
     out["label_source"] = "human"
     return out
 
@@ -86,9 +86,10 @@ def _human_labels(latest: pd.DataFrame) -> pd.DataFrame:
 def effective_labels(db, project: str = "default") -> pd.DataFrame:
     """One row per labelled turn of ``project`` with its effective labels (see module docstring)."""
     latest = _latest_per_annotator(db, project)
-    adjudicated = latest[latest["action"] == "adjudicate"].sort_values("created_at").drop_duplicates("turn_id", keep="last")
+    adjudicated = latest[latest["action"] == "adjudicate"].sort_values("seq").drop_duplicates("turn_id", keep="last")
     adjudicated = adjudicated.assign(label_source="adjudicated", agreement=1.0, disputed=False,
                                      annotators=[[a] for a in adjudicated["annotator"]], labelled_at=adjudicated["created_at"])
+    adjudicated = adjudicated.drop(columns=["annotator", "action", "created_at", "seq"])
     human = _human_labels(latest)
     human = human[~human["turn_id"].isin(adjudicated["turn_id"])]
     gold = _imported_gold(db, project)
@@ -130,12 +131,12 @@ def label_counts(db, project: str) -> tuple[int, dict[str, int]]:
     """How many turns are labelled, and how many carry each intent (latest label per turn; cheap)."""
     rows = db.query(f"""
         WITH human AS (
-            SELECT turn_id, intents, 0 AS src, created_at FROM ({LIVE_LABELS} AND a.project = $p)),
+            SELECT turn_id, intents, 0 AS src, seq FROM ({LIVE_LABELS} AND a.project = $p)),
         gold AS (
-            SELECT l.turn_id, l.intents, 1 AS src, NULL::TIMESTAMP AS created_at
+            SELECT l.turn_id, l.intents, 1 AS src, NULL::BIGINT AS seq
             FROM imported_labels l JOIN turns t USING (turn_id) WHERE t.project = $p AND l.role = 'gold'),
         eff AS (SELECT * FROM (SELECT * FROM human UNION ALL SELECT * FROM gold)
-                QUALIFY row_number() OVER (PARTITION BY turn_id ORDER BY src, created_at DESC) = 1)
+                QUALIFY row_number() OVER (PARTITION BY turn_id ORDER BY src, seq DESC) = 1)
         SELECT intent, count(*) FROM (SELECT turn_id, unnest(CASE WHEN len(intents) = 0 THEN [NULL] ELSE intents END) AS intent FROM eff)
         GROUP BY ALL
         UNION ALL SELECT '\x00labelled', count(*) FROM eff

@@ -63,8 +63,10 @@ MIGRATIONS: list[list[str]] = [
             sentiment VARCHAR,
             aligned BOOLEAN,
             PRIMARY KEY (turn_id, import_id))""",
+        "CREATE SEQUENCE annotation_seq",
         f"""CREATE TABLE annotations (
             annotation_id VARCHAR PRIMARY KEY,       -- minted by the client: a repeated submit is a no-op
+            seq BIGINT NOT NULL DEFAULT nextval('annotation_seq'),  -- the order things happened in
             turn_id VARCHAR NOT NULL,
             project VARCHAR NOT NULL,
             annotator VARCHAR NOT NULL,

@@ -93,11 +93,11 @@ def release(db, turn_id: str, annotator: str) -> None:
     db.write(lambda con: con.execute("DELETE FROM leases WHERE turn_id = ? AND annotator = ?", [turn_id, annotator]))
 
 
-def lease_turn(con, project: str, turn_id: str, annotator: str, ttl_s: float = DEFAULT_TTL_S) -> None:
+def lease_turn(con, project: str, turn_id: str, annotator: str, ttl_s: float = DEFAULT_TTL_S, now=None) -> None:
     """Give ``turn_id`` back to ``annotator`` (after an undo), replacing whatever they held."""
     con.execute("DELETE FROM leases WHERE annotator = ? AND project = ?", [annotator, project])
     con.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?)",
-                [turn_id, annotator, project, utcnow() + timedelta(seconds=ttl_s)])
+                [turn_id, annotator, project, (now or utcnow()) + timedelta(seconds=ttl_s)])
 
 
 def active_leases(db, project: str, *, now: datetime | None = None) -> list[dict]:
