@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "workbench.commands_export",   # export
     "pipeline.commands",           # train, evaluate, predict, simulate, worker
     "pipeline.commands_analysis",  # find-errors
+    "pipeline.commands_simulate",  # simulate
 )
 
 
