@@ -70,7 +70,32 @@ def read_files(paths: list[str | Path], *, fmt: str = "auto") -> ReadResult:
     return result
 
 
+def unicode_problem(obj) -> tuple[str, str] | None:
+    """(field, message) for the first string that is not storable Unicode text: lone UTF-16
+    surrogates (from ``\\ud800`` escapes) or NUL characters. Iterative, so deep nesting is fine."""
+    stack = [("", obj)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return path, "contains a NUL character"
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return path, f"contains a lone UTF-16 surrogate ({value[exc.start]!r}) that is not valid Unicode text"
+        elif isinstance(value, dict):
+            stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in value.items())
+            stack.extend((f"{path}.<key>" if path else "<key>", k) for k in value)
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in enumerate(value))
+    return None
+
+
 def _add_object(result: ReadResult, name: str, line: int, obj) -> None:
+    bad = unicode_problem(obj)
+    if bad is not None:
+        result.problems.append(Problem(name, line, *bad))
+        return
     try:
         raws = expand_conversation(obj) if isinstance(obj, dict) and "turns" in obj else [obj]
         for raw in raws:
@@ -133,6 +158,8 @@ def _jsonl_objects(data: bytes):
             yield number, json.loads(line), None
         except json.JSONDecodeError as exc:
             yield number, None, ("", f"not valid JSON: {exc.msg} at column {exc.colno}")
+        except RecursionError:
+            yield number, None, ("", "JSON nested too deeply")
 
 
 def _csv_objects(text: str, path: Path):
