@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "pipeline.commands",           # train, evaluate, predict, simulate, worker
     "pipeline.commands_analysis",  # find-errors
     "pipeline.commands_simulate",  # simulate
+    "pipeline.commands_worker",    # worker
 )
 
 

@@ -1,0 +1,303 @@
+"""One training job, start to finish: read the snapshot, train, evaluate, score the pool, rank, write results.
+
+Kept apart from the worker loop (``pipeline.worker``) so the job is a plain function of a job folder
+and an output folder: ``run_job(job_dir, out_dir, ...)``. It never touches the database. What it
+writes is exactly what ``store.runs.ingest_one`` reads:
+
+    predictions.parquet  one row per pool turn (the model's suggestion + an uncertainty score)
+    ranking.parquet      the unlabelled turns in the order annotators should see them
+    embeddings.npz       ``ids`` (n_pool,) and ``vectors`` float16 (n_pool, dim) sentence embeddings
+    metrics.json         held-out metrics, sizes, strategy, encoder, snapshot hash, held-out ids
+    model/               the trained model (``ConcordModel.save``), absent on a cold start
+    result.json          status, timings, the model's encoder identity
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from store import jobfiles as jf
+
+HOLDOUT_FRACTION = 0.2
+EMBEDDINGS_FILE = "embeddings.npz"
+MIN_LABELS_FOR_HOLDOUT = 25      # fewer labels: train on all of them, no held-out metrics yet
+Checkpoint = Callable[[str, float | None], None]
+
+
+# -- reading the job -------------------------------------------------------------------------------------
+def read_records(path: Path) -> list[dict]:
+    """Parquet rows back into native turn records (``meta`` is stored as JSON text)."""
+    records = pq.read_table(path).to_pylist()
+    for r in records:
+        r["meta"] = json.loads(r.get("meta") or "{}")
+        r["context"] = r.get("context") or []
+        if "entities" in r:
+            r["entities"] = r.get("entities") or []
+            r["intents"] = r.get("intents") or []
+    return records
+
+
+def holdout_split(records: list[dict], *, fraction: float = HOLDOUT_FRACTION, seed: int = 0,
+                  min_labels: int = MIN_LABELS_FOR_HOLDOUT) -> tuple[list[dict], list[dict]]:
+    """(train, held_out): a turn is held out by a hash of its id, so the slice is stable across runs
+    (metrics of successive runs compare like with like) and grows as labels are added."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction: expected a value in (0, 1), got {fraction!r}")
+    if len(records) < min_labels:
+        return list(records), []
+    cut = int(fraction * 10_000)
+    held = [int(hashlib.sha1(f"{seed}:{r['id']}".encode()).hexdigest()[:8], 16) % 10_000 < cut for r in records]
+    train = [r for r, h in zip(records, held) if not h]
+    holdout = [r for r, h in zip(records, held) if h]
+    return (train, holdout) if train and holdout else (list(records), [])
+
+
+def trainable(records: list[dict]) -> bool:
+    """Enough labels for a model: two intents, two sentiments, or any entity span."""
+    intents = {i for r in records for i in r.get("intents") or []}
+    sentiments = {r.get("sentiment") for r in records if r.get("sentiment")}
+    return len(intents) >= 2 or len(sentiments) >= 2 or any(r.get("entities") for r in records)
+
+
+# -- the model API (pipeline.model.ConcordModel) -----------------------------------------------------------
+def model_class():
+    """``pipeline.model.ConcordModel``; the bare extractor stands in while that module is absent."""
+    try:
+        from pipeline.model import ConcordModel
+        return ConcordModel
+    except ModuleNotFoundError as exc:
+        if exc.name != "pipeline.model":
+            raise
+        return ExtractorModel
+
+
+class ExtractorModel:
+    """The extractor behind ConcordModel's interface (no alignment model: alignment fields are None)."""
+
+    def __init__(self, extractor):
+        self.extractor = extractor
+
+    @classmethod
+    def train(cls, records, *, mode="fast", encoder=None, valid=None, seed=0, progress=None, **options):
+        from pipeline.extractor import Extractor
+
+        return cls(Extractor.train(records, mode=mode, encoder=encoder, valid=valid, seed=seed,
+                                   progress=progress, **options))
+
+    def predict(self, records):
+        rows = self.extractor.predict(records)
+        return [{**row, "alignment_score": None, "misalignment_prob": None} for row in rows]
+
+    def evaluate(self, records):
+        from pipeline.extractor import evaluate
+
+        return evaluate(self.extractor, records)
+
+    def save(self, out_dir):
+        return self.extractor.save(out_dir)
+
+
+# -- running it ------------------------------------------------------------------------------------------------
+class Timer:
+    """Collects ``<stage>_s`` wall times into a dict as stages run."""
+
+    def __init__(self):
+        self.timings: dict[str, float] = {}
+        self._started = time.perf_counter()
+
+    def stage(self, name: str):
+        timer = self
+
+        class _Stage:
+            def __enter__(self):
+                self.t0 = time.perf_counter()
+
+            def __exit__(self, *exc):
+                timer.timings[f"{name}_s"] = round(time.perf_counter() - self.t0, 3)
+        return _Stage()
+
+    def total(self) -> dict[str, float]:
+        return {**self.timings, "total_s": round(time.perf_counter() - self._started, 3)}
+
+
+def run_job(job_dir: Path, out_dir: Path, *, checkpoint: Checkpoint | None = None) -> dict:
+    """Train on the job's snapshot and write the results into ``out_dir``; returns the result record.
+
+    ``checkpoint(stage, progress)`` is called between stages (heartbeat progress, stop requests,
+    fault-injection pauses).
+    """
+    check = checkpoint or (lambda stage, progress: None)
+    timer = Timer()
+    spec = jf.read_json(Path(job_dir) / jf.SPEC)
+    if not spec:
+        raise ValueError(f"{job_dir}: expected a {jf.SPEC}, found none or an unreadable one")
+    with timer.stage("load"):
+        labels = read_records(Path(job_dir) / jf.LABELS_FILE)
+        pool = read_records(Path(job_dir) / jf.POOL_FILE)
+    check("loaded", 0.02)
+    from pipeline.encoders import configure_threads, load_encoder
+
+    configure_threads()
+    with timer.stage("encoder"):
+        encoder = load_encoder(spec.get("encoder"))
+    train, holdout = holdout_split(labels, seed=int(spec.get("seed") or 0))
+    model, metrics = None, {}
+    if trainable(train):
+        model, metrics = _train_evaluate(spec, train, holdout, labels, encoder, timer, check)
+    scored = _score(model, encoder, pool, timer, check)
+    ranking = _rank(spec, pool, labels, scored, timer, check)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with timer.stage("write"):
+        _write_results(out, spec, model, scored, ranking)
+    metrics = {**metrics, **_run_facts(spec, labels, train, holdout, pool, ranking, model, encoder)}
+    jf.write_json_atomic(out / jf.METRICS_FILE, metrics)
+    jf.write_json_atomic(out / jf.SPEC, spec)
+    result = {"run_id": spec["run_id"], "status": "done", "timings": timer.total(), "finished_at": time.time(),
+              "encoder_identity": encoder.identity, "cold_start": model is None}
+    jf.write_json_atomic(out / jf.RESULT, result)
+    check("results_written", 0.98)
+    return result
+
+
+def _train_evaluate(spec, train, holdout, labels, encoder, timer, check):
+    """Train on ``train``, score the held-out slice; fast mode then refits on every label (seconds)."""
+    Model = model_class()
+    kind, seed, options = spec.get("kind", "fast"), int(spec.get("seed") or 0), spec.get("train_options") or {}
+
+    def progress(stage, fraction):
+        check("training", 0.05 + 0.6 * max(0.0, min(1.0, float(fraction or 0.0))))
+
+    check("train_start", 0.05)
+    with timer.stage("train"):
+        model = Model.train(train, mode=kind, encoder=encoder, seed=seed, progress=progress, **options)
+    check("trained", 0.65)
+    metrics = {}
+    if holdout:
+        with timer.stage("evaluate"):
+            metrics = {"holdout": _jsonable(model.evaluate(holdout))}
+        check("evaluated", 0.7)
+        if kind == "fast":
+            with timer.stage("refit"):
+                model = Model.train(labels, mode=kind, encoder=encoder, seed=seed, **options)
+            check("refitted", 0.72)
+    return model, metrics
+
+
+def _jsonable(obj):
+    """numpy scalars / arrays inside a metrics dict -> plain JSON values."""
+    return json.loads(json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+
+
+class Scored:
+    """What the model says about every pool turn: suggestion rows plus the arrays active learning needs."""
+
+    def __init__(self, *, ids, rows, embeddings, probs=None, multi_label=False, token_probs=None, sentiment_probs=None):
+        self.ids, self.rows, self.embeddings, self.probs = ids, rows, embeddings, probs
+        self.multi_label, self.token_probs, self.sentiment_probs = multi_label, token_probs, sentiment_probs
+        self.uncertainty = None
+        if probs is not None and len(probs):
+            from pipeline.active import margin_scores
+
+            self.uncertainty = margin_scores(probs, multi_label=multi_label)
+
+
+def _score(model, encoder, pool: list[dict], timer: Timer, check: Checkpoint) -> Scored:
+    texts, ids = [r["text"] for r in pool], [r["id"] for r in pool]
+    with timer.stage("score"):
+        if model is None:                      # cold start: embeddings only, for a diverse first batch
+            scored = Scored(ids=ids, rows=None, embeddings=encoder.embed(texts))
+        else:
+            rows = model.predict(pool)
+            extractor = getattr(model, "extractor", None)
+            arrays = extractor.predict_arrays(pool) if extractor is not None else None
+            if arrays is not None:
+                scored = Scored(ids=ids, rows=rows, embeddings=arrays.embeddings, probs=arrays.intent_probs,
+                                multi_label=arrays.multi_label, token_probs=arrays.token_probs,
+                                sentiment_probs=arrays.sentiment_probs)
+            else:
+                scored = Scored(ids=ids, rows=rows, embeddings=encoder.embed(texts), probs=_probs_from_rows(rows))
+    check("scored", 0.85)
+    return scored
+
+
+def _probs_from_rows(rows: list[dict]) -> np.ndarray | None:
+    classes = sorted({c for row in rows for c in row.get("intent_probs") or {}})
+    if not classes:
+        return None
+    probs = np.array([[row["intent_probs"].get(c, 0.0) for c in classes] for row in rows], dtype=np.float64)
+    return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
+
+
+def _rank(spec: dict, pool: list[dict], labels: list[dict], scored: Scored, timer: Timer,
+          check: Checkpoint) -> pa.Table:
+    """The unlabelled turns in queue order: a diverse uncertain batch first, then by uncertainty."""
+    from pipeline.active import DEFAULT_STRATEGY, rank_pool
+
+    labelled = {r["id"] for r in labels}
+    rows = np.array([i for i, r in enumerate(pool) if r["id"] not in labelled], dtype=np.int64)
+    with timer.stage("rank"):
+        if len(rows) == 0:
+            order = np.zeros(0, dtype=np.int64)
+        else:
+            def take(a):
+                return None if a is None else a[rows]
+            order = rank_pool(spec.get("strategy") or DEFAULT_STRATEGY,
+                              batch_size=max(1, min(int(spec.get("batch_size") or 20), len(rows))),
+                              probs=take(scored.probs), embeddings=scored.embeddings[rows],
+                              token_probs=None if scored.token_probs is None else [scored.token_probs[i] for i in rows],
+                              sentiment_probs=take(scored.sentiment_probs), multi_label=scored.multi_label,
+                              seed=int(spec.get("seed") or 0))
+    ranked = rows[order]
+    score = None if scored.uncertainty is None else scored.uncertainty[ranked].astype(np.float64)
+    check("ranked", 0.9)
+    return pa.table({"turn_id": pa.array([pool[i]["id"] for i in ranked], pa.string()),
+                     "rank": pa.array(np.arange(len(ranked), dtype=np.int32)),
+                     "score": pa.array(score if score is not None else [None] * len(ranked), pa.float64())})
+
+
+def _prediction_table(scored: Scored) -> pa.Table:
+    rows = scored.rows or []
+    unc = scored.uncertainty
+
+    def f(x):
+        return None if x is None else float(x)
+    columns = {
+        "turn_id": [r["id"] for r in rows],
+        "intents": [list(r.get("intents") or []) for r in rows],
+        "intent_probs": [json.dumps(r.get("intent_probs") or {}, ensure_ascii=False) for r in rows],
+        "entities": [[{"start": int(e["start"]), "end": int(e["end"]), "label": e["label"]} for e in r.get("entities") or []]
+                     for r in rows],
+        "entity_scores": [[f(e.get("score")) for e in r.get("entities") or []] for r in rows],
+        "sentiment": [r.get("sentiment") for r in rows],
+        "sentiment_probs": [json.dumps(r.get("sentiment_probs") or {}, ensure_ascii=False) for r in rows],
+        "alignment_score": [f(r.get("alignment_score")) for r in rows],
+        "misalignment_prob": [f(r.get("misalignment_prob")) for r in rows],
+        "uncertainty": [None if unc is None else float(unc[i]) for i in range(len(rows))],
+    }
+    return pa.table(columns, schema=jf.PREDICTIONS_SCHEMA)
+
+
+def _write_results(out: Path, spec: dict, model, scored: Scored, ranking: pa.Table) -> None:
+    pq.write_table(_prediction_table(scored), out / jf.PREDICTIONS_FILE)
+    pq.write_table(ranking, out / jf.RANKING_FILE)
+    np.savez(out / EMBEDDINGS_FILE, ids=np.array(scored.ids), vectors=np.asarray(scored.embeddings, dtype=np.float16))
+    if model is not None:
+        model.save(out / jf.MODEL_DIR)
+
+
+def _run_facts(spec, labels, train, holdout, pool, ranking, model, encoder) -> dict:
+    from pipeline.active import DEFAULT_STRATEGY
+
+    return {"kind": spec.get("kind"), "reason": spec.get("reason"), "seed": spec.get("seed"),
+            "snapshot_hash": spec.get("snapshot_hash"), "n_labels": len(labels), "n_train": len(train),
+            "n_holdout": len(holdout), "n_pool": len(pool), "n_ranked": ranking.num_rows,
+            "strategy": spec.get("strategy") or DEFAULT_STRATEGY, "encoder": encoder.identity,
+            "cold_start": model is None}
