@@ -4,6 +4,8 @@ import subprocess
 import sys
 import threading
 
+import pytest
+
 from store import Store
 
 
@@ -11,6 +13,7 @@ def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+@pytest.mark.slow
 def test_open_close_200_times_leaks_nothing(tmp_path):
     path = tmp_path / "h.duckdb"
     Store(path).close()  # first open creates the file and loads extensions once
