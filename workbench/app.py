@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from store import users
 from workbench import auth, runtime
+from workbench.components import sign_in
 
 ANNOTATE = ("annotator", "analyst", "admin")
 ANALYSE = ("analyst", "admin")
@@ -34,10 +34,10 @@ class PageSpec:
 
 # Add pages here. Module pages are skipped while their module does not exist yet.
 PAGES = (
-    PageSpec("Label", "label", ANNOTATE, ":material/edit_note:", path="pages/label.py"),
-    PageSpec("Export", "export", ANALYSE, ":material/download:", module="workbench.pages.export"),
-    PageSpec("Schema", "schema", ADMIN, ":material/category:", path="pages/admin_schema.py"),
-    PageSpec("Users", "users", ADMIN, ":material/group:", path="pages/admin_users.py"),
+    PageSpec("Label", "label", ANNOTATE, "✍️", path="pages/label.py"),
+    PageSpec("Export", "export", ANALYSE, "📦", module="workbench.pages.export"),
+    PageSpec("Schema", "schema", ADMIN, "🗂️", path="pages/admin_schema.py"),
+    PageSpec("Users", "users", ADMIN, "👥", path="pages/admin_users.py"),
 )
 
 
@@ -70,56 +70,19 @@ def pages_for(user: auth.User, db) -> list:
 
 
 def sign_in_page() -> None:
-    db = runtime.get_store(runtime.parse_settings().db_path)
-    _, middle, _ = st.columns([1, 2, 1])
-    with middle:
-        st.title("Concord")
-        st.caption("Label dialog turns: intents, entity spans, sentiment and response fit.")
-        notice = auth.pop_notice()
-        if notice:
-            st.info(notice)
-        with st.form("sign_in"):
-            username = st.text_input("User name", key="sign_in_user", autocomplete="username")
-            password = st.text_input("Password", type="password", key="sign_in_password",
-                                     autocomplete="current-password")
-            submitted = st.form_submit_button("Sign in", type="primary")
-        if submitted:
-            try_sign_in(db, username, password)
-        if users.count_users(db) == 0:
-            st.info("No users yet. Create the first admin on the server:")
-            st.code("concord user add NAME --role admin", language="bash")
-
-
-def try_sign_in(db, username: str, password: str) -> None:
-    try:
-        user = auth.sign_in(db, username, password)
-    except PermissionError as exc:
-        st.error(str(exc))
-        return
-    if user is None:
-        st.error("Unknown user name or wrong password.")
-        return
-    st.rerun()
-
-
-def render_account(user: auth.User) -> None:
-    with st.sidebar:
-        st.caption(f"Signed in as **{user.username}** ({user.role})")
-        if st.button("Sign out", key="sign_out", icon=":material/logout:"):
-            auth.sign_out("You signed out.")
-            st.rerun()
+    sign_in.render_sign_in(runtime.get_store(runtime.parse_settings().db_path))
 
 
 def main() -> None:
-    st.set_page_config(page_title="Concord", page_icon=":material/forum:", layout="wide")
+    st.set_page_config(page_title="Concord", layout="wide")  # no page_icon: material icons load from a CDN
     settings = runtime.parse_settings()
     db = runtime.get_store(settings.db_path)
     user = auth.current_user(db)
     if user is None:
-        st.navigation([st.Page(sign_in_page, title="Sign in", url_path="sign-in", icon=":material/login:")],
-                      position="hidden").run()
+        # Declare only the sign-in page, then draw it whatever page the URL asked for.
+        st.navigation([st.Page(sign_in_page, title="Sign in", url_path="sign-in", icon="🔑")], position="hidden")
+        sign_in_page()
         return
-    render_account(user)
     pages = pages_for(user, db)
     if not pages:
         st.error(f"No pages are available for the role {user.role!r}.")

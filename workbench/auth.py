@@ -98,12 +98,24 @@ def require_role(db, roles: tuple[str, ...] = ALL_ROLES) -> User:
     """The current user if their role is in ``roles``; otherwise explain and stop this script run."""
     user = current_user(db)
     if user is None:
-        st.warning("Please sign in.")
+        from workbench.components.sign_in import render_sign_in
+
+        render_sign_in(db)
         st.stop()
+    render_account(user)
     if not user.can(*roles):
         st.error(f"This page is for {', '.join(roles)} users; you are signed in as {user.role}.")
         st.stop()
     return user
+
+
+def render_account(user: User) -> None:
+    """Who is signed in, and the way out (drawn by every page's role check)."""
+    with st.sidebar:
+        st.caption(f"Signed in as **{user.username}** ({user.role})")
+        if st.button("Sign out", key="sign_out", icon=":material/logout:"):
+            sign_out("You signed out.")
+            st.rerun()
 
 
 def pop_notice() -> str | None:

@@ -198,6 +198,6 @@ def suggestion_html(suggestion: dict | None) -> str:
     source = html.escape(str(suggestion.get("source") or "model"))
     return (
         "<div style='font-size:.85rem;padding:.35rem .6rem;border-radius:.4rem;background:#fefce8;"
-        "border:1px solid #fde68a'>💡 Suggested by " + source + ": " + " · ".join(parts)
+        "border:1px solid #fde68a'><b>Suggestion</b> from " + source + ": " + " · ".join(parts)
         + f" <span style='opacity:.7'>— press <kbd>{shortcuts.ACCEPT}</kbd> to accept all</span></div>"
     )

@@ -39,16 +39,18 @@ def quick_intent_key(position: int) -> str | None:
 
 
 def shortcut_rows(sentiments: list[str]) -> list[tuple[str, str]]:
-    sentiment_help = ", ".join(f"{k.upper()} {name}" for k, name in sentiment_keys(sentiments).items())
+    pairs = sentiment_keys(sentiments)
+    sentiment_keys_text = " ".join(k.upper() for k in pairs)
+    sentiment_help = "sentiment: " + " · ".join(pairs.values())
     return [
-        ("1 … 9, 0", "toggle intent 1–10 (numbers shown in the intent box)"),
+        ("1 … 9, 0", "toggle intent 1–10 (numbered in the intent box)"),
         (SEARCH_INTENTS_KEY, "search all intents; Enter picks, Esc returns"),
         ("← →", "move the caret in the turn text (Ctrl/Alt: by word; Home/End)"),
         ("Shift + ← →", "select text (or drag with the mouse)"),
-        ("1 … 9 with a selection", "mark the selection as that entity type"),
+        ("1 … 9", "with a selection: mark it as that entity type"),
         ("Backspace / Del", "remove the span before / under the caret"),
         ("Esc", "clear the selection, leave a text box"),
-        (sentiment_help or "—", "sentiment"),
+        (sentiment_keys_text or "—", sentiment_help),
         (f"{ALIGNED_KEY.upper()} / {MISALIGNED_KEY.upper()}", "response aligned / misaligned"),
         (CORRECT_RESPONSE_KEY.upper(), "write a corrected response"),
         (ACCEPT, "accept all model suggestions"),
@@ -60,15 +62,15 @@ def shortcut_rows(sentiments: list[str]) -> list[tuple[str, str]]:
 
 
 def render_shortcuts_help(sentiments: list[str]) -> None:
-    """A compact two-column key table (static text, escaped)."""
+    """A compact key / action grid (static text, escaped)."""
     rows = "".join(
-        f"<tr><td><kbd>{html.escape(keys)}</kbd></td><td>{html.escape(what)}</td></tr>"
+        f"<div class='cc-k'><kbd>{html.escape(keys)}</kbd></div><div class='cc-v'>{html.escape(what)}</div>"
         for keys, what in shortcut_rows(sentiments)
     )
     st.html(
-        "<style>.cc-keys{border-collapse:collapse;font-size:.8rem;width:100%}"
-        ".cc-keys td{padding:.12rem .3rem;vertical-align:top;border:none}"
-        ".cc-keys kbd{font-family:var(--st-code-font,monospace);font-size:.72rem;white-space:nowrap;"
-        "padding:.05rem .3rem;border:1px solid #cbd5e1;border-bottom-width:2px;border-radius:.25rem;"
-        f"background:#f8fafc}}</style><table class='cc-keys'>{rows}</table>"
+        "<style>.cc-keys{display:grid;grid-template-columns:minmax(0,40%) 1fr;gap:.2rem .5rem;font-size:.78rem;"
+        "line-height:1.3;align-items:baseline}.cc-keys kbd{font-family:var(--st-code-font,monospace);"
+        "font-size:.7rem;padding:.02rem .3rem;border:1px solid #cbd5e1;"
+        "border-bottom-width:2px;border-radius:.25rem;background:#f8fafc}</style>"
+        f"<div class='cc-keys'>{rows}</div>"
     )

@@ -26,6 +26,7 @@ UNDO_KEY = "label_undo_id"
 PREFILL_KEY = "label_prefill"
 LEASE_TTL_S = 300
 LEASE_RENEW_EVERY_S = 60
+PAGE_CSS = "<style>[data-testid='stMainBlockContainer']{padding-top:4rem;padding-bottom:2rem}</style>"
 
 
 # -- session state ------------------------------------------------------------------------------
@@ -196,13 +197,9 @@ def render_form(db, user: auth.User, project: str, form: LabelForm, turn: dict, 
     suggestion = turn.get("suggestion")
     if suggestion:
         st.html(label_form.suggestion_html(suggestion))
-    left, middle, right = st.columns([5, 3, 4])
-    with left:
-        label_form.render_intents(form, schema)
-    with middle:
-        label_form.render_sentiment(form, schema)
-    with right:
-        label_form.render_alignment(form)
+    label_form.render_intents(form, schema)
+    label_form.render_sentiment(form, schema)
+    label_form.render_alignment(form)
     render_actions(db, user, project, form, suggestion)
 
 
@@ -250,6 +247,7 @@ def main() -> None:
     user = auth.require_role(db, LABEL_ROLES)
     project = choose_project(db, settings.project)
     schema = labels.get_schema(db, project)
+    st.html(PAGE_CSS)
     render_sidebar(db, user, project, schema)
     render_flash()
     form = ensure_form(db, user, project)
@@ -260,8 +258,11 @@ def main() -> None:
     from store import turns
 
     turn = turns.get_turn(db, form.turn_id)
-    render_turn(db, project, form, turn, schema)
-    render_form(db, user, project, form, turn, schema)
+    text_side, form_side = st.columns([3, 2], gap="large")
+    with text_side:
+        render_turn(db, project, form, turn, schema)
+    with form_side:
+        render_form(db, user, project, form, turn, schema)
     keep_lease(db, user, project, form.turn_id)
 
 

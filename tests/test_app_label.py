@@ -1,0 +1,219 @@
+"""The label page through AppTest: label a turn, skip, undo, flag, accept suggestions, repeated submits.
+
+Each test signs in through the real form and checks what the store holds afterwards, so a page that
+only looks right cannot pass.
+"""
+from __future__ import annotations
+
+import pytest
+
+from app_testkit import TURNS, make_template, open_copy, signed_in, texts
+from store import annotations
+from workbench import runtime
+from workbench.pages import label as label_page
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    return make_template(tmp_path_factory.mktemp("label-template"), users=("ann", "ana"))
+
+
+@pytest.fixture
+def app_db(template, tmp_path, monkeypatch):
+    yield open_copy(template, tmp_path, monkeypatch)
+    runtime.close_stores()
+
+
+def open_form(at):
+    assert label_page.FORM_KEY in at.session_state, "no turn is shown"
+    return at.session_state[label_page.FORM_KEY]
+
+
+def label_current(at, *, intents, sentiment=None, aligned=None, corrected=None):
+    """Fill the form with widgets and press Submit; returns the form that was submitted."""
+    form = open_form(at)
+    at.multiselect(key=form.key("intents")).set_value(intents)
+    if sentiment is not None:
+        at.session_state[form.key("sentiment")] = sentiment
+    if aligned is not None:
+        at.session_state[form.key("aligned")] = aligned
+    if corrected is not None:
+        at.text_area(key=form.key("corrected")).input(corrected)
+    at.button(key=form.key("submit")).click()
+    at.run()
+    assert not at.exception, at.exception
+    return form
+
+
+def live_submits(db, turn_id):
+    return [h for h in annotations.history(db, turn_id) if h["action"] == "submit"]
+
+
+def test_labelling_a_turn_stores_it_and_shows_the_next(app_db):
+    at = signed_in("ann")
+    assert not at.exception
+    first = label_current(at, intents=["track_order", "greeting"], sentiment="negative", aligned=False,
+                          corrected="Your order ships tomorrow.")
+    state = annotations.turn_state(app_db, first.turn_id, annotator="ann")
+    assert state["intents"] == ["track_order", "greeting"]
+    assert state["sentiment"] == "negative" and state["aligned"] is False
+    assert state["corrected_response"] == "Your order ships tomorrow."
+    assert "Saved." in texts(at)
+    second = open_form(at)
+    assert second.turn_id != first.turn_id and second.form_id != first.form_id
+    assert at.multiselect(key=second.key("intents")).value == []
+
+
+def test_submit_without_an_intent_is_refused_and_keeps_the_turn(app_db):
+    at = signed_in("ann")
+    form = open_form(at)
+    at.session_state[label_page.PREFILL_KEY] = False
+    at.multiselect(key=form.key("intents")).set_value([])
+    at.button(key=form.key("submit")).click()
+    at.run()
+    assert "Pick at least one intent" in texts(at)
+    assert open_form(at).form_id == form.form_id
+    assert live_submits(app_db, form.turn_id) == []
+
+
+def test_skip_moves_on_and_the_turn_does_not_come_back(app_db):
+    at = signed_in("ann")
+    skipped = open_form(at)
+    at.button(key=skipped.key("skip")).click()
+    at.run()
+    seen = [open_form(at).turn_id]
+    assert seen[0] != skipped.turn_id
+    assert [h["action"] for h in annotations.history(app_db, skipped.turn_id)] == ["skip"]
+    while label_page.FORM_KEY in at.session_state:
+        seen.append(label_current(at, intents=["greeting"]).turn_id)
+    assert skipped.turn_id not in seen
+    assert "Your queue is empty" in texts(at)
+
+
+def test_undo_restores_the_turn_and_its_previous_state(app_db):
+    at = signed_in("ann")
+    first = label_current(at, intents=["greeting"], sentiment="positive")
+    at.button(key=f"label-undo-{at.session_state[label_page.UNDO_KEY]}").click()
+    at.run()
+    back = open_form(at)
+    assert back.turn_id == first.turn_id
+    assert annotations.turn_state(app_db, first.turn_id, annotator="ann") is None
+    # The state before that submit: nothing by this annotator (suggestions only for the suggested turn).
+    expected = ["cancel_order"] if first.turn_id == "t-sug" else []
+    assert at.multiselect(key=back.key("intents")).value == expected
+    # Label it differently, then a second turn; undo again takes back only the second.
+    relabelled = label_current(at, intents=["track_order"])
+    second = label_current(at, intents=["return_item"])
+    at.button(key=f"label-undo-{at.session_state[label_page.UNDO_KEY]}").click()
+    at.run()
+    assert open_form(at).turn_id == second.turn_id
+    assert annotations.turn_state(app_db, relabelled.turn_id, annotator="ann")["intents"] == ["track_order"]
+    assert annotations.turn_state(app_db, second.turn_id, annotator="ann") is None
+
+
+def test_undo_after_relabelling_restores_the_earlier_labels(app_db):
+    at = signed_in("ann")
+    first = label_current(at, intents=["greeting"])
+    undo = lambda: (at.button(key=f"label-undo-{at.session_state[label_page.UNDO_KEY]}").click(), at.run())
+    undo()
+    label_current(at, intents=["track_order"])         # the same turn, relabelled
+    assert annotations.turn_state(app_db, first.turn_id, annotator="ann")["intents"] == ["track_order"]
+    undo()
+    back = open_form(at)
+    assert back.turn_id == first.turn_id
+    # "greeting" was undone earlier, so the state before "track_order" is no label by ann at all.
+    assert annotations.turn_state(app_db, first.turn_id, annotator="ann") is None
+
+
+def test_a_repeated_submit_of_the_same_form_is_stored_once(app_db):
+    at = signed_in("ann")
+    form = open_form(at)
+    at.multiselect(key=form.key("intents")).set_value(["greeting"])
+    at.run()
+    # Replay: the same form (same client-minted id) submitted again after the page moved on, as a
+    # retried request or a refresh would.
+    at.button(key=form.key("submit")).click()
+    at.run()
+    assert len(live_submits(app_db, form.turn_id)) == 1
+    at.session_state[label_page.FORM_KEY] = form
+    at.session_state[form.key("intents")] = ["greeting"]
+    at.run()
+    at.button(key=form.key("submit")).click()
+    at.run()
+    assert not at.exception
+    assert "Already saved" in texts(at)
+    assert len(live_submits(app_db, form.turn_id)) == 1
+    assert open_form(at).turn_id != form.turn_id
+
+
+def _double_click_script(db_path: str):
+    """Runs inside an AppTest session: the second click of a double click carries the old form id."""
+    import streamlit as st
+
+    from workbench import runtime
+    from workbench.auth import User
+    from workbench.pages import label as page
+
+    db = runtime.get_store(db_path)
+    user = User("ann", "annotator")
+    if "result" not in st.session_state:
+        first = page.claim_and_open(db, user, "default")
+        st.session_state[first.key("intents")] = ["greeting"]
+        page.on_submit(db, user, "default", first.form_id)
+        second = page.current_form("default")
+        page.on_submit(db, user, "default", first.form_id)       # the late second click
+        st.session_state["result"] = (first.turn_id, second.turn_id, page.current_form("default").form_id
+                                      == second.form_id)
+
+
+def test_a_stale_second_click_never_acts_on_the_next_turn(app_db):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_double_click_script, args=(str(app_db.path),), default_timeout=30).run()
+    assert not at.exception, at.exception
+    first_turn, second_turn, second_still_open = at.session_state["result"]
+    assert first_turn != second_turn and second_still_open
+    assert len(live_submits(app_db, first_turn)) == 1
+    assert live_submits(app_db, second_turn) == []
+
+
+def test_flag_records_a_flag_and_the_submit_carries_it(app_db):
+    at = signed_in("ann")
+    form = open_form(at)
+    at.button(key=form.key("flag")).click()
+    at.run()
+    assert open_form(at).flagged
+    flags = [h for h in annotations.history(app_db, form.turn_id) if h["action"] == "flag"]
+    assert len(flags) == 1
+    label_current(at, intents=["greeting"])
+    assert live_submits(app_db, form.turn_id)[0]["flagged"] is True
+
+
+def test_accept_suggestions_fills_intents_spans_sentiment(tmp_path, monkeypatch):
+    suggested = [t for t in TURNS if t["id"] == "t-sug"]
+    template = make_template(tmp_path / "tpl", turns=suggested, users=("ann",))
+    db = open_copy(template, tmp_path, monkeypatch)
+    try:
+        at = signed_in("ann")
+        at.session_state[label_page.PREFILL_KEY] = False
+        at.session_state[label_page.FORM_KEY] = None       # reopen the leased turn without pre-fill
+        at.run()
+        form = open_form(at)
+        assert at.multiselect(key=form.key("intents")).value == []
+        at.button(key=form.key("accept")).click()
+        at.run()
+        assert at.multiselect(key=form.key("intents")).value == ["cancel_order"]
+        at.button(key=form.key("submit")).click()
+        at.run()
+        state = annotations.turn_state(db, "t-sug", annotator="ann")
+        assert state["intents"] == ["cancel_order"] and state["sentiment"] == "negative"
+        assert state["entities"] == [{"start": 13, "end": 15, "label": "order_id"}]
+    finally:
+        runtime.close_stores()
+
+
+def test_two_annotators_never_get_the_same_turn(app_db):
+    ann, ana = signed_in("ann"), signed_in("ana")
+    assert open_form(ann).turn_id != open_form(ana).turn_id
+
+
