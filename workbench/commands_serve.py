@@ -56,6 +56,9 @@ def streamlit_environment(db: str | Path, project: str, base: dict | None = None
     env = dict(os.environ if base is None else base)
     env.update({"CONCORD_DB": str(db), "CONCORD_PROJECT": project, "TOKENIZERS_PARALLELISM": "false",
                 "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    from store.jobfiles import ENV_JOBS, default_jobs_dir  # the app's owner loop runs iff CONCORD_JOBS is set
+
+    env[ENV_JOBS] = str(default_jobs_dir(db))
     return env
 
 
@@ -65,7 +68,14 @@ def supervise(args, server: subprocess.Popen) -> list[subprocess.Popen]:
     Worker supervision goes here (pipeline engineer): start the worker unless ``args.no_worker``,
     restart it if it dies while ``server.poll() is None``, and return its Popen.
     """
-    return []
+    if args.no_worker:
+        return []
+    from store.jobfiles import default_jobs_dir
+    from workbench.supervisor import WorkerSupervisor
+
+    supervisor = WorkerSupervisor(default_jobs_dir(Path(args.db).resolve())).start()
+    print(f"Training worker started (pid {supervisor.pid}; log {supervisor.log_path})", flush=True)
+    return [supervisor]
 
 
 def run_serve(args) -> int:

@@ -1,0 +1,127 @@
+"""The pipeline page: what the background worker is doing, how each model run went, "Retrain now".
+
+Reads only ``store.runs`` (the run table and the jobs folder); never imports torch. The status block
+is a fragment that refreshes itself every few seconds, so progress moves without a click. Texts that
+may carry user-derived strings (error messages, reasons) go through st.code / st.dataframe only.
+"""
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from store import jobfiles, runs
+from workbench import auth, background, runtime
+
+ROLES = ("analyst", "admin")
+STATE_LABELS = {
+    "training": ("Training", ":material/model_training:"),
+    "queued": ("Job waiting for the worker", ":material/hourglass_top:"),
+    "idle": ("Idle: the model is up to date", ":material/check_circle:"),
+    "failed": ("The last run failed", ":material/error:"),
+    "offline": ("No worker is running", ":material/power_off:"),
+}
+METRICS = (("intent_accuracy", "Intent accuracy"), ("intent_macro_f1", "Intent macro-F1"),
+           ("entity_f1", "Entity F1"), ("sentiment_macro_f1", "Sentiment macro-F1"))
+
+
+def _percent(value) -> str:
+    return "–" if value is None else f"{100 * float(value):.1f}%"
+
+
+def render_state(db, jobs_dir, project: str) -> None:
+    state = runs.worker_state(db, jobs_dir, project)
+    title, icon = STATE_LABELS[state["state"]]
+    st.subheader(title, anchor=False)
+    for job in state["running"]:
+        elapsed = background.seconds_since(job.get("at"))
+        st.progress(min(1.0, float(job.get("progress") or 0.0)),
+                    text=f"{job['kind']} run · stage: {job.get('stage') or 'starting'}")
+        st.caption(f"run {job['run_id']} · last heartbeat {elapsed or 0:.0f} s ago")
+    if state["pending"]:
+        st.caption(f"Waiting: {', '.join(state['pending'])}")
+    if state["state"] == "offline":
+        st.warning("Jobs are written but no worker picks them up. `concord serve` starts one; or run:")
+        st.code(f"concord worker --jobs {jobs_dir}", language="bash")
+    last = state["last"]
+    if last is not None and last["status"] == "failed":
+        st.error("The newest finished run failed with this error:")
+        st.code(last.get("error") or "no error message", language=None)
+    loop = background.owner_loop_for(db, project)
+    if loop is not None and loop.last_error:
+        st.warning("The background loop hit an error (it keeps retrying):")
+        st.code(loop.last_error, language=None)
+    st.caption(f"Updated {time.strftime('%H:%M:%S')}")
+
+
+def render_retrain(db, jobs_dir, project: str, user: auth.User) -> None:
+    left, right, _ = st.columns([1, 1, 3])
+    if left.button("Retrain now", icon=":material/refresh:", type="primary", key="pipeline_retrain"):
+        run_id = background.request_retrain(db, jobs_dir, project, kind="fast", reason=f"on demand ({user.username})")
+        st.toast(f"Queued a fast retrain: {run_id}")
+    if right.button("Fine-tune now", icon=":material/tune:", key="pipeline_finetune",
+                    help="A full fine-tune of the encoder: minutes, not seconds."):
+        run_id = background.request_retrain(db, jobs_dir, project, kind="full", reason=f"on demand ({user.username})")
+        st.toast(f"Queued a fine-tune: {run_id}")
+
+
+def history_frame(history: list[dict]) -> pd.DataFrame:
+    """One row per run for st.dataframe: held-out metrics, sizes and timings side by side."""
+    rows = []
+    for run in history:
+        held = (run["metrics"] or {}).get("holdout") or {}
+        timings = run["timings"] or {}
+        rows.append({
+            "version": run["model_version"], "kind": run["kind"], "status": run["status"],
+            "reason": (run["metrics"] or {}).get("reason"), "labels": run["n_labels"],
+            "held out": held.get("n"), **{name: held.get(key) for key, name in METRICS},
+            "train s": timings.get("train_s"), "total s": timings.get("total_s"),
+            "snapshot": run["snapshot_hash"], "created": run["created_at"], "finished": run["finished_at"],
+            "error": run["error"], "run id": run["run_id"]})
+    return pd.DataFrame(rows)
+
+
+def render_latest_metrics(history: list[dict]) -> None:
+    done = [r for r in history if r["status"] == "done"]
+    if not done:
+        st.info("No finished model yet: the queue is in cold-start order until the first run is ingested.")
+        return
+    latest = done[0]
+    held = latest["metrics"].get("holdout") or {}
+    st.caption(f"Model {latest['model_version']} · {latest['n_labels']} labels · held-out slice of "
+               f"{held.get('n', 0)} turns · snapshot {latest['snapshot_hash']}")
+    for column, (key, name) in zip(st.columns(len(METRICS)), METRICS):
+        column.metric(name, _percent(held.get(key)))
+    frame = history_frame(done).dropna(subset=["Intent accuracy"])
+    if len(frame) > 1:
+        import plotly.express as px
+
+        fig = px.line(frame.sort_values("labels"), x="labels", y=[name for _, name in METRICS if frame[name].notna().any()],
+                      markers=True, labels={"value": "held-out score", "labels": "labels", "variable": ""})
+        fig.update_layout(height=280, margin=dict(l=10, r=10, t=10, b=10), yaxis_range=[0, 1])
+        st.plotly_chart(fig, width="stretch")
+
+
+def render(db, user=None) -> None:
+    user = auth.require_role(db, ROLES)      # checked on the server, whatever the navigation showed
+    project = runtime.parse_settings().project
+    jobs_dir = jobfiles.default_jobs_dir(db.path)
+    st.title("Pipeline", anchor=False)
+    if background.owner_loop_for(db, project) is None:
+        st.info("Background retraining is off in this process (start the workbench with `concord serve`). "
+                "Retrain now still writes a job for a worker.")
+
+    @st.fragment(run_every=3)
+    def live_state():
+        render_state(db, jobs_dir, project)
+
+    live_state()
+    render_retrain(db, jobs_dir, project, user)
+    history = runs.run_history(db, project, limit=200)
+    render_latest_metrics(history)
+    st.subheader("Run history", anchor=False)
+    if history:
+        st.dataframe(history_frame(history), hide_index=True, width="stretch")
+    else:
+        st.caption("No runs yet.")
