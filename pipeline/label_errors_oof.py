@@ -106,9 +106,13 @@ def _empty_class_oof(classes: list[str], multi_label: bool) -> ClassOOF:
     return ClassOOF([], classes, [], np.zeros((0, len(classes))), np.zeros(0, bool), multi_label)
 
 
-def out_of_fold(records: list[dict], *, encoder=None, folds: int = 5, seed: int = 0,
-                progress: Callable[[str, float], None] | None = None) -> OutOfFold:
-    """Out-of-fold probabilities for every labelled turn of ``records`` (native dicts with labels)."""
+def out_of_fold(records: list[dict], *, encoder=None, folds: int = 5, seed: int = 0, exclude: set | None = None,
+                train_options: dict | None = None, progress: Callable[[str, float], None] | None = None) -> OutOfFold:
+    """Out-of-fold probabilities for every labelled turn of ``records`` (native dicts with labels).
+
+    ``exclude``: ids kept out of every training fold (still scored), e.g. suspects of a first pass.
+    ``train_options`` go to ``Extractor.train`` (e.g. ``intent_C``).
+    """
     from pipeline.encoders import Encoder, load_encoder
     from pipeline.extractor import Extractor, intent_labelled, label_schema
 
@@ -124,8 +128,8 @@ def out_of_fold(records: list[dict], *, encoder=None, folds: int = 5, seed: int 
     for fold in range(folds):
         report(f"fold {fold + 1}/{folds}", fold / folds)
         test_idx = np.flatnonzero(assignment == fold)
-        train = [labelled[i] for i in np.flatnonzero(assignment != fold)]
-        extractor = Extractor.train(train, mode="fast", encoder=encoder, seed=seed)
+        train = [labelled[i] for i in np.flatnonzero(assignment != fold) if labelled[i]["id"] not in (exclude or ())]
+        extractor = Extractor.train(train, mode="fast", encoder=encoder, seed=seed, **(train_options or {}))
         arrays = extractor.predict_arrays([labelled[i] for i in test_idx])
         parts.add(test_idx, arrays, extractor.schema)
     report("ranking", 1.0)
