@@ -153,3 +153,22 @@ def test_export_records_needs_no_store(tmp_path):
     manifest = export_records(sample_records(), tmp_path / "x", fmt="intent-csv", split=True, seed=0)
     assert sum(c["turns"] for c in manifest["counts"].values()) == len(sample_records())
     assert manifest["tokenizer"] is None and manifest["split"]["grouped_by"] == "conversation_id"
+
+
+def test_export_page_writes_an_export_and_lists_it(filled, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from workbench import runtime
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(runtime._stores, str(tmp_path / "page.duckdb"), filled)
+    script = ("from types import SimpleNamespace\nfrom workbench import runtime\nfrom workbench.pages.export import render\n"
+              f"render(runtime.get_store({str(tmp_path / 'page.duckdb')!r}), SimpleNamespace(username='ana'))\n")
+    app = AppTest.from_string(script, default_timeout=60)
+    app.run()
+    app.selectbox[0].set_value("rasa")
+    app.text_input[0].set_value(str(tmp_path / "page-out"))
+    app.button[0].click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    assert (tmp_path / "page-out" / "manifest.json").is_file()
+    assert [(r["format"], r["exported_by"]) for r in list_exports(filled, "default")] == [("rasa", "ana")]
