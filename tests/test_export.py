@@ -172,3 +172,21 @@ def test_export_page_writes_an_export_and_lists_it(filled, tmp_path, monkeypatch
     assert not app.exception and not app.error, [e.value for e in app.error]
     assert (tmp_path / "page-out" / "manifest.json").is_file()
     assert [(r["format"], r["exported_by"]) for r in list_exports(filled, "default")] == [("rasa", "ana")]
+
+
+def test_cli_exports_and_refuses_to_overwrite_without_force(tmp_path, capsys):
+    from workbench.cli import main
+
+    source = tmp_path / "in.jsonl"
+    write_jsonl(source, [{k: v for k, v in r.items() if k != "corrected_response"} for r in sample_records()])
+    db_path = str(tmp_path / "cli.duckdb")
+    assert main(["import", str(source), "--db", db_path]) == 0
+    out = str(tmp_path / "set")
+    assert main(["export", "--db", db_path, "--format", "doccano", "--out", out, "--split", "--seed", "1",
+                 "--intent", "refund,shipping", "--by", "cli"]) == 0
+    manifest = json.loads((tmp_path / "set" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["filters"]["intents"] == ["refund", "shipping"] and manifest["split"]["seed"] == 1
+    assert sum(c["turns"] for c in manifest["counts"].values()) == 4
+    assert main(["export", "--db", db_path, "--format", "doccano", "--out", out]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(["export", "--db", db_path, "--format", "doccano", "--out", out, "--force", "--ratios", "1,0"]) == 2
