@@ -1,0 +1,412 @@
+"""Every read the analyst pages need -- model health, label-error candidates, misalignments, evidence --
+as SQL over the store, so pages hold no SQL and stay fast at 100k turns.
+
+Why not ``store.effective.effective_labels``: it builds a pandas row per labelled turn (with the
+full majority vote), which takes tens of seconds at 100k turns. Here the current label of each turn is
+one SQL CTE (``CURRENT_LABELS``) with the same precedence -- an adjudication, else the annotators'
+most common label set (DuckDB ``mode``), else imported gold -- and every view aggregates inside
+DuckDB, returning only what is drawn. Renamed labels are mapped to today's names on those small
+results. Agreement statistics live in ``store.agreement``; this module re-exports them.
+
+Scope of model views: a run's predictions of labelled turns are held-out only for turns the run did
+not train on. When the run's metrics list its held-out ids (``holdout_ids``), views use just those
+(scope "held-out"); otherwise every labelled turn (scope "labelled", in-sample for the model) and the
+page says so.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from store.agreement import adjudication_queue, agreement_summary, annotator_stats, turn_votes  # noqa: F401 (re-export)
+from store.labels import rename_map
+from store.queue import LIVE_LABELS
+
+CURRENT_LABELS = f"""
+    live AS ({LIVE_LABELS} AND a.project = $p),
+    latest AS (SELECT turn_id, annotator, action, intents, entities, sentiment, aligned, seq, created_at, duration_ms
+               FROM live QUALIFY row_number() OVER (PARTITION BY turn_id, annotator, action = 'adjudicate'
+                                                    ORDER BY seq DESC) = 1),
+    adj AS (SELECT turn_id, intents, entities, sentiment, aligned, created_at FROM latest WHERE action = 'adjudicate'
+            QUALIFY row_number() OVER (PARTITION BY turn_id ORDER BY seq DESC) = 1),
+    human AS (SELECT turn_id, mode(list_sort(intents)) AS intents, mode(entities) AS entities, mode(sentiment) AS sentiment,
+                     mode(aligned) AS aligned, max(created_at) AS created_at, list(annotator) AS annotators
+              FROM latest WHERE action = 'submit' AND turn_id NOT IN (SELECT turn_id FROM adj) GROUP BY turn_id),
+    gold AS (SELECT l.turn_id, l.intents, l.entities, l.sentiment, l.aligned
+             FROM imported_labels l JOIN turns t USING (turn_id) JOIN imports i ON i.import_id = l.import_id
+             WHERE t.project = $p AND l.role = 'gold'
+             QUALIFY row_number() OVER (PARTITION BY l.turn_id ORDER BY i.imported_at DESC) = 1),
+    cur AS (SELECT turn_id, intents, entities, sentiment, aligned, 'adjudicated' AS source, created_at AS labelled_at,
+                   []::VARCHAR[] AS annotators FROM adj
+            UNION ALL
+            SELECT turn_id, intents, entities, sentiment, aligned, 'human', created_at, annotators FROM human
+            UNION ALL
+            SELECT turn_id, intents, entities, sentiment, aligned, 'imported', NULL::TIMESTAMP, []::VARCHAR[] FROM gold
+            WHERE turn_id NOT IN (SELECT turn_id FROM adj) AND turn_id NOT IN (SELECT turn_id FROM human))
+"""
+
+
+# ------------------------------------------------------------------------------------ runs
+def _decode(row: dict) -> dict:
+    for key in ("metrics", "timings"):
+        value = row.get(key)
+        row[key] = json.loads(value) if isinstance(value, str) and value else (value or {})
+    return row
+
+
+def runs(db, project: str = "default") -> pd.DataFrame:
+    """Finished and failed runs, oldest first, with their held-out headline metrics as columns
+    (the run history table and the learning curve: metric vs number of labels)."""
+    rows = [_decode(r) for r in db.query_dicts(
+        "SELECT run_id, kind, status, model_version, n_labels, metrics, timings, error, created_at, finished_at "
+        "FROM model_runs WHERE project = ? AND status IN ('done', 'failed') ORDER BY created_at, run_id", [project])]
+    for row in rows:
+        held = row["metrics"].get("holdout") or {}
+        for key in ("intent_accuracy", "intent_macro_f1", "entity_f1", "sentiment_macro_f1", "alignment_roc_auc"):
+            row[key] = held.get(key)
+        row["n_holdout"] = held.get("n")
+        row["train_seconds"] = sum(v for v in row["timings"].values() if isinstance(v, (int, float))) or None
+        del row["metrics"], row["timings"]
+    return pd.DataFrame(rows)
+
+
+def resolve_run(db, project: str = "default", run_id: str | None = None) -> dict | None:
+    """``run_id``'s record, or the newest finished run with predictions; None when there is none."""
+    if run_id is not None:
+        rows = db.query_dicts("SELECT * FROM model_runs WHERE run_id = ? AND project = ?", [run_id, project])
+    else:
+        rows = db.query_dicts("SELECT r.* FROM model_runs r WHERE r.project = ? AND r.status = 'done' AND EXISTS "
+                              "(SELECT 1 FROM predictions p WHERE p.run_id = r.run_id) "
+                              "ORDER BY r.finished_at DESC NULLS LAST, r.run_id DESC LIMIT 1", [project])
+    return _decode(rows[0]) if rows else None
+
+
+def model_versions(db, project: str = "default") -> list[dict]:
+    """Runs whose predictions are still stored, newest first: ``{run_id, model_version, finished_at}``."""
+    return db.query_dicts("SELECT r.run_id, coalesce(r.model_version, r.run_id) AS model_version, r.finished_at "
+                          "FROM model_runs r WHERE r.project = ? AND r.status = 'done' AND EXISTS "
+                          "(SELECT 1 FROM predictions p WHERE p.run_id = r.run_id) "
+                          "ORDER BY r.finished_at DESC NULLS LAST, r.run_id DESC", [project])
+
+
+def heldout_ids(run: dict | None) -> list[str] | None:
+    """The turn ids the run held out of training, when its metrics record them."""
+    if not run:
+        return None
+    metrics = run.get("metrics") or {}
+    ids = metrics.get("holdout_ids") or metrics.get("heldout_ids") or (metrics.get("holdout") or {}).get("ids")
+    return [str(i) for i in ids] if ids else None
+
+
+def _scope(run: dict) -> tuple[str, dict, str]:
+    """(SQL condition on alias c, params, scope name) restricting labelled turns to the held-out slice."""
+    ids = heldout_ids(run)
+    if ids:
+        return "c.turn_id IN (SELECT unnest($ids))", {"ids": ids}, "held-out"
+    return "true", {}, "labelled"
+
+
+def _renamer(db, project: str, kind: str):
+    names = rename_map(db, project, kind)
+    return lambda label: names.get(label, label) if isinstance(label, str) else label
+
+
+# ------------------------------------------------------------------------- model snapshot
+FIELD_SQL = {  # gold and predicted value of a single-label view of each field
+    "intent": ("c.intents[1]", "p.intents[1]"),
+    "sentiment": ("c.sentiment", "p.sentiment"),
+}
+_snapshots: dict[tuple, "ModelSnapshot"] = {}
+MAX_SNAPSHOTS = 8
+
+
+@dataclass(frozen=True)
+class ModelSnapshot:
+    """A run's predictions of the labelled turns beside their current labels, one compact row per turn
+    (``frame``: turn_id, gold_intent, pred_intent, confidence, gold_sentiment, pred_sentiment, ...).
+    Built by one query and kept while the data is unchanged, so every chart of the health page and
+    every rerun (a click on a cell) reads memory instead of re-running the label CTE.
+    Also ``p_given_intent``/``p_given_sentiment`` (the model's probability of the current label) and
+    ``sentiment_confidence``."""
+
+    run: dict
+    scope: str
+    frame: pd.DataFrame
+
+
+def data_version(db, project: str = "default") -> tuple:
+    """Cheap fingerprint of everything the analyst views read: changes whenever labels, runs or names do."""
+    return db.query_one("""SELECT (SELECT max(seq) FROM annotations WHERE project = $p),
+        (SELECT count(*) FROM imports WHERE project = $p), (SELECT count(*) FROM label_renames WHERE project = $p),
+        (SELECT max(coalesce(finished_at, created_at)) FROM model_runs WHERE project = $p)""", {"p": project})
+
+
+def model_snapshot(db, project: str = "default", *, run_id: str | None = None) -> ModelSnapshot | None:
+    """The run's (default: newest with predictions) snapshot, or None when no run has predictions."""
+    run = resolve_run(db, project, run_id)
+    if run is None:
+        return None
+    key = (db.path, project, run["run_id"], data_version(db, project))
+    if key not in _snapshots:
+        where, params, scope = _scope(run)
+        frame = db.query_df(f"""WITH {CURRENT_LABELS},
+            joined AS (SELECT c.turn_id, c.intents[1] AS gold_intent, p.intents[1] AS pred_intent,
+                              c.sentiment AS gold_sentiment, p.sentiment AS pred_sentiment,
+                              CAST(p.intent_probs::JSON AS MAP(VARCHAR, DOUBLE)) AS ip,
+                              CAST(p.sentiment_probs::JSON AS MAP(VARCHAR, DOUBLE)) AS sp
+                       FROM cur c JOIN predictions p ON p.turn_id = c.turn_id AND p.run_id = $run WHERE {where})
+            SELECT turn_id, gold_intent, pred_intent, ip[pred_intent] AS confidence, ip[gold_intent] AS p_given_intent,
+                   gold_sentiment, pred_sentiment, sp[pred_sentiment] AS sentiment_confidence,
+                   sp[gold_sentiment] AS p_given_sentiment FROM joined""",
+                            {"p": project, "run": run["run_id"], **params})
+        for column, kind in (("gold_intent", "intent"), ("pred_intent", "intent"),
+                             ("gold_sentiment", "sentiment"), ("pred_sentiment", "sentiment")):
+            names = rename_map(db, project, kind)
+            if names:
+                frame[column] = frame[column].map(lambda v, n=names: n.get(v, v) if isinstance(v, str) else v)
+        if len(_snapshots) >= MAX_SNAPSHOTS:
+            _snapshots.pop(next(iter(_snapshots)))
+        _snapshots[key] = ModelSnapshot(run, scope, frame)
+    return _snapshots[key]
+
+
+def confusion_from(snapshot: ModelSnapshot | None, field: str = "intent") -> dict:
+    """Gold (rows) vs predicted (columns) counts: ``{"labels", "matrix", "n", "scope", "run_id", "model_version"}``."""
+    if field not in FIELD_SQL:
+        raise ValueError(f"field: expected one of {sorted(FIELD_SQL)}, got {field!r}")
+    if snapshot is None:
+        return {"labels": [], "matrix": [], "n": 0, "scope": None, "run_id": None, "model_version": None}
+    pairs = snapshot.frame[[f"gold_{field}", f"pred_{field}"]].dropna()
+    gold, pred = pairs.iloc[:, 0].to_numpy(str), pairs.iloc[:, 1].to_numpy(str)
+    labels, codes = np.unique(np.concatenate([gold, pred]), return_inverse=True)
+    labels = labels.tolist()
+    matrix = np.zeros((len(labels), len(labels)), dtype=int)
+    np.add.at(matrix, (codes[:len(gold)], codes[len(gold):]), 1)
+    return {"labels": labels, "matrix": matrix.tolist(), "n": int(matrix.sum()), "scope": snapshot.scope,
+            "run_id": snapshot.run["run_id"], "model_version": snapshot.run.get("model_version")}
+
+
+def confusion(db, project: str = "default", *, field: str = "intent", run_id: str | None = None) -> dict:
+    """``confusion_from`` the run's snapshot. Multi-label intents compare by their first (alphabetical) intent."""
+    return confusion_from(model_snapshot(db, project, run_id=run_id), field)
+
+
+def calibration_from(snapshot: ModelSnapshot | None, *, bins: int = 10) -> pd.DataFrame:
+    """Reliability diagram data: per confidence bin of the predicted intent, mean confidence, accuracy, count."""
+    columns = ["bin", "confidence", "accuracy", "count"]
+    if snapshot is None:
+        return pd.DataFrame(columns=columns)
+    f = snapshot.frame.dropna(subset=["confidence", "gold_intent", "pred_intent"])
+    correct = (f["gold_intent"] == f["pred_intent"]).astype(float)
+    which = np.minimum((f["confidence"].to_numpy(float) * bins).astype(int), bins - 1)
+    out = pd.DataFrame({"bin": which, "confidence": f["confidence"].to_numpy(float), "accuracy": correct.to_numpy()})
+    grouped = out.groupby("bin").agg(confidence=("confidence", "mean"), accuracy=("accuracy", "mean"),
+                                     count=("accuracy", "size")).reset_index()
+    return grouped[columns]
+
+
+def calibration(db, project: str = "default", *, run_id: str | None = None, bins: int = 10) -> pd.DataFrame:
+    return calibration_from(model_snapshot(db, project, run_id=run_id), bins=bins)
+
+
+def per_class_scores(matrix_data: dict) -> pd.DataFrame:
+    """Per label precision, recall, F1 and support from a ``confusion`` result (pure; no query)."""
+    labels, m = matrix_data["labels"], np.asarray(matrix_data["matrix"], dtype=float)
+    if not labels:
+        return pd.DataFrame(columns=["label", "precision", "recall", "f1", "support"])
+    tp, predicted, support = np.diag(m), m.sum(axis=0), m.sum(axis=1)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(tp), where=(precision + recall) > 0)
+    return pd.DataFrame({"label": labels, "precision": precision.round(4), "recall": recall.round(4),
+                         "f1": f1.round(4), "support": support.astype(int)})
+
+
+def turn_texts(db, turn_ids: list[str]) -> pd.DataFrame:
+    """turn_id, text, response of a few turns, in the order given."""
+    frame = db.query_df("SELECT turn_id, text, response FROM turns WHERE turn_id IN (SELECT unnest($ids))",
+                        {"ids": list(turn_ids)})
+    order = {t: i for i, t in enumerate(turn_ids)}
+    return frame.sort_values("turn_id", key=lambda c: c.map(order)).reset_index(drop=True)
+
+
+def confusion_cell_turns(db, project: str = "default", *, gold: str, predicted: str, field: str = "intent",
+                         run_id: str | None = None, limit: int = 200) -> pd.DataFrame:
+    """The turns in one confusion cell, most confident prediction first: turn_id, text, response,
+    given, predicted, confidence."""
+    columns = ["turn_id", "text", "response", "given", "predicted", "confidence"]
+    snapshot = model_snapshot(db, project, run_id=run_id)
+    if snapshot is None:
+        return pd.DataFrame(columns=columns)
+    f = snapshot.frame
+    confidence = "confidence" if field == "intent" else "sentiment_confidence"
+    cell = f[(f[f"gold_{field}"] == gold) & (f[f"pred_{field}"] == predicted)]
+    cell = cell.sort_values(confidence, ascending=False, na_position="last").head(limit)
+    out = cell.rename(columns={f"gold_{field}": "given", f"pred_{field}": "predicted", confidence: "confidence"})
+    texts = turn_texts(db, out["turn_id"].tolist())
+    return out[["turn_id", "given", "predicted", "confidence"]].merge(texts, on="turn_id", how="left")[columns]
+
+
+def entity_scores(db, project: str = "default", *, run_id: str | None = None) -> pd.DataFrame:
+    """Exact-span precision/recall/F1 per entity type, predictions vs current labels (in SQL)."""
+    run = resolve_run(db, project, run_id)
+    if run is None:
+        return pd.DataFrame(columns=["label", "precision", "recall", "f1", "support"])
+    where, params, _ = _scope(run)
+    rows = db.query(f"""WITH {CURRENT_LABELS},
+        scoped AS (SELECT c.turn_id, c.entities AS gold, p.entities AS pred FROM cur c
+                   JOIN predictions p ON p.turn_id = c.turn_id AND p.run_id = $run WHERE {where}),
+        g AS (SELECT turn_id, unnest(gold, recursive := true) FROM scoped),
+        q AS (SELECT turn_id, unnest(pred, recursive := true) FROM scoped)
+        SELECT coalesce(g.label, q.label) AS label, count(g.label) AS n_gold, count(q.label) AS n_pred,
+               count(g.label) FILTER (WHERE q.label IS NOT NULL) AS tp
+        FROM g FULL OUTER JOIN q ON g.turn_id = q.turn_id AND g."start" = q."start" AND g."end" = q."end" AND g.label = q.label
+        GROUP BY ALL""", {"p": project, "run": run["run_id"], **params})
+    rename = _renamer(db, project, "entity")
+    totals: dict[str, list[int]] = {}
+    for label, n_gold, n_pred, tp in rows:
+        t = totals.setdefault(rename(label), [0, 0, 0])
+        t[0], t[1], t[2] = t[0] + n_gold, t[1] + n_pred, t[2] + tp
+    out = []
+    for label, (n_gold, n_pred, tp) in sorted(totals.items()):
+        p, r = (tp / n_pred if n_pred else 0.0), (tp / n_gold if n_gold else 0.0)
+        out.append({"label": label, "precision": round(p, 4), "recall": round(r, 4),
+                    "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0, "support": n_gold})
+    return pd.DataFrame(out, columns=["label", "precision", "recall", "f1", "support"])
+
+
+# ------------------------------------------------------------------------ label errors
+def label_error_candidates(db, project: str = "default", *, field: str = "intent", run_id: str | None = None,
+                           limit: int = 200) -> pd.DataFrame:
+    """Labelled turns the run's prediction disagrees with, most likely error first.
+
+    Score = 1 - p(given label) (cleanlab's self-confidence label quality), from the stored
+    probabilities: out-of-sample only for held-out turns (see module docstring); the page offers the
+    out-of-fold audit (``pipeline.label_errors.rank_label_errors``) for the rest.
+    """
+    columns = ["turn_id", "text", "response", "given", "suggested", "score", "p_suggested"]
+    snapshot = model_snapshot(db, project, run_id=run_id)
+    if snapshot is None:
+        return pd.DataFrame(columns=columns)
+    f = snapshot.frame
+    p_given, p_pred = (("p_given_intent", "confidence") if field == "intent"
+                       else ("p_given_sentiment", "sentiment_confidence"))
+    f = f[f[f"gold_{field}"].notna() & f[f"pred_{field}"].notna() & (f[f"gold_{field}"] != f[f"pred_{field}"])]
+    out = pd.DataFrame({"turn_id": f["turn_id"], "given": f[f"gold_{field}"], "suggested": f[f"pred_{field}"],
+                        "score": 1.0 - f[p_given].fillna(0.0), "p_suggested": f[p_pred]})
+    out = out.sort_values(["score", "turn_id"], ascending=[False, True]).head(limit)
+    return out.merge(turn_texts(db, out["turn_id"].tolist()), on="turn_id", how="left")[columns]
+
+
+def labelled_records(db, project: str = "default") -> list[dict]:
+    """Current labels as native records (id, text, intents, entities, sentiment) for the out-of-fold audit."""
+    rows = db.query_dicts(f"""WITH {CURRENT_LABELS}
+        SELECT c.turn_id AS id, t.text, c.intents, c.entities, c.sentiment FROM cur c JOIN turns t USING (turn_id)
+        ORDER BY t.seq""", {"p": project})
+    intents, entities = _renamer(db, project, "intent"), _renamer(db, project, "entity")
+    sentiments = _renamer(db, project, "sentiment")
+    return [{"id": r["id"], "text": r["text"], "intents": list(dict.fromkeys(intents(i) for i in r["intents"] or [])),
+             "entities": [{"start": int(s["start"]), "end": int(s["end"]), "label": entities(s["label"])}
+                          for s in r["entities"] or []],
+             "sentiment": sentiments(r["sentiment"])} for r in rows]
+
+
+def current_labels(db, project: str = "default", turn_ids: list[str] | None = None) -> dict[str, dict]:
+    """turn_id -> its current labels (intents, entities, sentiment, aligned, source), for a few turns."""
+    rows = db.query_dicts(f"""WITH {CURRENT_LABELS}
+        SELECT turn_id, intents, entities, sentiment, aligned, source FROM cur
+        WHERE turn_id IN (SELECT unnest($ids))""", {"p": project, "ids": list(turn_ids or [])})
+    rename = _renamer(db, project, "intent")
+    return {r["turn_id"]: {**r, "intents": [rename(i) for i in r["intents"] or []],
+                           "entities": [dict(s) for s in r["entities"] or []]} for r in rows}
+
+
+# ------------------------------------------------------------------------------ misalignment
+def alignment_histogram(db, project: str = "default", *, run_id: str | None = None, bins: int = 20) -> pd.DataFrame:
+    """Counts of the run's alignment scores per bin of width 1/bins: ``bin_start``, ``count``."""
+    run = resolve_run(db, project, run_id)
+    if run is None:
+        return pd.DataFrame(columns=["bin_start", "count"])
+    return db.query_df("""SELECT least(floor(alignment_score * $bins), $bins - 1) / $bins AS bin_start, count(*) AS count
+        FROM predictions WHERE run_id = $run AND alignment_score IS NOT NULL GROUP BY ALL ORDER BY bin_start""",
+                       {"run": run["run_id"], "bins": bins})
+
+
+_alignment_frames: dict[tuple, pd.DataFrame] = {}
+
+
+def alignment_frame(db, project: str = "default", *, run_id: str | None = None) -> pd.DataFrame | None:
+    """Every scored turn of the run: turn_id, seq, alignment_score, misalignment_prob, intent (current label,
+    else predicted), aligned (judged), annotators (",a,b,"), labelled_at. Kept while the data is unchanged."""
+    run = resolve_run(db, project, run_id)
+    if run is None:
+        return None
+    key = (db.path, project, run["run_id"], data_version(db, project))
+    if key not in _alignment_frames:
+        frame = db.query_df(f"""WITH {CURRENT_LABELS}
+            SELECT p.turn_id, t.seq, p.alignment_score, p.misalignment_prob, coalesce(c.intents[1], p.intents[1]) AS intent,
+                   c.aligned, ',' || array_to_string(list_sort(c.annotators), ',') || ',' AS annotators, c.labelled_at
+            FROM predictions p JOIN turns t ON t.turn_id = p.turn_id LEFT JOIN cur c ON c.turn_id = p.turn_id
+            WHERE p.run_id = $run AND p.alignment_score IS NOT NULL AND t.project = $p""",
+                            {"p": project, "run": run["run_id"]})
+        names = rename_map(db, project, "intent")
+        if names:
+            frame["intent"] = frame["intent"].map(lambda v: names.get(v, v) if isinstance(v, str) else v)
+        if len(_alignment_frames) >= MAX_SNAPSHOTS:
+            _alignment_frames.pop(next(iter(_alignment_frames)))
+        _alignment_frames[key] = frame
+    return _alignment_frames[key]
+
+
+def worst_aligned(db, project: str = "default", *, run_id: str | None = None, intent: str | None = None,
+                  annotator: str | None = None, since=None, until=None, limit: int = 50) -> pd.DataFrame:
+    """Turns whose response fits worst (lowest alignment score), with intent (label, else predicted).
+
+    Filters: ``intent`` (current label or prediction), ``annotator`` (who labelled it), ``since``/``until``
+    (when it was labelled), the model version via ``run_id``.
+    """
+    columns = ["turn_id", "text", "response", "intent", "alignment_score", "misalignment_prob", "aligned", "annotators"]
+    f = alignment_frame(db, project, run_id=run_id)
+    if f is None:
+        return pd.DataFrame(columns=columns)
+    keep = np.ones(len(f), dtype=bool)
+    if intent:
+        keep &= (f["intent"] == intent).to_numpy()
+    if annotator:
+        keep &= f["annotators"].str.contains(f",{annotator},", regex=False).fillna(False).to_numpy(bool)
+    if since is not None:
+        keep &= (f["labelled_at"] >= pd.Timestamp(since)).fillna(False).to_numpy(bool)
+    if until is not None:
+        keep &= (f["labelled_at"] < pd.Timestamp(until)).fillna(False).to_numpy(bool)
+    worst = f[keep].sort_values(["alignment_score", "seq"]).head(limit)
+    out = worst.merge(turn_texts(db, worst["turn_id"].tolist()), on="turn_id", how="left")
+    out["annotators"] = out["annotators"].map(lambda v: v.strip(",").replace(",", ", ") if isinstance(v, str) else "")
+    return out[columns].reset_index(drop=True)
+
+
+def filter_options(db, project: str = "default") -> dict:
+    """Values for the misalignment filters: intents, annotators, model versions, labelling date range."""
+    from store.labels import get_schema
+
+    annotators = [r[0] for r in db.query("SELECT DISTINCT annotator FROM annotations WHERE project = ? AND action = "
+                                         "'submit' ORDER BY 1", [project])]
+    first, last = db.query_one("SELECT min(created_at), max(created_at) FROM annotations WHERE project = ?", [project])
+    return {"intents": get_schema(db, project)["intents"], "annotators": annotators,
+            "model_versions": model_versions(db, project), "dates": (first, last)}
+
+
+_labelled_sets: dict[tuple, frozenset] = {}
+
+
+def labelled_turn_ids(db, project: str = "default") -> frozenset:
+    """The ids of the turns that have a current label (cached while the data is unchanged)."""
+    key = (db.path, project, data_version(db, project))
+    if key not in _labelled_sets:
+        _labelled_sets.clear()
+        _labelled_sets[key] = frozenset(r[0] for r in db.query(f"WITH {CURRENT_LABELS} SELECT turn_id FROM cur",
+                                                               {"p": project}))
+    return _labelled_sets[key]

@@ -1,0 +1,110 @@
+"""Evidence for the analyst: the run's sentence embeddings (published by the worker beside its model),
+the nearest labelled turns of a turn, and a 2-D map of the turns.
+
+Why here and not in the database: the worker writes ``embeddings.npz`` (ids + float16 vectors) into
+its result folder; reading that file once per run (cached while unchanged) is cheaper than storing
+100k x 384 floats in DuckDB, and a run without it simply has no map (the pages say so).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from store.labels import rename_map
+
+from store.analysis import current_labels, labelled_turn_ids, model_snapshot, resolve_run
+
+EMBEDDINGS_FILE = "embeddings.npz"
+_embedding_cache: dict[tuple, "Embeddings"] = {}
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """A run's published sentence embeddings: ids, (n, d) L2-normalised float32 vectors, id -> row."""
+
+    ids: list
+    vectors: np.ndarray
+    index: dict
+
+
+def embeddings_path(db, run: dict | None) -> Path | None:
+    """Where the worker published the run's sentence embeddings (beside its model), if it still exists."""
+    if not run:
+        return None
+    candidates = []
+    if run.get("artifact_dir"):
+        candidates.append(Path(run["artifact_dir"]).parent / EMBEDDINGS_FILE)
+    from store.jobfiles import RESULTS, default_jobs_dir
+
+    candidates.append(default_jobs_dir(db.path) / RESULTS / run["run_id"] / EMBEDDINGS_FILE)
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def load_embeddings(db, project: str = "default", *, run_id: str | None = None) -> Embeddings | None:
+    """The run's embeddings (cached while the file is unchanged), or None if it published none."""
+    path = embeddings_path(db, resolve_run(db, project, run_id))
+    if path is None:
+        return None
+    key = (str(path), path.stat().st_mtime_ns)
+    if key not in _embedding_cache:
+        with np.load(path, allow_pickle=False) as data:
+            ids, vectors = [str(i) for i in data["ids"]], data["vectors"].astype(np.float32)
+        vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+        _embedding_cache.clear()
+        _embedding_cache[key] = Embeddings(ids, vectors, {t: i for i, t in enumerate(ids)})
+    return _embedding_cache[key]
+
+
+def nearest_labelled(db, project: str = "default", turn_id: str = "", *, k: int = 5,
+                     run_id: str | None = None) -> pd.DataFrame | None:
+    """The ``k`` labelled turns most similar (cosine of embeddings) to ``turn_id``, with their labels.
+    None when the run published no embeddings (the page says so)."""
+    loaded = load_embeddings(db, project, run_id=run_id)
+    if loaded is None:
+        return None
+    ids, vectors, index = loaded.ids, loaded.vectors, loaded.index
+    if turn_id not in index:
+        return pd.DataFrame(columns=["turn_id", "similarity", "text", "intents", "sentiment"])
+    labelled = labelled_turn_ids(db, project)
+    rows = np.array([index[t] for t in labelled if t in index and t != turn_id], dtype=np.int64)
+    if len(rows) == 0:
+        return pd.DataFrame(columns=["turn_id", "similarity", "text", "intents", "sentiment"])
+    sims = vectors[rows] @ vectors[index[turn_id]]
+    best = rows[np.argsort(-sims)[:k]]
+    chosen = [ids[i] for i in best]
+    labels = current_labels(db, project, chosen)
+    texts = dict(db.query("SELECT turn_id, text FROM turns WHERE turn_id IN (SELECT unnest($ids))", {"ids": chosen}))
+    return pd.DataFrame([{"turn_id": t, "similarity": round(float(vectors[index[t]] @ vectors[index[turn_id]]), 4),
+                          "text": texts.get(t, ""), "intents": labels.get(t, {}).get("intents", []),
+                          "sentiment": labels.get(t, {}).get("sentiment")} for t in chosen])
+
+
+def embedding_map(db, project: str = "default", *, run_id: str | None = None, sample: int = 5000,
+                  seed: int = 0) -> pd.DataFrame | None:
+    """A 2-D PCA map of (a seeded sample of) the run's turns: x, y, intent, misalignment_prob, text."""
+    run = resolve_run(db, project, run_id)
+    loaded = load_embeddings(db, project, run_id=run["run_id"] if run else None)
+    if loaded is None:
+        return None
+    ids, vectors = loaded.ids, loaded.vectors
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(len(ids), min(sample, len(ids)), replace=False))
+    centred = vectors - vectors.mean(axis=0)
+    _, _, components = np.linalg.svd(centred[pick], full_matrices=False)
+    xy = centred[pick] @ components[:2].T
+    chosen = [ids[i] for i in pick]
+    predicted = db.query_df("SELECT turn_id, intents[1] AS pred_intent, misalignment_prob FROM predictions "
+                            "WHERE run_id = $run AND turn_id IN (SELECT unnest($ids))", {"run": run["run_id"], "ids": chosen})
+    texts = db.query_df("SELECT turn_id, text FROM turns WHERE turn_id IN (SELECT unnest($ids))", {"ids": chosen})
+    gold = model_snapshot(db, project, run_id=run["run_id"]).frame[["turn_id", "gold_intent"]]
+    frame = pd.DataFrame({"turn_id": chosen, "x": xy[:, 0], "y": xy[:, 1] if xy.shape[1] > 1 else 0.0})
+    frame = frame.merge(texts, on="turn_id", how="left").merge(predicted, on="turn_id", how="left")
+    frame = frame.merge(gold, on="turn_id", how="left")
+    names = rename_map(db, project, "intent")
+    frame["intent"] = frame["gold_intent"].fillna(frame["pred_intent"].map(lambda v: names.get(v, v)))
+    frame["intent"] = frame["intent"].fillna("(none)")
+    frame = frame.drop(columns=["gold_intent", "pred_intent"])
+    return frame
