@@ -7,6 +7,7 @@ as the CoNLL and HF exports; a span that cuts a word is widened to whole words a
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from store.formats.common import (ExportOptions, FormatReadResult, add_record, jsonl_lines, note_empty,
@@ -57,12 +58,19 @@ def doc_words(text: str, words: list[tuple[int, int]]) -> tuple[list[str], list[
     return out, spaces
 
 
+@lru_cache(maxsize=1)
+def _vocab():
+    """A multilingual blank pipeline's vocab: tokens come from our own word splitter, not spaCy's."""
+    import spacy
+
+    return spacy.blank("xx").vocab
+
+
 def write_docbin(records: list[dict], path: Path, options: ExportOptions) -> dict:
     """Write a DocBin; returns how many spans had to be widened or dropped to fit the tokens."""
-    import spacy
     from spacy.tokens import Doc, DocBin
 
-    vocab = spacy.blank("xx").vocab
+    vocab = _vocab()
     intents = schema_names(options, "intents", records)
     docbin, misfit = DocBin(store_user_data=True), 0
     for record, words in zip(records, word_splitter(options.tokenizer).words([r["text"] for r in records])):
