@@ -39,7 +39,7 @@ class ExportFilters:
     sources: tuple[str, ...] = LABEL_SOURCES
     min_agreement: float | None = None
     annotators: tuple[str, ...] = ()            # labelled by any of these
-    since: str | None = None                    # ISO date, inclusive (labelled_at)
+    since: str | None = None                    # ISO date, inclusive, on labelled_at (imported gold has none: excluded)
     until: str | None = None                    # ISO date, inclusive
     intents: tuple[str, ...] = ()               # carrying any of these
     model_agreement: str | None = None          # agree | disagree: latest run's intents vs the labels
