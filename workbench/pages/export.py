@@ -21,10 +21,10 @@ from workbench import runtime
 
 def _zip(folder: Path) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zip_file:
         for path in sorted(folder.rglob("*")):
             if path.is_file():
-                archive.write(path, path.relative_to(folder).as_posix())
+                zip_file.write(path, path.relative_to(folder).as_posix())
     return buffer.getvalue()
 
 
@@ -57,11 +57,12 @@ def render(db, user) -> None:
                                 split=request["split"], options=ExportOptions(), exported_by=user.username,
                                 overwrite=request["overwrite"])
         except (ValueError, FileExistsError, ImportError) as exc:
-            st.error(str(exc))
+            st.error("The export failed:")
+            st.code(str(exc), language=None)
         else:
             counts = pd.DataFrame({name: {"turns": c["turns"], "conversations": c["conversations"]}
                                    for name, c in result.manifest["counts"].items()}).T
-            st.success(f"Exported {int(counts['turns'].sum())} turns.")
+            st.success(f"Exported {int(counts['turns'].sum())} turns.")  # md-safe: a count
             st.dataframe(counts)
             st.code(json.dumps(result.manifest, ensure_ascii=False, indent=2, sort_keys=True), language="json")
             st.download_button("Download as .zip", _zip(result.out), file_name=f"{result.out.name}.zip")
