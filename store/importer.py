@@ -67,6 +67,7 @@ def import_files(db, paths, *, project: str = "default", fmt: str = "auto", labe
     paths = [str(p) for p in paths]
     report = ImportReport(import_id=f"imp-{uuid.uuid4().hex[:12]}", files=paths)
     result = _read(paths, fmt)
+    report.warnings.extend(result.warnings)
     report.n_read = len(result.records)
     report.problems.extend(result.problems)
     if report.problems:
@@ -94,6 +95,7 @@ def _read(paths: list[str], fmt: str) -> ReadResult:
         merged.records += part.records
         merged.origins += part.origins
         merged.problems += part.problems
+        merged.warnings += [str(w) for w in getattr(part, "warnings", [])]
     return merged
 
 

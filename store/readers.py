@@ -26,6 +26,7 @@ class ReadResult:
     records: list[dict] = field(default_factory=list)
     origins: list[tuple[str, int]] = field(default_factory=list)  # (file, line) per record
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # converted but worth telling (e.g. UTF-16 offsets fixed)
 
     @property
     def ok(self) -> bool:

@@ -111,3 +111,20 @@ def test_import_files_dispatches_to_the_readers(db, tmp_path, fmt):
     assert len(labelled) == {"rasa": 4, "conll": 5}.get(fmt, 6)
     for row in labelled.to_dict("records"):
         assert list(row["intents"]) == by_text[row["text"]]["intents"]
+
+
+def test_utf16_offset_warning_reaches_the_import_report(db, tmp_path):
+    """Label Studio files with browser (UTF-16) offsets import fixed, and the report says so."""
+    import json as _json
+
+    text = "退款 🙂 订单12345"
+    task = {"id": 1, "data": {"text": text}, "annotations": [{"result": [
+        {"type": "labels", "from_name": "label", "to_name": "text",
+         "value": {"start": 8, "end": 13, "text": "12345", "labels": ["order_id"]}}]}]}
+    path = tmp_path / "ls.json"
+    path.write_text(_json.dumps([task], ensure_ascii=False), encoding="utf-8")
+    report = importer.import_files(db, [path], fmt="labelstudio")
+    assert report.ok, report.summary()
+    assert any("UTF-16" in w for w in report.warnings), report.warnings
+    row = db.query_dicts("SELECT l.entities FROM imported_labels l")[0]
+    assert [(s["start"], s["end"]) for s in row["entities"]] == [(7, 12)]

@@ -59,4 +59,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m workbench.cli`: run the imported module's main, so CommandError is the one class
+    # the command modules raise (this file also runs as __main__, a second copy of the module).
+    from workbench.cli import main as imported_main
+
+    sys.exit(imported_main())
