@@ -4,7 +4,7 @@ as SQL over the store, so pages hold no SQL and stay fast at 100k turns.
 Why not ``store.effective.effective_labels``: it builds a pandas row per labelled turn (with the
 full majority vote), which takes tens of seconds at 100k turns. Here the current label of each turn is
 one SQL CTE (``CURRENT_LABELS``) with the same precedence -- an adjudication, else the annotators'
-most common label set (DuckDB ``mode``), else imported gold -- and every view aggregates inside
+most common value per field (ties: first submitted), else imported gold -- and every view aggregates inside
 DuckDB, returning only what is drawn. Renamed labels are mapped to today's names on those small
 results. Agreement statistics live in ``store.agreement``; this module re-exports them.
 
@@ -26,6 +26,15 @@ from store.agreement import adjudication_queue, agreement_summary, annotator_sta
 from store.labels import rename_map
 from store.queue import LIVE_LABELS
 
+def _vote(name: str, value: str) -> str:
+    """CTE ``vote_<name>``: the most common non-null value among a turn's annotators; ties go to the value
+    submitted first (as ``store.effective`` does), so the choice is stable from query to query."""
+    return f"""vote_{name} AS (
+        SELECT turn_id, list(v ORDER BY n DESC, first_seq)[1] AS {name}
+        FROM (SELECT turn_id, {value} AS v, count(*) AS n, min(seq) AS first_seq FROM multi_rows
+              WHERE {name} IS NOT NULL GROUP BY ALL) GROUP BY turn_id)"""
+
+
 CURRENT_LABELS = f"""
     live AS ({LIVE_LABELS} AND a.project = $p),
     latest AS (SELECT turn_id, annotator, action, intents, entities, sentiment, aligned, seq, created_at, duration_ms
@@ -33,9 +42,21 @@ CURRENT_LABELS = f"""
                                                     ORDER BY seq DESC) = 1),
     adj AS (SELECT turn_id, intents, entities, sentiment, aligned, created_at FROM latest WHERE action = 'adjudicate'
             QUALIFY row_number() OVER (PARTITION BY turn_id ORDER BY seq DESC) = 1),
-    human AS (SELECT turn_id, mode(list_sort(intents)) AS intents, mode(entities) AS entities, mode(sentiment) AS sentiment,
-                     mode(aligned) AS aligned, max(created_at) AS created_at, list(annotator) AS annotators
-              FROM latest WHERE action = 'submit' AND turn_id NOT IN (SELECT turn_id FROM adj) GROUP BY turn_id),
+    subs AS (SELECT * FROM latest WHERE action = 'submit' AND turn_id NOT IN (SELECT turn_id FROM adj)),
+    counts AS (SELECT turn_id, count(*) AS n_ann, list(annotator ORDER BY annotator) AS annotators,
+                      max(created_at) AS created_at FROM subs GROUP BY turn_id),
+    multi_rows AS (SELECT s.* FROM subs s JOIN counts c USING (turn_id) WHERE c.n_ann > 1),
+    {_vote("intents", "list_sort(intents)")},
+    {_vote("entities", "list_sort(entities)")},
+    {_vote("sentiment", "sentiment")},
+    {_vote("aligned", "aligned")},
+    human AS (SELECT s.turn_id, s.intents, s.entities, s.sentiment, s.aligned, c.created_at, c.annotators
+              FROM subs s JOIN counts c USING (turn_id) WHERE c.n_ann = 1
+              UNION ALL
+              SELECT c.turn_id, vi.intents, ve.entities, vs.sentiment, va.aligned, c.created_at, c.annotators
+              FROM counts c LEFT JOIN vote_intents vi USING (turn_id) LEFT JOIN vote_entities ve USING (turn_id)
+              LEFT JOIN vote_sentiment vs USING (turn_id) LEFT JOIN vote_aligned va USING (turn_id)
+              WHERE c.n_ann > 1),
     gold AS (SELECT l.turn_id, l.intents, l.entities, l.sentiment, l.aligned
              FROM imported_labels l JOIN turns t USING (turn_id) JOIN imports i ON i.import_id = l.import_id
              WHERE t.project = $p AND l.role = 'gold'

@@ -1,0 +1,237 @@
+"""Building blocks of the analyst pages: run picker, Plotly charts with selection, turn tables, one-click
+fixes (relabel / confirm / send to review) and the evidence panel.
+
+Pages compose these in a few dozen lines; every read goes through ``store.analysis`` (no SQL here).
+User dialog text is shown only with ``st.text`` and ``st.dataframe``; label names that reach Plotly
+(ticks, legends) are HTML-escaped because Plotly renders a subset of HTML in chart text, and no
+dialog text is ever put into a chart. A fix is an ``adjudicate`` annotation by the analyst: it becomes
+the turn's gold label and the earlier labels stay in the history.
+"""
+from __future__ import annotations
+
+import html
+import uuid
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from store import analysis, annotations, evidence
+from workbench import runtime
+
+ANALYST_ROLES = ("analyst", "admin")
+FLASH_KEY = "analysis_flash"
+
+
+def project_name() -> str:
+    return runtime.parse_settings().project
+
+
+def flash(kind: str, message: str) -> None:
+    st.session_state[FLASH_KEY] = (kind, message)
+
+
+def show_flash() -> None:
+    """The outcome of the last one-click fix (a system message, not user text: st.text inside an alert)."""
+    kind, message = st.session_state.pop(FLASH_KEY, (None, None))
+    if kind is not None:
+        {"success": st.success, "info": st.info, "error": st.error}[kind]("Done." if kind == "success" else "Note:")
+        st.text(message)
+
+
+# ------------------------------------------------------------------------------ pickers
+def run_picker(db, project: str, *, key: str) -> str | None:
+    """A model-version select box (newest first); None when no run has predictions yet."""
+    versions = analysis.model_versions(db, project)
+    if not versions:
+        st.info("No model run with predictions yet. The worker trains one after the first labels; "
+                "this view fills in then.")
+        return None
+    names = {v["run_id"]: f"{v['model_version']}  ({v['finished_at']:%Y-%m-%d %H:%M})" if v["finished_at"]
+             else v["model_version"] for v in versions}
+    return st.selectbox("Model version", list(names), format_func=names.get, key=key)
+
+
+def scope_note(scope: str | None) -> None:
+    if scope == "labelled":
+        st.caption("Scope: every labelled turn the run scored. The run recorded no held-out slice, so these "
+                   "predictions may be in-sample (optimistic).")
+    elif scope == "held-out":
+        st.caption("Scope: the run's held-out turns (out-of-sample).")
+
+
+# ------------------------------------------------------------------------------- charts
+def _safe(labels) -> list[str]:
+    return [html.escape(str(x)) for x in labels]
+
+
+def confusion_figure(data: dict, *, title: str) -> go.Figure:
+    """The confusion matrix drawn as square markers (one per non-empty cell) so a click selects a cell."""
+    labels, matrix = data["labels"], data["matrix"]
+    xs, ys, counts, custom = [], [], [], []
+    for i, gold in enumerate(labels):
+        for j, pred in enumerate(labels):
+            if matrix[i][j]:
+                xs.append(html.escape(pred))
+                ys.append(html.escape(gold))
+                counts.append(matrix[i][j])
+                custom.append([i, j])
+    side = max(6, min(28, int(560 / max(1, len(labels)))))
+    fig = go.Figure(go.Scatter(
+        x=xs, y=ys, mode="markers", customdata=custom, marker=dict(
+            symbol="square", size=side, color=counts, colorscale="Blues", showscale=True,
+            colorbar=dict(title="turns"), line=dict(width=0)),
+        hovertemplate="given %{y}<br>predicted %{x}<br>%{marker.color} turns<extra></extra>"))
+    order = _safe(labels)
+    fig.update_layout(title=title, height=max(360, 22 * len(labels) + 160), margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis=dict(title="predicted", categoryorder="array", categoryarray=order, tickangle=-45),
+                      yaxis=dict(title="given", categoryorder="array", categoryarray=order[::-1]),
+                      plot_bgcolor="white")
+    return fig
+
+
+def selected_cell(event, labels: list[str]) -> tuple[str, str] | None:
+    """(given, predicted) of the clicked cell in a ``confusion_figure`` selection event."""
+    points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else \
+        getattr(getattr(event, "selection", None), "points", []) or []
+    for point in points:
+        custom = point.get("customdata") if isinstance(point, dict) else None
+        if custom is not None and len(custom) == 2:
+            return labels[int(custom[0])], labels[int(custom[1])]
+    return None
+
+
+def confusion_with_cell_picker(data: dict, *, key: str, title: str) -> tuple[str, str] | None:
+    """The clickable matrix plus two select boxes (keyboard, tests) that follow the click."""
+    labels = data["labels"]
+    event = st.plotly_chart(confusion_figure(data, title=title), on_select="rerun", selection_mode="points",
+                            key=f"{key}_chart", width="stretch")
+    clicked = selected_cell(event, labels)
+    if clicked is not None and clicked != st.session_state.get(f"{key}_last_click"):
+        st.session_state[f"{key}_last_click"] = clicked
+        st.session_state[f"{key}_given"], st.session_state[f"{key}_pred"] = clicked
+    errors = [(labels[i], labels[j]) for i in range(len(labels)) for j in range(len(labels))
+              if i != j and data["matrix"][i][j]]
+    if f"{key}_given" not in st.session_state and errors:
+        st.session_state[f"{key}_given"], st.session_state[f"{key}_pred"] = max(
+            errors, key=lambda c: data["matrix"][labels.index(c[0])][labels.index(c[1])])
+    left, right = st.columns(2)
+    given = left.selectbox("Given label (row)", labels, key=f"{key}_given")
+    predicted = right.selectbox("Predicted label (column)", labels, key=f"{key}_pred")
+    return (given, predicted) if given is not None and predicted is not None else None
+
+
+def bar_figure(frame: pd.DataFrame, *, x: str, y: str, title: str, y_range=(0, 1)) -> go.Figure:
+    fig = go.Figure(go.Bar(x=_safe(frame[x]), y=frame[y]))
+    fig.update_layout(title=title, height=320, margin=dict(l=10, r=10, t=40, b=10), yaxis=dict(range=list(y_range)))
+    return fig
+
+
+def learning_curve_figure(runs: pd.DataFrame) -> go.Figure:
+    fig = go.Figure()
+    done = runs[runs["status"] == "done"] if not runs.empty else runs
+    for metric in ("intent_accuracy", "intent_macro_f1", "entity_f1", "sentiment_macro_f1"):
+        if metric in done and done[metric].notna().any():
+            fig.add_trace(go.Scatter(x=done["n_labels"], y=done[metric], mode="lines+markers", name=metric))
+    fig.update_layout(title="Learning curve (held-out metric vs labels)", height=320, xaxis_title="labels",
+                      yaxis=dict(range=[0, 1]), margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def reliability_figure(bins: pd.DataFrame) -> go.Figure:
+    fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line=dict(dash="dot")),
+                     go.Scatter(x=bins["confidence"], y=bins["accuracy"], mode="lines+markers", name="model",
+                                text=bins["count"], hovertemplate="confidence %{x:.2f}<br>accuracy %{y:.2f}"
+                                                                  "<br>%{text} turns<extra></extra>")])
+    fig.update_layout(title="Calibration (reliability diagram)", height=320, xaxis_title="confidence",
+                      yaxis_title="accuracy", margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+# --------------------------------------------------------------------------- turn tables
+def pick_turn(frame: pd.DataFrame, *, key: str, columns: list[str] | None = None) -> dict | None:
+    """A selectable table of turns (text shown by st.dataframe); returns the selected row as a dict."""
+    if frame.empty:
+        st.text("No turns here.")
+        return None
+    shown = frame[columns] if columns else frame
+    event = st.dataframe(shown, key=key, on_select="rerun", selection_mode="single-row", hide_index=True,
+                         width="stretch", height=min(400, 38 + 35 * len(shown)))
+    rows = event.selection.rows if event is not None else []
+    choice = st.session_state.get(f"{key}_pick")
+    if rows:
+        choice = frame.iloc[rows[0]]["turn_id"]
+        st.session_state[f"{key}_pick"] = choice
+    if choice not in set(frame["turn_id"]):
+        choice = frame.iloc[0]["turn_id"]
+    return frame[frame["turn_id"] == choice].iloc[0].to_dict()
+
+
+def show_turn(row: dict) -> None:
+    st.text("Turn")
+    st.code(row.get("text") or "", language=None, wrap_lines=True)
+    if row.get("response"):
+        st.text("Response")
+        st.code(row["response"], language=None, wrap_lines=True)
+
+
+# --------------------------------------------------------------------------- one-click fixes
+def _annotation_id(db, project: str, *parts) -> str:
+    """Same click on unchanged data -> same id, so a double click or a rerun stores one annotation."""
+    version = analysis.data_version(db, project)
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "|".join(map(str, (*parts, version)))))
+
+
+def _labels_with(current: dict, field: str, given, value) -> dict:
+    intents = list(current.get("intents") or [])
+    if field == "intent" and isinstance(value, (list, tuple)):      # multi-label suggestion: the whole set
+        intents = list(value)
+    elif field == "intent":
+        intents = [value if i == given else i for i in intents] if given in intents else [value]
+        intents = list(dict.fromkeys(intents))
+    return {"intents": intents, "entities": current.get("entities") or [],
+            "sentiment": value if field == "sentiment" else current.get("sentiment"),
+            "aligned": value if field == "aligned" else current.get("aligned")}
+
+
+def apply_fix(db, user, project: str, *, turn_id: str, field: str, given, value, action: str) -> None:
+    """``relabel`` (field -> value) or ``confirm`` (keep the labels) as the analyst's adjudication; ``review``
+    flags the turn for the adjudication queue."""
+    current = analysis.current_labels(db, project, [turn_id]).get(turn_id) or {}
+    annotation_id = _annotation_id(db, project, action, turn_id, field, given, value, user.username)
+    if action == "review":
+        annotations.flag(db, annotation_id=annotation_id, turn_id=turn_id, project=project, annotator=user.username,
+                         note=f"analyst: check {field}: given {given}, model suggests {value}")
+        flash("success", f"Sent {turn_id} to review (the adjudication queue on the Agreement page).")
+        return
+    labels = _labels_with(current, field, given, value) if action == "relabel" else _labels_with(current, "", None, None)
+    annotations.adjudicate(db, annotation_id=annotation_id, turn_id=turn_id, project=project, reviewer=user.username,
+                           note=f"analyst {action}: {field} {given} -> {value if action == 'relabel' else given}",
+                           **labels)
+    what = f"{field} {given} -> {value}" if action == "relabel" else f"{field} {given} confirmed"
+    flash("success", f"{turn_id}: {what}. Stored as the gold label; earlier labels stay in the history.")
+
+
+def fix_buttons(db, user, project: str, *, turn_id: str, field: str, given, suggested, key: str) -> None:
+    """Relabel to the suggestion / confirm the given label / send to review: one click each."""
+    common = dict(turn_id=turn_id, field=field, given=given, value=suggested)
+    left, middle, right = st.columns(3)
+    left.button("Relabel to the suggestion", key=f"{key}_relabel", type="primary", disabled=suggested is None,
+                on_click=apply_fix, args=(db, user, project), kwargs={**common, "action": "relabel"})
+    middle.button("Confirm the given label", key=f"{key}_confirm",
+                  on_click=apply_fix, args=(db, user, project), kwargs={**common, "action": "confirm"})
+    right.button("Send to review", key=f"{key}_review",
+                 on_click=apply_fix, args=(db, user, project), kwargs={**common, "action": "review"})
+
+
+def evidence_panel(db, project: str, turn_id: str, *, run_id: str | None) -> None:
+    """The nearest labelled turns by embedding, with their labels: why the model suggests what it does."""
+    st.text("Evidence: the nearest labelled turns")
+    near = evidence.nearest_labelled(db, project, turn_id, k=5, run_id=run_id)
+    if near is None:
+        st.info("This run published no embeddings, so there are no neighbours to show yet "
+                "(they appear after the worker's next run).")
+    elif near.empty:
+        st.text("No labelled neighbours.")
+    else:
+        st.dataframe(near, hide_index=True, width="stretch")

@@ -1,0 +1,51 @@
+"""Likely label errors: labelled turns the model confidently disagrees with, with the given label, the
+suggestion, the score, one-click fixes and the nearest labelled turns as evidence.
+
+Two sources: the model run's stored predictions (instant; out-of-sample only for its held-out turns),
+or the full out-of-fold audit (``pipeline.label_errors.rank_label_errors``, the same ranking as
+``concord find-errors``), run on request in a background thread because it trains the heads k times.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from store import analysis
+from workbench import auth
+from workbench.components import analysis as ui
+from workbench.components import audit
+
+SOURCES = {"run": "Model run predictions (instant)", "audit": "Out-of-fold audit (cleanlab; trains k times)"}
+
+
+def candidates(db, project: str, source: str, field: str, run_id: str | None) -> pd.DataFrame | None:
+    if source == "run":
+        return analysis.label_error_candidates(db, project, field=field, run_id=run_id)
+    return audit.panel(db, project, field=field)
+
+
+def render(db, user) -> None:
+    auth.require_role(db, ui.ANALYST_ROLES)
+    project = ui.project_name()
+    st.header("Likely label errors")
+    ui.show_flash()
+    left, right = st.columns(2)
+    source = left.radio("Source", list(SOURCES), format_func=SOURCES.get, key="errors_source", horizontal=True)
+    field = right.radio("Field", ["intent", "sentiment"], key="errors_field", horizontal=True)
+    run_id = ui.run_picker(db, project, key="errors_run") if source == "run" else None
+    if source == "run" and run_id is None:
+        return
+    if source == "run":
+        ui.scope_note(analysis.model_snapshot(db, project, run_id=run_id).scope)
+    rows = candidates(db, project, source, field, run_id)
+    if rows is None:
+        return
+    st.text(f"{len(rows)} candidate(s), most likely error first (score = 1 - p(given label))")
+    row = ui.pick_turn(rows, key=f"errors_{source}_{field}",
+                       columns=["turn_id", "text", "given", "suggested", "score"])
+    if row is None:
+        return
+    ui.show_turn(row)
+    ui.fix_buttons(db, user, project, turn_id=row["turn_id"], field=field, given=row["given"],
+                   suggested=row["suggested"], key="errors_fix")
+    ui.evidence_panel(db, project, row["turn_id"], run_id=run_id)

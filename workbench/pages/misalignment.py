@@ -1,0 +1,72 @@
+"""Misalignment explorer: how well responses fit their turns' intents -- the score distribution, the
+worst-aligned responses (filter by intent, annotator, labelling date, model version), and a 2-D map
+of the turns (PCA of embeddings; colour = intent, size = misalignment) where selected points are listed."""
+from __future__ import annotations
+
+import datetime as dt
+
+import plotly.express as px
+import streamlit as st
+
+from store import analysis, evidence
+from workbench import auth
+from workbench.components import analysis as ui
+
+
+def filters(db, project: str) -> dict:
+    options = analysis.filter_options(db, project)
+    a, b, c = st.columns(3)
+    intent = a.selectbox("Intent", [None, *options["intents"]], format_func=lambda v: "all" if v is None else v,
+                         key="mis_intent")
+    annotator = b.selectbox("Annotator", [None, *options["annotators"]], key="mis_annotator",
+                            format_func=lambda v: "all" if v is None else v)
+    dates = c.date_input("Labelled between", value=(), key="mis_dates")
+    since, until = (dates[0], dates[1] + dt.timedelta(days=1)) if len(dates) == 2 else (None, None)
+    return {"intent": intent, "annotator": annotator, "since": since, "until": until}
+
+
+def turn_map(db, project: str, run_id: str) -> None:
+    st.subheader("Map of the turns")
+    points = evidence.embedding_map(db, project, run_id=run_id, sample=4000)
+    if points is None:
+        st.info("This run published no embeddings, so there is no map yet (it appears after the worker's next run).")
+        return
+    points["size"] = 4 + 14 * points["misalignment_prob"].fillna(0.0)
+    points["intent_label"] = ui._safe(points["intent"])
+    fig = px.scatter(points, x="x", y="y", color="intent_label", size="size", size_max=14, custom_data=["turn_id"],
+                     hover_data={"x": False, "y": False, "size": False, "turn_id": True, "misalignment_prob": ":.2f"})
+    fig.update_layout(height=520, legend_title_text="intent", margin=dict(l=10, r=10, t=10, b=10))
+    event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="mis_map",
+                            width="stretch")
+    chosen = {p["customdata"][0] for p in event.selection.points if p.get("customdata")} if event else set()
+    if chosen:
+        st.text(f"{len(chosen)} selected turn(s)")
+        st.dataframe(points[points["turn_id"].isin(chosen)][["turn_id", "text", "intent", "misalignment_prob"]],
+                     hide_index=True, width="stretch")
+
+
+def render(db, user) -> None:
+    auth.require_role(db, ui.ANALYST_ROLES)
+    project = ui.project_name()
+    st.header("Misalignment explorer")
+    ui.show_flash()
+    run_id = ui.run_picker(db, project, key="mis_run")
+    if run_id is None:
+        return
+    chosen = filters(db, project)
+    hist = analysis.alignment_histogram(db, project, run_id=run_id)
+    if hist.empty:
+        st.info("This run scored no responses (no turn has a response, or the run had no alignment model).")
+        return
+    st.plotly_chart(ui.bar_figure(hist, x="bin_start", y="count", title="Alignment scores (1 = fits)",
+                                  y_range=(0, float(hist["count"].max()) * 1.05)), width="stretch")
+    worst = analysis.worst_aligned(db, project, run_id=run_id, limit=100, **chosen)
+    st.subheader("Worst-aligned responses")
+    row = ui.pick_turn(worst, key="mis_worst", columns=["turn_id", "text", "response", "intent", "alignment_score",
+                                                         "annotators"])
+    if row is not None:
+        ui.show_turn(row)
+        ui.fix_buttons(db, user, project, turn_id=row["turn_id"], field="aligned", given=row["aligned"],
+                       suggested=False, key="mis_fix")
+        ui.evidence_panel(db, project, row["turn_id"], run_id=run_id)
+    turn_map(db, project, run_id)
