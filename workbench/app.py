@@ -36,6 +36,10 @@ class PageSpec:
 PAGES = (
     PageSpec("Label", "label", ANNOTATE, "✍️", path="pages/label.py"),
     PageSpec("Export", "export", ANALYSE, "📦", module="workbench.pages.export"),
+    PageSpec("Model health", "health", ANALYSE, "🩺", module="workbench.pages.health"),
+    PageSpec("Label errors", "label-errors", ANALYSE, "🔎", module="workbench.pages.label_errors"),
+    PageSpec("Misalignment", "misalignment", ANALYSE, "🧭", module="workbench.pages.misalignment"),
+    PageSpec("Agreement", "agreement", ANALYSE, "🤝", module="workbench.pages.agreement"),
     PageSpec("Schema", "schema", ADMIN, "🗂️", path="pages/admin_schema.py"),
     PageSpec("Users", "users", ADMIN, "👥", path="pages/admin_users.py"),
 )
