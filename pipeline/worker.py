@@ -9,7 +9,9 @@ job back to ``pending/`` unfinished; a SIGKILL leaves a job whose heartbeat laps
 
 Fault injection for crash tests: ``CONCORD_WORKER_PAUSE_AT=stage[,stage]`` makes the worker write
 ``<jobs>/faults/<stage>`` (its pid) and sleep ``CONCORD_WORKER_PAUSE_S`` seconds (default 60) the
-first time it reaches that checkpoint, so a test can SIGKILL it at an exact point. The checkpoints,
+first time it reaches that checkpoint on a job's first attempt (``CONCORD_WORKER_PAUSE_ATTEMPT``, default
+1; ``any`` for every attempt), so a test can SIGKILL it at an exact point and watch the redo run
+through. The checkpoints,
 in order: claimed, loaded, train_start, training (inside the model's training, at its first progress
 report), trained, evaluated, refitted (these two only with a held-out slice), scored, ranked,
 results_written (complete, not yet renamed), published (renamed, running/ not yet removed), released.
@@ -35,6 +37,7 @@ for _pool in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 from store import jobfiles as jf  # noqa: E402
 
 ENV_PAUSE_AT, ENV_PAUSE_S = "CONCORD_WORKER_PAUSE_AT", "CONCORD_WORKER_PAUSE_S"
+ENV_PAUSE_ATTEMPT = "CONCORD_WORKER_PAUSE_ATTEMPT"
 FAULTS_DIR = "faults"
 
 
@@ -101,6 +104,8 @@ class Worker:
         env = os.environ if environ is None else environ
         self.pause_at = {s.strip() for s in (env.get(ENV_PAUSE_AT) or "").split(",") if s.strip()}
         self.pause_s = float(env.get(ENV_PAUSE_S) or 60)
+        self.pause_attempt = env.get(ENV_PAUSE_ATTEMPT) or "1"
+        self.attempt: int | None = None
         self.stopping = False
         self.busy = False
         self._paused: set[str] = set()
@@ -153,7 +158,7 @@ class Worker:
             raise StopRequested("stop requested")
         if self.heartbeat.lost:
             raise ClaimLost(stage)
-        if stage in self.pause_at and stage not in self._paused:
+        if stage in self.pause_at and stage not in self._paused and self.pause_attempt in ("any", str(self.attempt)):
             self._paused.add(stage)
             faults = self.jobs_dir / FAULTS_DIR
             faults.mkdir(exist_ok=True)
@@ -168,7 +173,7 @@ class Worker:
         spec = jf.read_json(running / jf.SPEC, {})
         claim = jf.read_json(running / jf.CLAIM, {})
         log(f"{run_id}: claimed (attempt {claim.get('attempt')}, {spec.get('n_labels')} labels, {spec.get('n_pool')} turns)")
-        self.busy = True
+        self.busy, self.attempt = True, claim.get("attempt")
         self.heartbeat.track(running, "claimed", 0.0)
         try:
             self.checkpoint("claimed", 0.0)

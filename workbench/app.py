@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from workbench import auth, runtime
+from workbench import auth, background, runtime
 from workbench.components import sign_in
 
 ANNOTATE = ("annotator", "analyst", "admin")
@@ -40,6 +40,7 @@ PAGES = (
     PageSpec("Label errors", "label-errors", ANALYSE, "🔎", module="workbench.pages.label_errors"),
     PageSpec("Misalignment", "misalignment", ANALYSE, "🧭", module="workbench.pages.misalignment"),
     PageSpec("Agreement", "agreement", ANALYSE, "🤝", module="workbench.pages.agreement"),
+    PageSpec("Pipeline", "pipeline", ANALYSE, "⚙️", module="workbench.pages.pipeline"),
     PageSpec("Schema", "schema", ADMIN, "🗂️", path="pages/admin_schema.py"),
     PageSpec("Users", "users", ADMIN, "👥", path="pages/admin_users.py"),
 )
@@ -81,6 +82,7 @@ def main() -> None:
     st.set_page_config(page_title="Concord", layout="wide")  # no page_icon: material icons load from a CDN
     settings = runtime.parse_settings()
     db = runtime.get_store(settings.db_path)
+    background.start_for_app(db, settings.project)   # retrain-as-you-label loop (only under concord serve)
     user = auth.current_user(db)
     if user is None:
         # Declare only the sign-in page, then draw it whatever page the URL asked for.

@@ -199,3 +199,12 @@ def stop_all(timeout: float = 10.0) -> None:
 
 def seconds_since(timestamp: float | None) -> float | None:
     return None if timestamp is None else max(0.0, time.time() - float(timestamp))
+
+
+def start_for_app(db, project: str = "default") -> OwnerLoop | None:
+    """Called by the app on every script run: under ``concord serve`` (which sets ``CONCORD_JOBS``) make
+    sure this store's loop runs -- started once per store, restarted if it died; elsewhere (AppTest, a
+    bare ``streamlit run``) do nothing, so no thread writes to a database nobody asked to retrain."""
+    if not os.environ.get(jobfiles.ENV_JOBS):
+        return None
+    return ensure_owner_loop(db, project)

@@ -16,11 +16,11 @@ from workbench import auth, background, runtime
 
 ROLES = ("analyst", "admin")
 STATE_LABELS = {
-    "training": ("Training", ":material/model_training:"),
-    "queued": ("Job waiting for the worker", ":material/hourglass_top:"),
-    "idle": ("Idle: the model is up to date", ":material/check_circle:"),
-    "failed": ("The last run failed", ":material/error:"),
-    "offline": ("No worker is running", ":material/power_off:"),
+    "training": ("Training", "⏳"),
+    "queued": ("Job waiting for the worker", "🕒"),
+    "idle": ("Idle: the model is up to date", "✅"),
+    "failed": ("The last run failed", "❌"),
+    "offline": ("No worker is running", "⚠️"),
 }
 METRICS = (("intent_accuracy", "Intent accuracy"), ("intent_macro_f1", "Intent macro-F1"),
            ("entity_f1", "Entity F1"), ("sentiment_macro_f1", "Sentiment macro-F1"))
@@ -33,7 +33,7 @@ def _percent(value) -> str:
 def render_state(db, jobs_dir, project: str) -> None:
     state = runs.worker_state(db, jobs_dir, project)
     title, icon = STATE_LABELS[state["state"]]
-    st.subheader(title, anchor=False)
+    st.subheader(f"{icon} {title}", anchor=False)
     for job in state["running"]:
         elapsed = background.seconds_since(job.get("at"))
         st.progress(min(1.0, float(job.get("progress") or 0.0)),
@@ -57,10 +57,10 @@ def render_state(db, jobs_dir, project: str) -> None:
 
 def render_retrain(db, jobs_dir, project: str, user: auth.User) -> None:
     left, right, _ = st.columns([1, 1, 3])
-    if left.button("Retrain now", icon=":material/refresh:", type="primary", key="pipeline_retrain"):
+    if left.button("Retrain now", type="primary", key="pipeline_retrain"):
         run_id = background.request_retrain(db, jobs_dir, project, kind="fast", reason=f"on demand ({user.username})")
         st.toast(f"Queued a fast retrain: {run_id}")
-    if right.button("Fine-tune now", icon=":material/tune:", key="pipeline_finetune",
+    if right.button("Fine-tune now", key="pipeline_finetune",
                     help="A full fine-tune of the encoder: minutes, not seconds."):
         run_id = background.request_retrain(db, jobs_dir, project, kind="full", reason=f"on demand ({user.username})")
         st.toast(f"Queued a fine-tune: {run_id}")
