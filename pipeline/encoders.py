@@ -39,19 +39,25 @@ class TokenFeatures:
     offsets: np.ndarray
 
 
+_THREADS: int | None = None
+
+
 def configure_threads(n: int | None = None) -> int:
-    """Set torch's intra-op threads deliberately (env CONCORD_THREADS, else min(2, cores)).
+    """Set torch's intra-op threads deliberately and remember it: an explicit ``n`` wins, then an
+    earlier explicit setting, then env CONCORD_THREADS, else min(2, cores).
 
     On a shared 2-core machine letting torch pick oversubscribes OpenMP and can be 15x slower.
     """
     import torch
 
+    global _THREADS
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if n is None:
-        n = int(os.environ.get("CONCORD_THREADS") or min(2, os.cpu_count() or 1))
-    if torch.get_num_threads() != n:
-        torch.set_num_threads(n)
-    return n
+    if n is not None:
+        _THREADS = int(n)
+    chosen = _THREADS or int(os.environ.get("CONCORD_THREADS") or min(2, os.cpu_count() or 1))
+    if torch.get_num_threads() != chosen:
+        torch.set_num_threads(chosen)
+    return chosen
 
 
 def _packaged_path() -> Path:

@@ -1,0 +1,195 @@
+"""Fast mode: light heads on a frozen encoder's cached embeddings, refit in seconds.
+
+Intent and sentiment are multinomial logistic regressions on the sentence embedding (one-vs-rest
+sigmoids for multi-label intents); the tagger is a logistic regression on each subword vector
+concatenated with its neighbours, decoded with BIO-constrained Viterbi (``pipeline.tagging``).
+Subwords outside entities dominate, so they are subsampled for speed and the O logit is shifted by
+-log(rate) to undo the sampling bias exactly. Every head gets a temperature fitted on held-out
+turns (the ``valid`` records, or a seeded 20% carved out of training, after which the head is
+refit on everything, warm-started, with that temperature).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.extractor import intent_labelled, window_features
+from pipeline.heads import LinearHead, fit_sigmoid_head, fit_softmax_head, fit_temperature
+from pipeline.tagging import OUTSIDE, encode_bio, tag_names
+
+CALIBRATION_FRACTION = 0.2
+MIN_CALIBRATION = 20        # fewer held-out turns than this: keep T = 1 (no reliable estimate)
+INTENT_C = 20.0             # inverse L2 strength on unit-norm sentence embeddings (chosen on Bitext/NLU++)
+TAGGER_C = 1.0
+O_PER_ENTITY_TOKEN = 4      # subsampling: keep about this many O subwords per entity subword
+MIN_O_TOKENS = 5000
+# One BLAS thread for head fitting, deliberately: the problems are small, and on a shared CPU two
+# threads made L-BFGS 5-7x slower (OpenBLAS spin-waits on every small vector operation).
+HEAD_FIT_THREADS = 1
+
+
+@dataclass
+class _Features:
+    sentences: np.ndarray
+    tokens: list | None     # TokenFeatures per record, when there is a tagger to fit
+
+
+def _features(encoder, records: list[dict], with_tokens: bool) -> _Features:
+    texts = [r["text"] for r in records]
+    if with_tokens:
+        return _Features(*encoder.embed_with_tokens(texts))
+    return _Features(encoder.embed(texts), None)
+
+
+def _split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.random.default_rng(seed).permutation(n)
+    n_calib = int(round(n * CALIBRATION_FRACTION))
+    if n_calib < MIN_CALIBRATION:
+        return np.arange(n), np.arange(0)
+    return np.sort(order[n_calib:]), np.sort(order[:n_calib])
+
+
+# ---------------------------------------------------------------- per-head data
+def _intent_data(records, feats, idx, schema):
+    rows = [i for i in idx if intent_labelled(records[i], schema["multi_label"])]
+    X = feats.sentences[rows] if rows else np.zeros((0, feats.sentences.shape[1]), np.float32)
+    if schema["multi_label"]:
+        classes = schema["intents"]
+        Y = np.array([[c in records[i]["intents"] for c in classes] for i in rows], dtype=float).reshape(len(rows), len(classes))
+        return X, Y
+    return X, np.array([records[i]["intents"][0] for i in rows], dtype=object)
+
+
+def _sentiment_data(records, feats, idx, schema):
+    rows = [i for i in idx if records[i].get("sentiment")]
+    X = feats.sentences[rows] if rows else np.zeros((0, feats.sentences.shape[1]), np.float32)
+    return X, np.array([records[i]["sentiment"] for i in rows], dtype=object)
+
+
+def _tagger_data(records, feats, idx, schema, window: int):
+    names = tag_names(schema["entities"])
+    X, y = [], []
+    for i in idx:
+        tokens = feats.tokens[i]
+        X.append(window_features(tokens.vectors, window))
+        y.append(np.array(names, dtype=object)[encode_bio(tokens.offsets, records[i].get("entities") or [], names)])
+    if not X:
+        return np.zeros((0, feats.tokens[0].vectors.shape[1] * (2 * window + 1)), np.float32), np.array([], dtype=object)
+    return np.concatenate(X), np.concatenate(y)
+
+
+# ----------------------------------------------------------------- fitting
+def _subsample_outside(X, y, seed: int):
+    """Keep every entity subword and a random share ``rate`` of O subwords; returns (X, y, rate)."""
+    outside = y == OUTSIDE
+    n_out, n_in = int(outside.sum()), int((~outside).sum())
+    keep_out = max(MIN_O_TOKENS, O_PER_ENTITY_TOKEN * n_in)
+    if n_out <= keep_out:
+        return X, y, 1.0
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(np.flatnonzero(outside), size=keep_out, replace=False)
+    rows = np.sort(np.concatenate([np.flatnonzero(~outside), chosen]))
+    return X[rows], y[rows], keep_out / n_out
+
+
+def _fit_softmax(X, y, *, C, warm_start=None, subsample_seed=None):
+    rate = 1.0
+    if subsample_seed is not None:
+        X, y, rate = _subsample_outside(X, y, subsample_seed)
+    head = fit_softmax_head(X, list(y), C=C, warm_start=warm_start)
+    if rate < 1.0 and OUTSIDE in head.classes:
+        head.prior_shift[head.classes.index(OUTSIDE)] = -np.log(rate)
+    return head
+
+
+def _temperature(head: LinearHead, X, y) -> float:
+    if len(X) < MIN_CALIBRATION:
+        return 1.0
+    if head.kind == "sigmoid":
+        return fit_temperature(head.logits(X), y, kind="sigmoid")
+    known = np.array([label in head.classes for label in y], dtype=bool)
+    if known.sum() < MIN_CALIBRATION or len(head.classes) < 2:
+        return 1.0
+    targets = np.array([head.classes.index(label) for label in y[known]])
+    return fit_temperature(head.logits(X[known]), targets)
+
+
+def _fit_head(data_fn, *, kind: str, classes=None, C: float, fit_idx, calib, seed: int, tagger=False):
+    """Fit on ``fit_idx``, temperature on ``calib`` (records, feats, idx); refit on all if carved."""
+    records, feats, all_idx = data_fn.base
+
+    def fit(idx, warm=None):
+        X, y = data_fn(records, feats, idx)
+        if len(X) == 0 or (kind == "softmax" and len(set(y)) == 0):
+            return None
+        if kind == "sigmoid":
+            return fit_sigmoid_head(X, y, classes, C=C, warm_start=warm)
+        return _fit_softmax(X, y, C=C, warm_start=warm, subsample_seed=seed if tagger else None)
+
+    head = fit(fit_idx)
+    if head is None:
+        return None
+    calib_records, calib_feats, calib_idx = calib
+    if len(calib_idx):
+        head.temperature = _temperature(head, *data_fn(calib_records, calib_feats, calib_idx))
+    if len(fit_idx) < len(all_idx):  # carved: refit on every turn, keep the held-out temperature
+        refit = fit(all_idx, warm=head)
+        refit.temperature = head.temperature
+        head = refit
+    return head
+
+
+class _Data:
+    """Binds a per-head data builder to the training set, so fit/calibrate can slice by index."""
+
+    def __init__(self, fn, base, **kw):
+        self.fn, self.base, self.kw = fn, base, kw
+
+    def __call__(self, records, feats, idx):
+        return self.fn(records, feats, idx, **self.kw)
+
+
+def train_fast(records: list[dict], schema: dict, encoder, *, valid: list[dict] | None = None, seed: int = 0,
+               progress=None, intent_C: float = INTENT_C, tagger_C: float = TAGGER_C, tag_window: int = 1,
+               calibrate: bool = True) -> tuple[dict, dict]:
+    """Fit the heads ``schema`` calls for; returns (heads, info)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=HEAD_FIT_THREADS):
+        return _train_fast(records, schema, encoder, valid=valid, seed=seed, progress=progress, intent_C=intent_C,
+                           tagger_C=tagger_C, tag_window=tag_window, calibrate=calibrate)
+
+
+def _train_fast(records, schema, encoder, *, valid, seed, progress, intent_C, tagger_C, tag_window, calibrate):
+    report = progress or (lambda stage, fraction: None)
+    with_tokens = bool(schema["entities"])
+    report("embedding", 0.0)
+    feats = _features(encoder, records, with_tokens)
+    all_idx = np.arange(len(records))
+    if not calibrate:
+        fit_idx, calib = all_idx, ([], None, np.arange(0))
+    elif valid:
+        fit_idx, calib = all_idx, (valid, _features(encoder, valid, with_tokens), np.arange(len(valid)))
+    else:
+        fit_idx, calib_idx = _split(len(records), seed)
+        calib = (records, feats, calib_idx)
+    base = (records, feats, all_idx)
+    heads: dict[str, LinearHead | None] = {"intent": None, "sentiment": None, "tagger": None}
+    report("intent", 0.3)
+    if schema["intents"]:
+        kind = "sigmoid" if schema["multi_label"] else "softmax"
+        heads["intent"] = _fit_head(_Data(_intent_data, base, schema=schema), kind=kind, classes=schema["intents"],
+                                    C=intent_C, fit_idx=fit_idx, calib=calib, seed=seed)
+    report("sentiment", 0.5)
+    if schema["sentiments"]:
+        heads["sentiment"] = _fit_head(_Data(_sentiment_data, base, schema=schema), kind="softmax",
+                                       C=intent_C, fit_idx=fit_idx, calib=calib, seed=seed)
+    report("entities", 0.7)
+    if with_tokens:
+        heads["tagger"] = _fit_head(_Data(_tagger_data, base, schema=schema, window=tag_window), kind="softmax",
+                                    C=tagger_C, fit_idx=fit_idx, calib=calib, seed=seed, tagger=True)
+    info = {"mode": "fast", "tag_window": tag_window,
+            "temperatures": {k: round(h.temperature, 4) for k, h in heads.items() if h is not None},
+            "n_calibration": int(len(calib[2]))}
+    return heads, info

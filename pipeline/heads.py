@@ -1,0 +1,155 @@
+"""Light classification heads stored as plain arrays, fitted by scikit-learn, calibrated by temperature.
+
+Why arrays: a head is just ``softmax(X W^T + b) / T`` (or a sigmoid per label), so saving W, b and
+T in an ``.npz`` keeps artifacts small, version-independent and free of pickles, and the same
+class serves the fast mode (fitted by ``LogisticRegression``) and the full mode (the fine-tuned
+torch linear layers, copied out). Temperature scaling (Guo et al. 2017) is fitted on held-out
+logits because active learning and label-error ranking read these probabilities as probabilities.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+KINDS = ("softmax", "sigmoid")
+
+
+@dataclass
+class LinearHead:
+    """A linear classifier over feature rows; ``kind`` says whether classes are exclusive."""
+
+    classes: list[str]
+    weight: np.ndarray                  # (k, d)
+    bias: np.ndarray                    # (k,)
+    kind: str = "softmax"
+    temperature: float = 1.0
+    prior_shift: np.ndarray = field(default=None)  # (k,) added to logits, e.g. to undo class subsampling
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"head kind must be one of {KINDS}, got {self.kind!r}")
+        self.weight = np.asarray(self.weight, dtype=np.float32)
+        self.bias = np.asarray(self.bias, dtype=np.float32)
+        if self.weight.shape[0] != len(self.classes) or self.bias.shape != (len(self.classes),):
+            raise ValueError(f"head: expected weight ({len(self.classes)}, d) and bias ({len(self.classes)},), "
+                             f"got {self.weight.shape} and {self.bias.shape}")
+        if self.prior_shift is None:
+            self.prior_shift = np.zeros(len(self.classes), np.float32)
+
+    def logits(self, X: np.ndarray) -> np.ndarray:
+        """Uncalibrated scores (n, k), prior shift included."""
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 2 or X.shape[1] != self.weight.shape[1]:
+            raise ValueError(f"head: expected features (n, {self.weight.shape[1]}), got {X.shape}")
+        return X @ self.weight.T + self.bias + self.prior_shift
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities (n, k): rows sum to 1 for softmax, independent per label for sigmoid."""
+        return scores_to_proba(self.logits(X) / self.temperature, self.kind)
+
+    def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        return {f"{prefix}.weight": self.weight, f"{prefix}.bias": self.bias,
+                f"{prefix}.prior_shift": self.prior_shift,
+                f"{prefix}.temperature": np.array(self.temperature, np.float64),
+                f"{prefix}.classes": np.array(self.classes, dtype=object).astype(str),
+                f"{prefix}.kind": np.array(self.kind)}
+
+    @classmethod
+    def from_arrays(cls, arrays, prefix: str) -> "LinearHead":
+        return cls(classes=[str(c) for c in arrays[f"{prefix}.classes"]], weight=arrays[f"{prefix}.weight"],
+                   bias=arrays[f"{prefix}.bias"], kind=str(arrays[f"{prefix}.kind"]),
+                   temperature=float(arrays[f"{prefix}.temperature"]), prior_shift=arrays[f"{prefix}.prior_shift"])
+
+
+def scores_to_proba(scores: np.ndarray, kind: str) -> np.ndarray:
+    scores = np.asarray(scores, dtype=np.float64)
+    if kind == "sigmoid":
+        return (1.0 / (1.0 + np.exp(-np.clip(scores, -60, 60)))).astype(np.float32)
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def fit_softmax_head(X: np.ndarray, y: list[str], *, C: float = 10.0, sample_weight=None,
+                     max_iter: int = 300, warm_start: LinearHead | None = None) -> LinearHead:
+    """Multinomial logistic regression; a single class gives a constant head (p = 1)."""
+    from sklearn.linear_model import LogisticRegression
+
+    classes = sorted(set(y))
+    if len(classes) == 1:
+        return LinearHead(classes, np.zeros((1, X.shape[1]), np.float32), np.zeros(1, np.float32))
+    model = LogisticRegression(C=C, max_iter=max_iter, tol=1e-3, warm_start=warm_start is not None)
+    if warm_start is not None and warm_start.classes == classes:
+        if len(classes) == 2:  # sklearn keeps one row for binary problems
+            model.coef_ = (warm_start.weight[1:] - warm_start.weight[:1]).astype(np.float64)
+            model.intercept_ = (warm_start.bias[1:] - warm_start.bias[:1]).astype(np.float64)
+        else:
+            model.coef_, model.intercept_ = warm_start.weight.astype(np.float64), warm_start.bias.astype(np.float64)
+    model.fit(X, y, sample_weight=sample_weight)
+    weight, bias = model.coef_, model.intercept_
+    if len(classes) == 2:  # sklearn returns one row for binary problems: expand to two logits
+        weight, bias = np.vstack([np.zeros_like(weight), weight]), np.concatenate([[0.0], bias])
+    return LinearHead(classes, weight, bias)
+
+
+def fit_sigmoid_head(X: np.ndarray, Y: np.ndarray, classes: list[str], *, C: float = 10.0,
+                     max_iter: int = 500, warm_start: LinearHead | None = None) -> LinearHead:
+    """One-vs-rest L2 logistic regressions for all labels at once (multi-label intents).
+
+    The objective is sklearn's per label, ``C * sum(log-loss) + ||w||^2 / 2`` (bias unpenalised);
+    the labels are independent, so their sum is minimised in one vectorised L-BFGS run instead of
+    k separate fits (71 NLU++ labels: one solve, not 71).
+    """
+    from scipy.optimize import minimize
+
+    X = np.asarray(X, dtype=np.float32)
+    Y = np.asarray(Y, dtype=np.float32)
+    n, d = X.shape
+    k = len(classes)
+    if Y.shape != (n, k):
+        raise ValueError(f"fit_sigmoid_head: expected Y ({n}, {k}), got {Y.shape}")
+
+    def objective(theta: np.ndarray):
+        W, b = theta[:k * d].reshape(k, d).astype(np.float32), theta[k * d:].astype(np.float32)
+        Z = X @ W.T + b
+        loss = np.logaddexp(0, Z) - Y * Z
+        G = (1.0 / (1.0 + np.exp(-np.clip(Z, -60, 60))) - Y) * C
+        grad_w = G.T @ X + W
+        value = C * float(loss.sum(dtype=np.float64)) + 0.5 * float((W.astype(np.float64) ** 2).sum())
+        return value, np.concatenate([grad_w.ravel(), G.sum(0)]).astype(np.float64)
+
+    if warm_start is not None and warm_start.classes == list(classes):
+        theta0 = np.concatenate([warm_start.weight.ravel(), warm_start.bias]).astype(np.float64)
+    else:
+        prior = np.clip((Y.sum(0) + 0.5) / (n + 1.0), 1e-4, 1 - 1e-4)
+        theta0 = np.concatenate([np.zeros(k * d), np.log(prior / (1 - prior))])
+    result = minimize(objective, theta0, jac=True, method="L-BFGS-B",
+                      options={"maxiter": max_iter, "gtol": 1e-4 * C})
+    theta = result.x
+    return LinearHead(list(classes), theta[:k * d].reshape(k, d), theta[k * d:], kind="sigmoid")
+
+
+def fit_temperature(logits: np.ndarray, targets: np.ndarray, *, kind: str = "softmax") -> float:
+    """The T > 0 minimising held-out negative log-likelihood of ``logits / T``.
+
+    ``targets`` are integer classes (softmax) or a 0/1 matrix shaped like ``logits`` (sigmoid).
+    Returns 1.0 when there is nothing to fit on.
+    """
+    from scipy.optimize import minimize_scalar
+
+    logits = np.asarray(logits, dtype=np.float64)
+    targets = np.asarray(targets)
+    if len(logits) < 2:
+        return 1.0
+
+    def nll(log_t: float) -> float:
+        z = logits / np.exp(log_t)
+        if kind == "sigmoid":
+            return float(np.mean(np.logaddexp(0, z) - targets * z))
+        z = z - z.max(axis=1, keepdims=True)
+        log_norm = np.log(np.exp(z).sum(axis=1))
+        return float(np.mean(log_norm - z[np.arange(len(z)), targets]))
+
+    result = minimize_scalar(nll, bounds=(np.log(0.01), np.log(100.0)), method="bounded")
+    return float(np.exp(result.x))
