@@ -39,28 +39,30 @@ def _turns(n: int, project: str, rng) -> pa.Table:
 
 def _annotations(truth: np.ndarray, labelled: np.ndarray, intents: list[str], project: str, rng,
                  *, overlap_share: float, start: datetime) -> pa.Table:
-    rows = {k: [] for k in ("annotation_id", "turn_id", "annotator", "intents", "entities", "sentiment", "duration_ms",
-                            "created_at")}
-    for pos, i in enumerate(labelled):
-        people = rng.choice(ANNOTATORS, 2 if rng.random() < overlap_share else 1, replace=False)
-        for who in people:
-            intent = truth[i] if rng.random() > 0.1 else rng.integers(len(intents))
-            rows["annotation_id"].append(f"a{i}-{who}")
-            rows["turn_id"].append(f"t{i:06d}")
-            rows["annotator"].append(str(who))
-            rows["intents"].append([intents[intent]])
-            rows["entities"].append([{"start": 0, "end": 5, "label": "product"}] if (i + ord(who[0])) % 3 else [])
-            rows["sentiment"].append(SENTIMENTS[(i + (rng.random() < 0.1)) % 3])
-            rows["duration_ms"].append(int(rng.gamma(2.0, 4000)))
-            rows["created_at"].append(start + timedelta(seconds=int(pos * 20 + rng.integers(0, 10))))
-    n = len(rows["turn_id"])
+    """One submit per labelled turn, a second by another annotator on ``overlap_share`` of them; 10% of
+    intents and sentiments disagree with the truth; durations gamma-distributed (seconds to a minute)."""
+    n_ann = len(ANNOTATORS)
+    first = rng.integers(0, n_ann, len(labelled))
+    second = (first + rng.integers(1, n_ann, len(labelled))) % n_ann
+    doubled = rng.random(len(labelled)) < overlap_share
+    turn_rows = np.concatenate([labelled, labelled[doubled]])
+    who = np.concatenate([first, second[doubled]])
+    order = np.concatenate([np.arange(len(labelled)), np.flatnonzero(doubled)])
+    m = len(turn_rows)
+    intent = np.where(rng.random(m) > 0.1, truth[turn_rows], rng.integers(0, len(intents), m))
+    sentiment = (turn_rows + (rng.random(m) < 0.1)) % 3
+    has_span = (turn_rows + who) % 3 > 0
+    names = np.array(ANNOTATORS)[who]
+    created = [start + timedelta(seconds=int(o * 20 + j % 7)) for j, o in enumerate(order)]
+    span = [{"start": 0, "end": 5, "label": "product"}]
     return pa.table({
-        "annotation_id": rows["annotation_id"], "turn_id": rows["turn_id"], "project": [project] * n,
-        "annotator": rows["annotator"], "action": ["submit"] * n, "intents": rows["intents"],
-        "entities": pa.array(rows["entities"], SPANS), "sentiment": rows["sentiment"], "aligned": [None] * n,
-        "corrected_response": pa.array([None] * n, pa.string()), "flagged": [False] * n,
-        "note": pa.array([None] * n, pa.string()), "undoes": pa.array([None] * n, pa.string()),
-        "duration_ms": pa.array(rows["duration_ms"], pa.int32()), "created_at": rows["created_at"]})
+        "annotation_id": [f"a{t}-{w}" for t, w in zip(turn_rows, names)], "turn_id": [f"t{t:06d}" for t in turn_rows],
+        "project": [project] * m, "annotator": names.tolist(), "action": ["submit"] * m,
+        "intents": [[intents[i]] for i in intent], "entities": pa.array([span if h else [] for h in has_span], SPANS),
+        "sentiment": [SENTIMENTS[x] for x in sentiment], "aligned": pa.array([None] * m, pa.bool_()),
+        "corrected_response": pa.array([None] * m, pa.string()), "flagged": [False] * m,
+        "note": pa.array([None] * m, pa.string()), "undoes": pa.array([None] * m, pa.string()),
+        "duration_ms": pa.array(rng.gamma(2.0, 4000, m).astype(np.int32)), "created_at": created})
 
 
 def _predictions(run_id: str, truth: np.ndarray, intents: list[str], rng, accuracy: float) -> pa.Table:
@@ -69,14 +71,16 @@ def _predictions(run_id: str, truth: np.ndarray, intents: list[str], rng, accura
     predicted = np.where(right, truth, rng.integers(0, len(intents), n))
     confidence = np.clip(np.where(right, rng.beta(8, 2, n), rng.beta(3, 3, n)), 0.05, 0.999)
     alignment = np.clip(rng.beta(6, 2, n), 0, 1)
+    span = [{"start": 0, "end": 5, "label": "product"}]
+    sentiment_probs = [json.dumps({s: 0.8}) for s in SENTIMENTS]
     return pa.table({
         "run_id": [run_id] * n, "turn_id": [f"t{i:06d}" for i in range(n)],
         "intents": [[intents[p]] for p in predicted],
-        "intent_probs": [json.dumps({intents[p]: round(float(c), 4)}) for p, c in zip(predicted, confidence)],
-        "entities": pa.array([[{"start": 0, "end": 5, "label": "product"}] if i % 3 else [] for i in range(n)], SPANS),
+        "intent_probs": [f'{{"{intents[p]}": {c:.4f}}}' for p, c in zip(predicted, confidence)],
+        "entities": pa.array([span if i % 3 else [] for i in range(n)], SPANS),
         "entity_scores": [[0.9] if i % 3 else [] for i in range(n)],
         "sentiment": [SENTIMENTS[i % 3] for i in range(n)],
-        "sentiment_probs": [json.dumps({SENTIMENTS[i % 3]: 0.8}) for i in range(n)],
+        "sentiment_probs": [sentiment_probs[i % 3] for i in range(n)],
         "alignment_score": alignment, "misalignment_prob": 1 - alignment,
         "uncertainty": 1 - confidence})
 
@@ -122,4 +126,18 @@ def build_project(db, *, n_turns: int = 100_000, labelled_share: float = 0.6, ov
              start + timedelta(days=rr, minutes=5)]))
         db.write(_insert, "predictions", _predictions(run_id, truth, intents, rng, accuracy))
         run_ids.append(run_id)
+    write_embeddings(db, run_ids[-1], truth, seed=seed) if run_ids else None
     return {"n_turns": n_turns, "n_labelled": len(labelled), "intents": intents, "run_ids": run_ids}
+
+
+def write_embeddings(db, run_id: str, truth: np.ndarray, *, dim: int = 384, seed: int = 0):
+    """Publish clustered float16 sentence embeddings for ``run_id`` where the worker would (its result folder)."""
+    from store.jobfiles import RESULTS, default_jobs_dir
+
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(int(truth.max()) + 1, dim))
+    vectors = (centres[truth] + 0.8 * rng.normal(size=(len(truth), dim))).astype(np.float16)
+    out = default_jobs_dir(db.path) / RESULTS / run_id
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez(out / "embeddings.npz", ids=np.array([f"t{i:06d}" for i in range(len(truth))]), vectors=vectors)
+    return out

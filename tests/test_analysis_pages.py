@@ -22,11 +22,12 @@ def _page(module: str):
 
     from workbench import runtime
 
-    page = importlib.import_module(f"workbench.pages.{module}")
-    db = runtime.get_store(runtime.parse_settings().db_path)
     from workbench import auth
 
-    page.render(db, auth.current_user(db))
+    page = importlib.import_module(f"workbench.pages.{module}")
+    db = runtime.get_store(runtime.parse_settings().db_path)
+    user = auth.require_role(db, ("analyst", "admin"))      # what app.module_page does before render
+    page.render(db, user)
 
 
 def page_as(module: str, username: str):

@@ -7,7 +7,6 @@ import pandas as pd
 import streamlit as st
 
 from store import analysis, annotations, labels
-from workbench import auth
 from workbench.components import analysis as ui
 
 
@@ -70,7 +69,7 @@ def render_resolution(db, user, project: str, row: dict) -> None:
 
 
 def render(db, user) -> None:
-    auth.require_role(db, ui.ANALYST_ROLES)
+    """The page body; app.py checks the role (analyst/admin) on the server before calling it."""
     project = ui.project_name()
     st.header("Agreement")
     ui.show_flash()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from store import analysis
-from workbench import auth
 from workbench.components import analysis as ui
 
 
@@ -38,7 +37,7 @@ def render_quality(db, project: str, run_id: str, snapshot) -> None:
 
 
 def render(db, user) -> None:
-    auth.require_role(db, ui.ANALYST_ROLES)
+    """The page body; app.py checks the role (analyst/admin) on the server before calling it."""
     project = ui.project_name()
     st.header("Model health")
     ui.show_flash()

@@ -11,7 +11,6 @@ import pandas as pd
 import streamlit as st
 
 from store import analysis
-from workbench import auth
 from workbench.components import analysis as ui
 from workbench.components import audit
 
@@ -25,7 +24,7 @@ def candidates(db, project: str, source: str, field: str, run_id: str | None) ->
 
 
 def render(db, user) -> None:
-    auth.require_role(db, ui.ANALYST_ROLES)
+    """The page body; app.py checks the role (analyst/admin) on the server before calling it."""
     project = ui.project_name()
     st.header("Likely label errors")
     ui.show_flash()

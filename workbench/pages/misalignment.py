@@ -9,7 +9,6 @@ import plotly.express as px
 import streamlit as st
 
 from store import analysis, evidence
-from workbench import auth
 from workbench.components import analysis as ui
 
 
@@ -46,7 +45,7 @@ def turn_map(db, project: str, run_id: str) -> None:
 
 
 def render(db, user) -> None:
-    auth.require_role(db, ui.ANALYST_ROLES)
+    """The page body; app.py checks the role (analyst/admin) on the server before calling it."""
     project = ui.project_name()
     st.header("Misalignment explorer")
     ui.show_flash()
