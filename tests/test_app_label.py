@@ -34,9 +34,9 @@ def label_current(at, *, intents, sentiment=None, aligned=None, corrected=None):
     form = open_form(at)
     at.multiselect(key=form.key("intents")).set_value(intents)
     if sentiment is not None:
-        at.session_state[form.key("sentiment")] = sentiment
+        at.segmented_control(key=form.key("sentiment")).set_value(sentiment)
     if aligned is not None:
-        at.session_state[form.key("aligned")] = aligned
+        at.segmented_control(key=form.key("aligned")).set_value(aligned)
     if corrected is not None:
         at.text_area(key=form.key("corrected")).input(corrected)
     at.button(key=form.key("submit")).click()
@@ -135,8 +135,7 @@ def test_a_repeated_submit_of_the_same_form_is_stored_once(app_db):
     at.button(key=form.key("submit")).click()
     at.run()
     assert len(live_submits(app_db, form.turn_id)) == 1
-    at.session_state[label_page.FORM_KEY] = form
-    at.session_state[form.key("intents")] = ["greeting"]
+    at.session_state[label_page.FORM_KEY] = form       # the same form object, intents=["greeting"]
     at.run()
     at.button(key=form.key("submit")).click()
     at.run()
@@ -158,7 +157,7 @@ def _double_click_script(db_path: str):
     user = User("ann", "annotator")
     if "result" not in st.session_state:
         first = page.claim_and_open(db, user, "default")
-        st.session_state[first.key("intents")] = ["greeting"]
+        first.intents = ["greeting"]
         page.on_submit(db, user, "default", first.form_id)
         second = page.current_form("default")
         page.on_submit(db, user, "default", first.form_id)       # the late second click

@@ -19,6 +19,12 @@ from workbench.components import shortcuts
 from workbench.components.span_selector import spans_from_state
 
 SUGGESTED_INTENT_MIN_PROB = 0.5
+# The choices Python changes on a key press live on the form, not in widget state: a rerun that
+# interrupts the one that changed them would otherwise carry the browser's stale widget value back
+# and undo the key press (Streamlit coalesces reruns). Each programmatic change gets fresh widget
+# keys seeded from the form; a widget reports back only through ``sync_choice``, which ignores
+# widgets of an older revision.
+VERSIONED_WIDGETS = ("intents", "sentiment", "aligned")
 
 
 @dataclass
@@ -34,8 +40,16 @@ class LabelForm:
     spans_rev: int = 0
     flagged: bool = False
     restored: bool = False        # opened from an earlier submit (after undo or a resumed lease)
+    suggestion: dict | None = None
+    intents: list[str] = field(default_factory=list)
+    sentiment: str | None = None
+    aligned: bool | None = None
+    last_seq: int = 0             # the last key action applied from the span selector's log
+    widget_rev: int = 0           # bumped whenever Python (not the user) changes a choice widget
 
     def key(self, name: str) -> str:
+        if name in VERSIONED_WIDGETS:
+            return f"label-{name}-{self.form_id}-{self.widget_rev}"
         return f"label-{name}-{self.form_id}"
 
 
@@ -63,37 +77,61 @@ def suggested_values(suggestion: dict) -> dict:
 def open_form(turn: dict, project: str, *, prior: dict | None, prefill: bool) -> LabelForm:
     """Create the form for ``turn`` and seed its widget state."""
     values, restored = initial_values(prior, turn.get("suggestion"), prefill=prefill)
-    form = LabelForm(turn_id=turn["turn_id"], project=project, spans=list(values["entities"]), restored=restored)
-    st.session_state[form.key("intents")] = list(values["intents"])
-    st.session_state[form.key("sentiment")] = values["sentiment"]
-    st.session_state[form.key("aligned")] = values["aligned"]
+    form = LabelForm(turn_id=turn["turn_id"], project=project, spans=list(values["entities"]), restored=restored,
+                     suggestion=turn.get("suggestion"), intents=list(values["intents"]),
+                     sentiment=values["sentiment"], aligned=values["aligned"])
     st.session_state[form.key("corrected")] = values["corrected_response"] or ""
     return form
 
 
+def choices(form: LabelForm) -> dict:
+    """The current intents / sentiment / alignment (the form's, which the widgets show)."""
+    return {"intents": list(form.intents), "sentiment": form.sentiment, "aligned": form.aligned}
+
+
+def change_choices(form: LabelForm, **changes) -> None:
+    """Set choices from Python (a key press, accept-all): the widgets move to fresh keys."""
+    for name in VERSIONED_WIDGETS:
+        st.session_state.pop(form.key(name), None)
+    for name, value in changes.items():
+        setattr(form, name, list(value) if name == "intents" else value)
+    form.widget_rev += 1
+
+
+def sync_choice(form: LabelForm, name: str, rev: int) -> None:
+    """A choice widget changed in the browser (the user): copy it to the form if it is current."""
+    if rev == form.widget_rev:
+        value = st.session_state.get(form.key(name))
+        setattr(form, name, list(value or []) if name == "intents" else value)
+
+
+def seed_widget(form: LabelForm, name: str) -> dict:
+    """Widget kwargs that show the form's value under the current key and report changes back."""
+    key = form.key(name)
+    if key not in st.session_state:
+        st.session_state[key] = list(form.intents) if name == "intents" else getattr(form, name)
+    return {"key": key, "on_change": sync_choice, "args": (form, name, form.widget_rev)}
+
+
 def close_form(form: LabelForm) -> None:
     """Forget the widget state of a form that is done, so sessions do not grow with every turn."""
-    prefix_suffix = f"-{form.form_id}"
-    for key in [k for k in st.session_state.keys() if str(k).endswith(prefix_suffix)]:
+    marker = f"-{form.form_id}"
+    for key in [k for k in st.session_state.keys() if marker in str(k)]:
         del st.session_state[key]
 
 
-def current_spans(form: LabelForm) -> list[dict]:
+def current_spans(form: LabelForm, snapshot: dict | None = None) -> list[dict]:
+    """The spans shown in the browser: ``snapshot`` (sent with a submit key) or the component state."""
     state = st.session_state.get(form.key("span"))
     spans_state = state.get("spans") if isinstance(state, dict) else None
-    return spans_from_state(spans_state, rev=form.spans_rev, fallback=form.spans)
+    fallback = spans_from_state(spans_state, rev=form.spans_rev, fallback=form.spans)
+    return spans_from_state(snapshot, rev=form.spans_rev, fallback=fallback)
 
 
-def collect(form: LabelForm) -> dict:
+def collect(form: LabelForm, spans_snapshot: dict | None = None) -> dict:
     """The form's labels as ``annotations.submit`` takes them."""
     corrected = (st.session_state.get(form.key("corrected")) or "").strip()
-    return {
-        "intents": list(st.session_state.get(form.key("intents")) or []),
-        "entities": current_spans(form),
-        "sentiment": st.session_state.get(form.key("sentiment")),
-        "aligned": st.session_state.get(form.key("aligned")),
-        "corrected_response": corrected or None,
-    }
+    return {**choices(form), "entities": current_spans(form, spans_snapshot), "corrected_response": corrected or None}
 
 
 def problems(values: dict, schema: dict) -> list[str]:
@@ -107,39 +145,32 @@ def problems(values: dict, schema: dict) -> list[str]:
     return found
 
 
-def accept_suggestions(form: LabelForm, suggestion: dict | None) -> None:
+def accept_suggestions(form: LabelForm) -> None:
     """Add the suggested intents and spans, take the suggested sentiment and alignment."""
-    if not suggestion:
+    if not form.suggestion:
         return
-    wanted = suggested_values(suggestion)
-    intents = st.session_state.get(form.key("intents")) or []
-    st.session_state[form.key("intents")] = list(dict.fromkeys([*intents, *wanted["intents"]]))
-    if wanted["sentiment"] is not None:
-        st.session_state[form.key("sentiment")] = wanted["sentiment"]
-    if wanted["aligned"] is not None:
-        st.session_state[form.key("aligned")] = wanted["aligned"]
+    wanted = suggested_values(form.suggestion)
+    current = choices(form)
+    change_choices(
+        form, intents=list(dict.fromkeys([*current["intents"], *wanted["intents"]])),
+        sentiment=current["sentiment"] if wanted["sentiment"] is None else wanted["sentiment"],
+        aligned=current["aligned"] if wanted["aligned"] is None else wanted["aligned"])
     spans = current_spans(form)
     have = {(s["start"], s["end"], s["label"]) for s in spans}
     form.spans = spans + [s for s in wanted["entities"] if (s["start"], s["end"], s["label"]) not in have]
     form.spans_rev += 1
 
 
-def apply_key_action(form: LabelForm, action: dict | None, schema: dict) -> None:
-    """A key pressed in the page (sent by the span selector): toggle an intent, set sentiment/alignment."""
-    if not isinstance(action, dict):
-        return
-    name, value = action.get("name"), action.get("value")
+def apply_key_action(form: LabelForm, name: str, value, schema: dict) -> None:
+    """A key pressed in the page (from the span selector's log): toggle an intent, set sentiment/alignment."""
     if name == "intent" and isinstance(value, int) and 0 <= value < len(schema["intents"]):
-        chosen = list(st.session_state.get(form.key("intents")) or [])
+        chosen = choices(form)["intents"]
         intent = schema["intents"][value]
-        chosen = [i for i in chosen if i != intent] if intent in chosen else [*chosen, intent]
-        st.session_state[form.key("intents")] = chosen
+        change_choices(form, intents=[i for i in chosen if i != intent] if intent in chosen else [*chosen, intent])
     elif name == "sentiment" and value in schema["sentiments"]:
-        same = st.session_state.get(form.key("sentiment")) == value
-        st.session_state[form.key("sentiment")] = None if same else value
+        change_choices(form, sentiment=value)
     elif name == "aligned" and isinstance(value, bool):
-        same = st.session_state.get(form.key("aligned")) is value
-        st.session_state[form.key("aligned")] = None if same else value
+        change_choices(form, aligned=value)
 
 
 def intent_label(schema: dict):
@@ -155,7 +186,7 @@ def intent_label(schema: dict):
 def render_intents(form: LabelForm, schema: dict) -> None:
     n = len(schema["intents"])
     st.multiselect(
-        "Intents", schema["intents"], key=form.key("intents"), format_func=intent_label(schema),
+        "Intents", schema["intents"], **seed_widget(form, "intents"), format_func=intent_label(schema),
         placeholder=f"Type to search {n} intents  ( / )", help="Digits 1–9 and 0 toggle the first ten.",
     )
 
@@ -163,14 +194,14 @@ def render_intents(form: LabelForm, schema: dict) -> None:
 def render_sentiment(form: LabelForm, schema: dict) -> None:
     keys = {name: key for key, name in shortcuts.sentiment_keys(schema["sentiments"]).items()}
     st.segmented_control(
-        "Sentiment", schema["sentiments"], key=form.key("sentiment"),
+        "Sentiment", schema["sentiments"], **seed_widget(form, "sentiment"),
         format_func=lambda s: f"{s} ({keys[s].upper()})" if s in keys else s,
     )
 
 
 def render_alignment(form: LabelForm) -> None:
     st.segmented_control(
-        "Response fit", [True, False], key=form.key("aligned"),
+        "Response fit", [True, False], **seed_widget(form, "aligned"),
         format_func=lambda v: f"aligned ({shortcuts.ALIGNED_KEY.upper()})" if v
         else f"misaligned ({shortcuts.MISALIGNED_KEY.upper()})",
     )

@@ -1,7 +1,8 @@
 """The label page's keyboard map: one table that drives both the handlers and the help panel.
 
-Enter/S/U/F/A are Streamlit button shortcuts (``st.button(shortcut=...)``); the rest are handled by
-the span selector's JavaScript, which listens on the page and ignores keys typed into text boxes.
+Every key is caught by the span selector's JavaScript (it listens on the page and ignores keys typed
+into text boxes) and reaches Python as one ordered log, so fast typing never loses or reorders a key.
+The buttons show the same keys for mouse users.
 """
 from __future__ import annotations
 
@@ -20,6 +21,16 @@ MISALIGNED_KEY = "m"
 SEARCH_INTENTS_KEY = "/"
 CORRECT_RESPONSE_KEY = "c"
 QUICK_INTENTS = 10                # digits 1..9 then 0
+
+
+def command_keys() -> dict[str, str]:
+    """key -> page command, handled through the span selector's ordered key log."""
+    return {SUBMIT: "submit", SKIP.lower(): "skip", UNDO.lower(): "undo", FLAG.lower(): "flag",
+            ACCEPT.lower(): "accept"}
+
+
+def button_label(text: str, key: str) -> str:
+    return f"{text}  ·  {key}"
 
 
 def sentiment_keys(sentiments: list[str]) -> dict[str, str]:

@@ -7,7 +7,8 @@ alignment keys) because components v2 run in the app's own document.
 
 Offsets are code points on both sides. The component reports spans as the state
 ``{"rev": n, "spans": [...]}``; ``rev`` lets Python replace the spans (accept suggestions) without
-racing the browser: a state whose ``rev`` is older than the form's is ignored.
+racing the browser: a state whose ``rev`` is older than the form's is ignored. Keys arrive as the
+state ``{"log": [[seq, name, value], ...]}`` (see ``new_actions``).
 """
 from __future__ import annotations
 
@@ -57,6 +58,16 @@ def spans_from_state(state: Any, *, rev: int, fallback: list[dict]) -> list[dict
     return [dict(s) for s in fallback]
 
 
+def new_actions(state: Any, *, after: int) -> list[tuple[int, str, Any]]:
+    """The logged key actions with a sequence number above ``after``, oldest first."""
+    log = state.get("log") if isinstance(state, dict) else None
+    entries = []
+    for entry in log or []:
+        if isinstance(entry, (list, tuple)) and len(entry) == 3 and isinstance(entry[0], int) and entry[0] > after:
+            entries.append((entry[0], str(entry[1]), entry[2]))
+    return sorted(entries, key=lambda e: e[0])
+
+
 def span_selector(
     text: str,
     *,
@@ -67,16 +78,17 @@ def span_selector(
     suggested_spans: list[dict] | None = None,
     sentiment_keys: dict[str, str] | None = None,
     alignment_keys: dict[str, bool] | None = None,
+    command_keys: dict[str, str] | None = None,
     focus_targets: dict[str, str] | None = None,
     global_keys: bool = True,
-    on_action: Callable[[], None] | None = None,
+    on_actions: Callable[[], None] | None = None,
     on_spans: Callable[[], None] | None = None,
     key: str | None = None,
 ):
-    """Mount the selector for one form; returns the component result (``.spans``, ``.action``).
+    """Mount the selector for one form; returns the component result (``.spans``, ``.actions``).
 
-    ``key`` defaults to ``span-<form_id>``: read ``st.session_state[key]`` in callbacks to get
-    the state and the trigger (``{"spans": {...}, "action": {"name", "value", "seq"}}``).
+    ``key`` defaults to ``span-<form_id>``: read ``st.session_state[key]`` in callbacks to get the
+    states ``{"spans": {"rev", "spans"}, "actions": {"log": [[seq, name, value], ...]}}``.
     """
     data = {
         "form_id": form_id,
@@ -87,6 +99,7 @@ def span_selector(
         "suggested_spans": check_spans(text, suggested_spans or []),
         "sentiment_keys": sentiment_keys or {},
         "alignment_keys": alignment_keys or {},
+        "command_keys": command_keys or {},
         "focus_targets": focus_targets or {},
         "global_keys": global_keys,
     }
@@ -94,9 +107,9 @@ def span_selector(
         key=key or f"span-{form_id}",
         data=data,
         on_spans_change=on_spans or _ignore,
-        on_action_change=on_action or _ignore,
+        on_actions_change=on_actions or _ignore,
     )
 
 
 def _ignore() -> None:
-    """Registering a callback is what makes Streamlit keep the state/trigger; nothing else to do."""
+    """Registering a callback is what makes Streamlit keep a state; nothing else to do."""

@@ -17,7 +17,7 @@ from store.annotations import SubmitRefused
 from workbench import auth, runtime
 from workbench.components import label_form, progress, shortcuts, turn_view
 from workbench.components.label_form import LabelForm
-from workbench.components.span_selector import span_selector
+from workbench.components.span_selector import new_actions, span_selector
 
 LABEL_ROLES = ("annotator", "analyst", "admin")
 FORM_KEY = "label_form"
@@ -84,11 +84,11 @@ def _is_open(project: str, form_id: str) -> LabelForm | None:
     return form if form is not None and form.form_id == form_id else None
 
 
-def on_submit(db, user: auth.User, project: str, form_id: str) -> None:
+def on_submit(db, user: auth.User, project: str, form_id: str, spans_snapshot: dict | None = None) -> None:
     form = _is_open(project, form_id)
     if form is None:
         return
-    values = label_form.collect(form)
+    values = label_form.collect(form, spans_snapshot)
     schema = labels.get_schema(db, project)
     found = label_form.problems(values, schema)
     if found:
@@ -139,26 +139,54 @@ def on_undo(db, user: auth.User, project: str, undo_id: str) -> None:
     flash("info", "Undone: this turn is back with the labels it had before that submit.")
 
 
-def on_accept(project: str, form_id: str, suggestion: dict | None) -> None:
+def on_accept(project: str, form_id: str) -> None:
     form = _is_open(project, form_id)
     if form is not None:
-        label_form.accept_suggestions(form, suggestion)
+        label_form.accept_suggestions(form)
 
 
-def on_key_action(db, project: str, form_id: str) -> None:
+def on_keys(db, user: auth.User, project: str, form_id: str) -> None:
+    """Apply the keys logged by the span selector since the last run, in the order they were pressed.
+
+    Keys after one that leaves the turn (submit, skip, undo) were pressed before the next turn was
+    on screen and are dropped rather than applied to a turn the annotator has not seen.
+    """
     form = _is_open(project, form_id)
     if form is None:
         return
     state = st.session_state.get(form.key("span"))
-    action = state.get("action") if isinstance(state, dict) else None
-    label_form.apply_key_action(form, action, labels.get_schema(db, project))
+    schema = labels.get_schema(db, project)
+    for seq, name, value in new_actions(state.get("actions") if isinstance(state, dict) else None,
+                                        after=form.last_seq):
+        form.last_seq = seq
+        if name in ("intent", "sentiment", "aligned"):
+            label_form.apply_key_action(form, name, value, schema)
+        elif name == "accept":
+            label_form.accept_suggestions(form)
+        elif name == "flag":
+            on_flag(db, user, project, form_id)
+        elif name in ("submit", "skip", "undo"):
+            leave_turn(db, user, project, form_id, name, value)
+            return
+
+
+def leave_turn(db, user: auth.User, project: str, form_id: str, name: str, value) -> None:
+    if name == "submit":
+        on_submit(db, user, project, form_id, value if isinstance(value, dict) else None)
+    elif name == "skip":
+        on_skip(db, user, project, form_id)
+    else:
+        on_undo(db, user, project, st.session_state.get(UNDO_KEY))
 
 
 # -- drawing ------------------------------------------------------------------------------------
 def render_flash() -> None:
+    """The outcome of the last action. Always one element, so the widgets below keep their place
+    in the page tree between runs (a shifted widget is remounted and loses keyboard focus)."""
+    slot = st.empty()
     kind, message = st.session_state.pop(FLASH_KEY, (None, None))
     if message:
-        {"success": st.success, "info": st.info, "warning": st.warning, "error": st.error}[kind](message)
+        {"success": slot.success, "info": slot.info, "warning": slot.warning, "error": slot.error}[kind](message)
 
 
 def render_sidebar(db, user: auth.User, project: str, schema: dict) -> None:
@@ -175,7 +203,7 @@ def render_sidebar(db, user: auth.User, project: str, schema: dict) -> None:
             st.markdown(guidelines or "_No guidelines yet: an admin can add them on the Schema page._")
 
 
-def render_turn(db, project: str, form: LabelForm, turn: dict, schema: dict) -> None:
+def render_turn(db, user: auth.User, project: str, form: LabelForm, turn: dict, schema: dict) -> None:
     where = f"Conversation {turn['conversation_id']}"
     if turn.get("turn_index") is not None:
         where += f" · turn {turn['turn_index']}"
@@ -186,9 +214,10 @@ def render_turn(db, project: str, form: LabelForm, turn: dict, schema: dict) -> 
         turn["text"], form_id=form.form_id, spans=form.spans, spans_rev=form.spans_rev,
         entity_types=schema["entities"], suggested_spans=suggestion.get("entities") or [],
         sentiment_keys=shortcuts.sentiment_keys(schema["sentiments"]), alignment_keys=shortcuts.alignment_keys(),
-        focus_targets={shortcuts.SEARCH_INTENTS_KEY: f"st-key-{form.key('intents')}",
+        command_keys=shortcuts.command_keys(),
+        focus_targets={shortcuts.SEARCH_INTENTS_KEY: f"st-key-label-intents-{form.form_id}",
                        shortcuts.CORRECT_RESPONSE_KEY: f"st-key-{form.key('corrected')}"},
-        on_action=lambda: on_key_action(db, project, form.form_id), key=form.key("span"),
+        on_actions=lambda: on_keys(db, user, project, form.form_id), key=form.key("span"),
     )
     turn_view.render_response(turn.get("response"))
 
@@ -205,21 +234,24 @@ def render_form(db, user: auth.User, project: str, form: LabelForm, turn: dict, 
 
 def render_actions(db, user, project: str, form: LabelForm, suggestion: dict | None) -> None:
     args = (db, user, project, form.form_id)
+    label = shortcuts.button_label
     with st.container(horizontal=True):
-        st.button("Submit & next", type="primary", shortcut=shortcuts.SUBMIT, key=form.key("submit"),
-                  on_click=on_submit, args=args)
-        st.button("Skip", shortcut=shortcuts.SKIP, key=form.key("skip"), on_click=on_skip, args=args)
-        st.button("Flag", shortcut=shortcuts.FLAG, key=form.key("flag"), on_click=on_flag, args=args,
+        st.button(label("Submit & next", "Enter"), type="primary", key=form.key("submit"), on_click=on_submit,
+                  args=args)
+        st.button(label("Skip", shortcuts.SKIP), key=form.key("skip"), on_click=on_skip, args=args)
+        st.button(label("Flag", shortcuts.FLAG), key=form.key("flag"), on_click=on_flag, args=args,
                   disabled=form.flagged)
-        st.button("Accept suggestions", shortcut=shortcuts.ACCEPT, key=form.key("accept"), on_click=on_accept,
-                  args=(project, form.form_id, suggestion), disabled=not suggestion)
+        st.button(label("Accept suggestions", shortcuts.ACCEPT), key=form.key("accept"), on_click=on_accept,
+                  args=(project, form.form_id), disabled=not suggestion)
         render_undo_button(db, user, project)
 
 
-def render_undo_button(db, user, project: str) -> None:
+def render_undo_button(db, user, project: str, *, with_shortcut: bool = False) -> None:
+    """Undo: its key goes through the span selector's log, except when no turn (no selector) is shown."""
     undo_id = st.session_state.setdefault(UNDO_KEY, str(uuid.uuid4()))
-    st.button("Undo last submit", shortcut=shortcuts.UNDO, key=f"label-undo-{undo_id}", on_click=on_undo,
-              args=(db, user, project, undo_id))
+    st.button(shortcuts.button_label("Undo last submit", shortcuts.UNDO), key=f"label-undo-{undo_id}",
+              on_click=on_undo, args=(db, user, project, undo_id),
+              shortcut=shortcuts.UNDO if with_shortcut else None)
 
 
 @st.fragment(run_every=LEASE_RENEW_EVERY_S)
@@ -253,14 +285,14 @@ def main() -> None:
     form = ensure_form(db, user, project)
     if form is None:
         st.success("Your queue is empty: every turn available to you is labelled or skipped.")
-        render_undo_button(db, user, project)
+        render_undo_button(db, user, project, with_shortcut=True)
         return
     from store import turns
 
     turn = turns.get_turn(db, form.turn_id)
     text_side, form_side = st.columns([3, 2], gap="large")
     with text_side:
-        render_turn(db, project, form, turn, schema)
+        render_turn(db, user, project, form, turn, schema)
     with form_side:
         render_form(db, user, project, form, turn, schema)
     keep_lease(db, user, project, form.turn_id)

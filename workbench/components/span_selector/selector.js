@@ -5,21 +5,28 @@
 // ever written with textContent, never innerHTML.
 //
 // Python passes `data` = {form_id, text, spans, spans_rev, entity_types, suggested_spans,
-// sentiment_keys, alignment_keys, focus_targets, global_keys}. Python gets back the state
-// `spans` = {rev, spans:[{start,end,label}]} and the trigger `action` = {name, value, seq}.
+// sentiment_keys, alignment_keys, command_keys, focus_targets, global_keys}. Python gets back two
+// states: `spans` = {rev, spans:[{start,end,label}]} and `actions` = {log: [[seq, name, value]...]}.
+// Keys are sent as an ordered log in *state*, not as triggers: Streamlit coalesces reruns that
+// arrive while a script runs, and a newer trigger replaces an older one, so fast typing would drop
+// keys. A log keeps every key and its order; Python applies the entries it has not seen yet.
 
 const FORMS = new Map(); // form_id -> {spans, rev, caret, anchor}: survives re-invocations of a form
 const COLORS = ["#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2", "#65a30d",
   "#dc2626", "#4f46e5", "#0d9488"];
 const WORD = /[\p{L}\p{N}_]/u;
-let actionSeq = 0;
+const LOG_KEEP = 64;
+// Only the selector mounted last owns the keyboard: while Streamlit swaps turns the old one can
+// linger for a moment, and keys must not go to a turn that is leaving the screen.
+let activeInstance = null;
+let instanceCount = 0;
 
 function formState(cfg) {
   let st = FORMS.get(cfg.form_id);
   const rev = cfg.spans_rev || 0;
   if (!st || rev > st.rev) {
     st = { spans: (cfg.spans || []).map((s) => ({ start: s.start, end: s.end, label: s.label })),
-      rev, caret: st ? st.caret : 0, anchor: null };
+      rev, caret: st ? st.caret : 0, anchor: null, log: st ? st.log : [], seq: st ? st.seq : 0 };
     FORMS.set(cfg.form_id, st);
   }
   if (FORMS.size > 50) FORMS.delete(FORMS.keys().next().value);
@@ -162,7 +169,7 @@ function boundaryAt(event, chars) {
 }
 
 export default function (component) {
-  const { data, parentElement, setStateValue, setTriggerValue } = component;
+  const { data, parentElement, setStateValue } = component;
   const cfg = data || {};
   const chars = Array.from(cfg.text || "");
   const st = formState(cfg);
@@ -174,7 +181,11 @@ export default function (component) {
   textBox.setAttribute("aria-label", "Turn text; arrows move the caret, shift+arrows select, digits assign an entity type");
 
   const publish = () => setStateValue("spans", { rev: st.rev, spans: st.spans.map((s) => ({ ...s })) });
-  const act = (name, value) => setTriggerValue("action", { name, value: value ?? null, seq: ++actionSeq });
+  const act = (name, value) => {
+    st.log.push([++st.seq, name, value ?? null]);
+    if (st.log.length > LOG_KEEP) st.log.splice(0, st.log.length - LOG_KEEP);
+    setStateValue("actions", { log: st.log });
+  };
   const draw = () => {
     renderText(textBox, chars, st, cfg);
     renderPalette(palette, st, cfg, assign);
@@ -249,8 +260,10 @@ export default function (component) {
   window.addEventListener("pointerup", onUp);
 
   // -- keyboard: one listener for the whole page (components v2 run in the app document) --------
+  const me = ++instanceCount;
+  activeInstance = me;
   const onKey = (e) => {
-    if (e.defaultPrevented || e.isComposing) return;
+    if (activeInstance !== me || e.defaultPrevented || e.isComposing) return;
     const target = e.composedPath ? e.composedPath()[0] : e.target;
     if (isEditable(target)) {
       if (e.key === "Escape") target.blur();
@@ -283,9 +296,14 @@ export default function (component) {
     const alignments = cfg.alignment_keys || {};
     if (key in sentiments) { act("sentiment", sentiments[key]); return true; }
     if (key in alignments) { act("aligned", alignments[key]); return true; }
+    const command = (cfg.command_keys || {})[e.key === "Enter" ? "Enter" : key];
+    if (command === "submit") { act("submit", { rev: st.rev, spans: st.spans.map((s) => ({ ...s })) }); return true; }
+    if (command) { act(command); return true; }
     const focus = (cfg.focus_targets || {})[e.key];
     if (focus) {
-      const input = document.querySelector(`.${focus} input, .${focus} textarea`);
+      const box = `[class*="${focus}"]`;   // a prefix: the widget's key may carry a version suffix
+      const inputs = Array.from(document.querySelectorAll(`${box} input, ${box} textarea`));
+      const input = inputs.find((i) => !i.closest("[data-retained='true']")) || inputs[0];
       if (input) { input.focus(); input.click(); return true; }
     }
     return false;
@@ -294,6 +312,7 @@ export default function (component) {
 
   draw(); // no publish here: Python already knows these spans (they came in `data`)
   return () => {
+    if (activeInstance === me) activeInstance = null;
     window.removeEventListener("keydown", onKey, true);
     window.removeEventListener("pointerup", onUp);
     textBox.removeEventListener("pointerdown", onDown);

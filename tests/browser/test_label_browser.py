@@ -1,0 +1,273 @@
+"""The label page in a real browser: Debian's chromium (headless, via Playwright) against `concord serve`.
+
+Three turns are labelled with the keyboard only (sign-in aside), one entity span on a Chinese turn is
+selected with the mouse, and the stored offsets must be the expected code points. A turn whose text
+is an injection attempt must render as plain text and make no request: a sentinel HTTP server on a
+local port counts every request it gets. Screenshots go to test-artifacts/.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+PASSWORD = "keyboard-only-1"
+ZH_TEXT = "退款 🙂 订单12345"
+EMOJI_TEXT = "😤😤 order 777 never came"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Sentinel:
+    """A local HTTP server that records every request: the page must never reach it."""
+
+    def __init__(self):
+        hits = self.hits = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's naming)
+                hits.append(self.path)
+                self.send_response(404)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def xss_text(port: int) -> str:
+    return (f"<script>window.__pwned=1</script> <img src=x onerror=\"window.__pwned=2\"> "
+            f"![x](http://127.0.0.1:{port}/x.png) where is my order")
+
+
+def build_database(path: Path, tmp: Path, sentinel_port: int) -> None:
+    """The sample data plus three known turns, ranked first as a model's queue ranking would."""
+    from store import Store, importer, labels, queue, users
+
+    extra = [
+        {"id": "b-zh", "conversation_id": "b1", "turn_index": 0, "context": [], "text": ZH_TEXT,
+         "response": "好的，已为您处理订单12345的退款。"},
+        {"id": "b-xss", "conversation_id": "b2", "turn_index": 2,
+         "context": [{"speaker": "user", "text": xss_text(sentinel_port)},
+                     {"speaker": "assistant", "text": f"<b>hi</b> ![y](http://127.0.0.1:{sentinel_port}/y.png)"}],
+         "text": xss_text(sentinel_port),
+         "response": f"<img src=x onerror=\"window.__pwned=3\"> ![z](http://127.0.0.1:{sentinel_port}/z.png)"},
+        {"id": "b-emoji", "conversation_id": "b3", "turn_index": 0, "context": [], "text": EMOJI_TEXT,
+         "response": "Sorry! I've reserved a table for two."},
+    ]
+    extra_file = tmp / "extra.jsonl"
+    extra_file.write_text("".join(json.dumps(t, ensure_ascii=False) + "\n" for t in extra), encoding="utf-8")
+    with Store(path) as db:
+        labels.create_project(db, "default")
+        labels.load_schema_yaml(db, "default", REPO / "sample_data" / "schema.yaml")
+        labels.set_guidelines(db, "default", (REPO / "sample_data" / "guidelines.md").read_text(encoding="utf-8"))
+        for files, role in (([REPO / "sample_data" / "dialogs.jsonl"], "suggestions"), ([extra_file], "ignore")):
+            report = importer.import_files(db, files, project="default", labels=role)
+            assert report.ok, report.summary()
+        db.write(queue.set_ranking, "default", "browser-test", ["b-zh", "b-xss", "b-emoji"])
+        users.add_user(db, "kb", "annotator", PASSWORD)
+
+
+@pytest.fixture
+def served(tmp_path):
+    pytest.importorskip("playwright")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed")
+    sentinel = Sentinel()
+    db_path = tmp_path / "browser.duckdb"
+    build_database(db_path, tmp_path, sentinel.port)
+    port = free_port()
+    log = open(tmp_path / "serve.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "workbench.cli", "serve", "--db", str(db_path), "--port", str(port), "--no-worker"],
+        stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True)
+    try:
+        wait_for_health(port, server)
+        yield {"url": f"http://localhost:{port}", "db": db_path, "sentinel": sentinel, "server": server}
+    finally:
+        stop(server)
+        sentinel.close()
+        log.close()
+
+
+def wait_for_health(port: int, server: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"concord serve exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://localhost:{port}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError("concord serve did not become healthy")
+
+
+def stop(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGINT)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+# -- page helpers -----------------------------------------------------------------------------------
+def form_id(page) -> str:
+    return page.locator(".cc-root").last.get_attribute("data-form-id")
+
+
+def wait_for_turn(page, text: str, previous_form: str | None = None):
+    """Until the turn with ``text`` is the only one on the page (the previous one has gone)."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(".cc-text").filter(has_text=text)).to_have_count(1, timeout=20_000)
+    expect(page.locator(".cc-text")).to_have_count(1, timeout=20_000)
+    if previous_form:
+        expect(page.locator(".cc-root")).not_to_have_attribute("data-form-id", previous_form, timeout=20_000)
+    page.wait_for_timeout(300)
+
+
+def expect_intent(page, name: str) -> None:
+    """The intent widget of the current turn shows ``name`` (during a rerun an older copy may linger)."""
+    from playwright.sync_api import expect
+
+    boxes = page.locator(f"[class*='st-key-label-intents-{form_id(page)}']")
+    expect(boxes.filter(has_text=name).first).to_be_visible(timeout=10_000)
+
+
+def press(page, *keys: str, pause: int = 120) -> None:
+    for key in keys:
+        page.keyboard.press(key)
+        page.wait_for_timeout(pause)
+
+
+def select_with_mouse(page, first: int, last: int) -> None:
+    """Drag from the left edge of code point ``first`` to the right edge of code point ``last``."""
+    a = page.locator(f".cc-ch[data-i='{first}']").bounding_box()
+    b = page.locator(f".cc-ch[data-i='{last}']").bounding_box()
+    page.mouse.move(a["x"] + 1, a["y"] + a["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2, steps=4)
+    page.mouse.move(b["x"] + b["width"] - 1, b["y"] + b["height"] / 2, steps=2)
+    page.mouse.up()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"label-{name}.png"), full_page=True)
+
+
+def test_three_turns_by_keyboard_with_exact_code_point_spans(served):
+    from playwright.sync_api import expect, sync_playwright
+
+    sentinel = served["sentinel"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        outside = []
+        local = (served["url"], "blob:" + served["url"], "data:")   # blob: is the component's own module
+        page.on("request", lambda r: None if r.url.startswith(local) else outside.append(r.url))
+        page.goto(served["url"])
+        page.get_by_label("User name").fill("kb")
+        page.get_by_role("textbox", name="Password").fill(PASSWORD)
+        page.keyboard.press("Enter")
+
+        # Turn 1, Chinese: the span by mouse, everything else by keys.
+        wait_for_turn(page, ZH_TEXT)
+        shot(page, "1-chinese")
+        select_with_mouse(page, 5, 11)                      # 订单12345 = code points 5..11
+        press(page, "1")                                    # entity type 1: order_id
+        expect(page.locator(".cc-chip")).to_have_count(1)
+        press(page, "4", "q", "g")                          # intent 4 return_item, negative, aligned
+        expect_intent(page, "return_item")
+        shot(page, "1-chinese-labelled")
+        first_form = form_id(page)
+        press(page, "Enter")
+
+        # Turn 2, the injection attempt: shown as text, nothing runs, nothing loads.
+        wait_for_turn(page, xss_text(sentinel.port), first_form)
+        shot(page, "2-injection")
+        assert page.evaluate("() => window.__pwned === undefined")
+        assert page.locator("[data-testid='stMain'] img").count() == 0
+        main_text = page.locator("[data-testid='stMain']").inner_text()
+        assert "<script>window.__pwned=1</script>" in main_text
+        assert f"![x](http://127.0.0.1:{sentinel.port}/x.png)" in main_text
+        assert "<b>hi</b>" in main_text and "<img src=x" in main_text
+        press(page, "End", *["Shift+ArrowLeft"] * 5)        # keyboard selection: "order"
+        press(page, "5")                                    # entity type 5: product
+        expect(page.locator(".cc-chip")).to_have_count(1)
+        press(page, "/")                                    # search all intents
+        page.keyboard.type("track_ord", delay=30)
+        page.wait_for_timeout(300)
+        shot(page, "2-injection-search")
+        press(page, "Enter", "Escape", pause=400)
+        expect_intent(page, "track_order")
+        press(page, "m")                                    # misaligned
+        second_form = form_id(page)
+        shot(page, "2-injection-labelled")
+        press(page, "Enter")
+
+        # Turn 3, emoji before the span: the caret moves by code point.
+        wait_for_turn(page, EMOJI_TEXT, second_form)
+        press(page, "Home", *["ArrowRight"] * 9, *["Shift+ArrowRight"] * 3, "1")   # "777" = 9..11
+        expect(page.locator(".cc-chip")).to_have_count(1)
+        press(page, "2", "q")                               # intent 2 track_order, negative
+        expect_intent(page, "track_order")
+        third_form = form_id(page)
+        shot(page, "3-emoji-labelled")
+        press(page, "Enter")
+        expect(page.locator(f".cc-root[data-form-id='{third_form}']")).to_have_count(0, timeout=20_000)
+        shot(page, "4-next")
+        assert page.evaluate("() => window.__pwned === undefined")
+        browser.close()
+
+    assert sentinel.hits == [], f"the page requested {sentinel.hits}"
+    assert outside == [], f"requests left the server: {outside}"
+    stop(served["server"])
+    from store import Store, annotations
+
+    with Store(served["db"]) as db:
+        zh = annotations.turn_state(db, "b-zh", annotator="kb")
+        xss = annotations.turn_state(db, "b-xss", annotator="kb")
+        emoji = annotations.turn_state(db, "b-emoji", annotator="kb")
+    assert zh["entities"] == [{"start": 5, "end": 12, "label": "order_id"}]
+    assert ZH_TEXT[5:12] == "订单12345"
+    assert zh["intents"] == ["return_item"] and zh["sentiment"] == "negative" and zh["aligned"] is True
+    n = len(xss_text(0).replace("127.0.0.1:0", "127.0.0.1:%d" % sentinel.port))
+    assert xss["entities"] == [{"start": n - 5, "end": n, "label": "product"}]
+    assert xss["intents"] == ["track_order"] and xss["aligned"] is False
+    assert emoji["entities"] == [{"start": 9, "end": 12, "label": "order_id"}]
+    assert EMOJI_TEXT[9:12] == "777"
+    assert emoji["intents"] == ["track_order"] and emoji["sentiment"] == "negative"
