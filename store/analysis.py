@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from store.agreement import adjudication_queue, agreement_summary, annotator_stats, turn_votes  # noqa: F401 (re-export)
+from store import agreement as _agreement
+from store.agreement import turn_votes  # noqa: F401 (re-export)
 from store.labels import rename_map
 from store.queue import LIVE_LABELS
 
@@ -33,6 +34,16 @@ def _vote(name: str, value: str) -> str:
         SELECT turn_id, list(v ORDER BY n DESC, first_seq)[1] AS {name}
         FROM (SELECT turn_id, {value} AS v, count(*) AS n, min(seq) AS first_seq FROM multi_rows
               WHERE {name} IS NOT NULL GROUP BY ALL) GROUP BY turn_id)"""
+
+
+def current_labels_sql(*, only_ids: bool = False) -> str:
+    """The ``cur`` CTE chain; ``only_ids`` restricts it to the turn ids in the ``$ids`` parameter (fast for a few)."""
+    sql = CURRENT_LABELS
+    if only_ids:
+        sql = sql.replace("AND a.project = $p)", "AND a.project = $p AND a.turn_id IN (SELECT unnest($ids)))", 1)
+        sql = sql.replace("WHERE t.project = $p AND l.role = 'gold'",
+                          "WHERE t.project = $p AND l.role = 'gold' AND l.turn_id IN (SELECT unnest($ids))", 1)
+    return sql
 
 
 CURRENT_LABELS = f"""
@@ -166,6 +177,35 @@ def data_version(db, project: str = "default") -> tuple:
         (SELECT max(coalesce(finished_at, created_at)) FROM model_runs WHERE project = $p)""", {"p": project})
 
 
+_memo: dict[tuple, object] = {}
+
+
+def cached(name: str, db, project: str, compute, *key):
+    """``compute()`` once per data version (and ``key``): a page's rerun after a click reads memory.
+    Results are shared: callers must not modify them."""
+    full_key = (name, db.path, project, key, data_version(db, project))
+    if full_key not in _memo:
+        if len(_memo) >= 64:
+            _memo.clear()
+        _memo[full_key] = compute()
+    return _memo[full_key]
+
+
+def agreement_summary(db, project: str = "default") -> dict:
+    """``store.agreement.agreement_summary``, cached per data version."""
+    return cached("agreement", db, project, lambda: _agreement.agreement_summary(db, project))
+
+
+def annotator_stats(db, project: str = "default", *, run_id: str | None = None):
+    """``store.agreement.annotator_stats``, cached per data version."""
+    return cached("annotators", db, project, lambda: _agreement.annotator_stats(db, project, run_id=run_id), run_id)
+
+
+def adjudication_queue(db, project: str = "default", *, limit: int = 200):
+    """``store.agreement.adjudication_queue``, cached per data version (a resolution changes the version)."""
+    return cached("queue", db, project, lambda: _agreement.adjudication_queue(db, project, limit=limit), limit)
+
+
 def model_snapshot(db, project: str = "default", *, run_id: str | None = None) -> ModelSnapshot | None:
     """The run's (default: newest with predictions) snapshot, or None when no run has predictions."""
     run = resolve_run(db, project, run_id)
@@ -273,10 +313,14 @@ def confusion_cell_turns(db, project: str = "default", *, gold: str, predicted: 
 
 
 def entity_scores(db, project: str = "default", *, run_id: str | None = None) -> pd.DataFrame:
-    """Exact-span precision/recall/F1 per entity type, predictions vs current labels (in SQL)."""
+    """Exact-span precision/recall/F1 per entity type, predictions vs current labels (in SQL; cached)."""
     run = resolve_run(db, project, run_id)
     if run is None:
         return pd.DataFrame(columns=["label", "precision", "recall", "f1", "support"])
+    return cached("entities", db, project, lambda: _entity_scores(db, project, run), run["run_id"])
+
+
+def _entity_scores(db, project: str, run: dict) -> pd.DataFrame:
     where, params, _ = _scope(run)
     rows = db.query(f"""WITH {CURRENT_LABELS},
         scoped AS (SELECT c.turn_id, c.entities AS gold, p.entities AS pred FROM cur c
@@ -338,9 +382,9 @@ def labelled_records(db, project: str = "default") -> list[dict]:
 
 def current_labels(db, project: str = "default", turn_ids: list[str] | None = None) -> dict[str, dict]:
     """turn_id -> its current labels (intents, entities, sentiment, aligned, source), for a few turns."""
-    rows = db.query_dicts(f"""WITH {CURRENT_LABELS}
-        SELECT turn_id, intents, entities, sentiment, aligned, source FROM cur
-        WHERE turn_id IN (SELECT unnest($ids))""", {"p": project, "ids": list(turn_ids or [])})
+    rows = db.query_dicts(f"""WITH {current_labels_sql(only_ids=True)}
+        SELECT turn_id, intents, entities, sentiment, aligned, source FROM cur""",
+                          {"p": project, "ids": list(turn_ids or [])})
     rename = _renamer(db, project, "intent")
     return {r["turn_id"]: {**r, "intents": [rename(i) for i in r["intents"] or []],
                            "entities": [dict(s) for s in r["entities"] or []]} for r in rows}

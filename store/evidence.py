@@ -82,6 +82,28 @@ def nearest_labelled(db, project: str = "default", turn_id: str = "", *, k: int 
                           "sentiment": labels.get(t, {}).get("sentiment")} for t in chosen])
 
 
+_projections: dict[tuple, tuple] = {}
+
+
+def pca_2d(vectors: np.ndarray) -> np.ndarray:
+    """The rows projected on their top two principal components (eigenvectors of the d x d covariance:
+    a small symmetric eigenproblem, cheaper and steadier than an SVD of the n x d matrix)."""
+    centred = vectors - vectors.mean(axis=0)
+    values, vecs = np.linalg.eigh(centred.T @ centred)
+    return centred @ vecs[:, np.argsort(values)[::-1][:2]]
+
+
+def _projection(loaded: Embeddings, *, sample: int, seed: int) -> tuple[list, np.ndarray]:
+    """(ids, (m, 2) coordinates) of a seeded sample; depends only on the embeddings, so kept per file."""
+    key = (id(loaded), sample, seed)
+    if key not in _projections:
+        rng = np.random.default_rng(seed)
+        pick = np.sort(rng.choice(len(loaded.ids), min(sample, len(loaded.ids)), replace=False))
+        _projections.clear()
+        _projections[key] = ([loaded.ids[i] for i in pick], pca_2d(loaded.vectors[pick].astype(np.float64)))
+    return _projections[key]
+
+
 def embedding_map(db, project: str = "default", *, run_id: str | None = None, sample: int = 5000,
                   seed: int = 0) -> pd.DataFrame | None:
     """A 2-D PCA map of (a seeded sample of) the run's turns: x, y, intent, misalignment_prob, text."""
@@ -89,18 +111,12 @@ def embedding_map(db, project: str = "default", *, run_id: str | None = None, sa
     loaded = load_embeddings(db, project, run_id=run["run_id"] if run else None)
     if loaded is None:
         return None
-    ids, vectors = loaded.ids, loaded.vectors
-    rng = np.random.default_rng(seed)
-    pick = np.sort(rng.choice(len(ids), min(sample, len(ids)), replace=False))
-    centred = vectors - vectors.mean(axis=0)
-    _, _, components = np.linalg.svd(centred[pick], full_matrices=False)
-    xy = centred[pick] @ components[:2].T
-    chosen = [ids[i] for i in pick]
+    chosen, xy = _projection(loaded, sample=sample, seed=seed)
     predicted = db.query_df("SELECT turn_id, intents[1] AS pred_intent, misalignment_prob FROM predictions "
                             "WHERE run_id = $run AND turn_id IN (SELECT unnest($ids))", {"run": run["run_id"], "ids": chosen})
     texts = db.query_df("SELECT turn_id, text FROM turns WHERE turn_id IN (SELECT unnest($ids))", {"ids": chosen})
     gold = model_snapshot(db, project, run_id=run["run_id"]).frame[["turn_id", "gold_intent"]]
-    frame = pd.DataFrame({"turn_id": chosen, "x": xy[:, 0], "y": xy[:, 1] if xy.shape[1] > 1 else 0.0})
+    frame = pd.DataFrame({"turn_id": chosen, "x": xy[:, 0], "y": xy[:, 1]})
     frame = frame.merge(texts, on="turn_id", how="left").merge(predicted, on="turn_id", how="left")
     frame = frame.merge(gold, on="turn_id", how="left")
     names = rename_map(db, project, "intent")
