@@ -17,69 +17,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from store import agreement as _agreement
 from store.agreement import turn_votes  # noqa: F401 (re-export)
+from store.current import (CURRENT_LABELS, cached, current_labels, current_labels_sql, data_version,  # noqa: F401
+                           labelled_records, labelled_turn_ids, turn_texts)
+from store.current import _renamer
 from store.labels import rename_map
-from store.queue import LIVE_LABELS
-
-def _vote(name: str, value: str) -> str:
-    """CTE ``vote_<name>``: the most common non-null value among a turn's annotators; ties go to the value
-    submitted first (as ``store.effective`` does), so the choice is stable from query to query."""
-    return f"""vote_{name} AS (
-        SELECT turn_id, list(v ORDER BY n DESC, first_seq)[1] AS {name}
-        FROM (SELECT turn_id, {value} AS v, count(*) AS n, min(seq) AS first_seq FROM multi_rows
-              WHERE {name} IS NOT NULL GROUP BY ALL) GROUP BY turn_id)"""
-
-
-def current_labels_sql(*, only_ids: bool = False) -> str:
-    """The ``cur`` CTE chain; ``only_ids`` restricts it to the turn ids in the ``$ids`` parameter (fast for a few)."""
-    sql = CURRENT_LABELS
-    if only_ids:
-        sql = sql.replace("AND a.project = $p)", "AND a.project = $p AND a.turn_id IN (SELECT unnest($ids)))", 1)
-        sql = sql.replace("WHERE t.project = $p AND l.role = 'gold'",
-                          "WHERE t.project = $p AND l.role = 'gold' AND l.turn_id IN (SELECT unnest($ids))", 1)
-    return sql
-
-
-CURRENT_LABELS = f"""
-    live AS ({LIVE_LABELS} AND a.project = $p),
-    latest AS (SELECT turn_id, annotator, action, intents, entities, sentiment, aligned, seq, created_at, duration_ms
-               FROM live QUALIFY row_number() OVER (PARTITION BY turn_id, annotator, action = 'adjudicate'
-                                                    ORDER BY seq DESC) = 1),
-    adj AS (SELECT turn_id, intents, entities, sentiment, aligned, created_at FROM latest WHERE action = 'adjudicate'
-            QUALIFY row_number() OVER (PARTITION BY turn_id ORDER BY seq DESC) = 1),
-    subs AS (SELECT * FROM latest WHERE action = 'submit' AND turn_id NOT IN (SELECT turn_id FROM adj)),
-    counts AS (SELECT turn_id, count(*) AS n_ann, list(annotator ORDER BY annotator) AS annotators,
-                      max(created_at) AS created_at FROM subs GROUP BY turn_id),
-    multi_rows AS (SELECT s.* FROM subs s JOIN counts c USING (turn_id) WHERE c.n_ann > 1),
-    {_vote("intents", "list_sort(intents)")},
-    {_vote("entities", "list_sort(entities)")},
-    {_vote("sentiment", "sentiment")},
-    {_vote("aligned", "aligned")},
-    human AS (SELECT s.turn_id, s.intents, s.entities, s.sentiment, s.aligned, c.created_at, c.annotators
-              FROM subs s JOIN counts c USING (turn_id) WHERE c.n_ann = 1
-              UNION ALL
-              SELECT c.turn_id, vi.intents, ve.entities, vs.sentiment, va.aligned, c.created_at, c.annotators
-              FROM counts c LEFT JOIN vote_intents vi USING (turn_id) LEFT JOIN vote_entities ve USING (turn_id)
-              LEFT JOIN vote_sentiment vs USING (turn_id) LEFT JOIN vote_aligned va USING (turn_id)
-              WHERE c.n_ann > 1),
-    gold AS (SELECT l.turn_id, l.intents, l.entities, l.sentiment, l.aligned
-             FROM imported_labels l JOIN turns t USING (turn_id) JOIN imports i ON i.import_id = l.import_id
-             WHERE t.project = $p AND l.role = 'gold'
-             QUALIFY row_number() OVER (PARTITION BY l.turn_id ORDER BY i.imported_at DESC) = 1),
-    cur AS (SELECT turn_id, intents, entities, sentiment, aligned, 'adjudicated' AS source, created_at AS labelled_at,
-                   []::VARCHAR[] AS annotators FROM adj
-            UNION ALL
-            SELECT turn_id, intents, entities, sentiment, aligned, 'human', created_at, annotators FROM human
-            UNION ALL
-            SELECT turn_id, intents, entities, sentiment, aligned, 'imported', NULL::TIMESTAMP, []::VARCHAR[] FROM gold
-            WHERE turn_id NOT IN (SELECT turn_id FROM adj) AND turn_id NOT IN (SELECT turn_id FROM human))
-"""
 
 
 # ------------------------------------------------------------------------------------ runs
@@ -142,11 +89,6 @@ def _scope(run: dict) -> tuple[str, dict, str]:
     return "true", {}, "labelled"
 
 
-def _renamer(db, project: str, kind: str):
-    names = rename_map(db, project, kind)
-    return lambda label: names.get(label, label) if isinstance(label, str) else label
-
-
 # ------------------------------------------------------------------------- model snapshot
 FIELD_SQL = {  # gold and predicted value of a single-label view of each field
     "intent": ("c.intents[1]", "p.intents[1]"),
@@ -168,27 +110,6 @@ class ModelSnapshot:
     run: dict
     scope: str
     frame: pd.DataFrame
-
-
-def data_version(db, project: str = "default") -> tuple:
-    """Cheap fingerprint of everything the analyst views read: changes whenever labels, runs or names do."""
-    return db.query_one("""SELECT (SELECT max(seq) FROM annotations WHERE project = $p),
-        (SELECT count(*) FROM imports WHERE project = $p), (SELECT count(*) FROM label_renames WHERE project = $p),
-        (SELECT max(coalesce(finished_at, created_at)) FROM model_runs WHERE project = $p)""", {"p": project})
-
-
-_memo: dict[tuple, object] = {}
-
-
-def cached(name: str, db, project: str, compute, *key):
-    """``compute()`` once per data version (and ``key``): a page's rerun after a click reads memory.
-    Results are shared: callers must not modify them."""
-    full_key = (name, db.path, project, key, data_version(db, project))
-    if full_key not in _memo:
-        if len(_memo) >= 64:
-            _memo.clear()
-        _memo[full_key] = compute()
-    return _memo[full_key]
 
 
 def agreement_summary(db, project: str = "default") -> dict:
@@ -287,14 +208,6 @@ def per_class_scores(matrix_data: dict) -> pd.DataFrame:
                          "f1": f1.round(4), "support": support.astype(int)})
 
 
-def turn_texts(db, turn_ids: list[str]) -> pd.DataFrame:
-    """turn_id, text, response of a few turns, in the order given."""
-    frame = db.query_df("SELECT turn_id, text, response FROM turns WHERE turn_id IN (SELECT unnest($ids))",
-                        {"ids": list(turn_ids)})
-    order = {t: i for i, t in enumerate(turn_ids)}
-    return frame.sort_values("turn_id", key=lambda c: c.map(order)).reset_index(drop=True)
-
-
 def confusion_cell_turns(db, project: str = "default", *, gold: str, predicted: str, field: str = "intent",
                          run_id: str | None = None, limit: int = 200) -> pd.DataFrame:
     """The turns in one confusion cell, most confident prediction first: turn_id, text, response,
@@ -365,29 +278,6 @@ def label_error_candidates(db, project: str = "default", *, field: str = "intent
                         "score": 1.0 - f[p_given].fillna(0.0), "p_suggested": f[p_pred]})
     out = out.sort_values(["score", "turn_id"], ascending=[False, True]).head(limit)
     return out.merge(turn_texts(db, out["turn_id"].tolist()), on="turn_id", how="left")[columns]
-
-
-def labelled_records(db, project: str = "default") -> list[dict]:
-    """Current labels as native records (id, text, intents, entities, sentiment) for the out-of-fold audit."""
-    rows = db.query_dicts(f"""WITH {CURRENT_LABELS}
-        SELECT c.turn_id AS id, t.text, c.intents, c.entities, c.sentiment FROM cur c JOIN turns t USING (turn_id)
-        ORDER BY t.seq""", {"p": project})
-    intents, entities = _renamer(db, project, "intent"), _renamer(db, project, "entity")
-    sentiments = _renamer(db, project, "sentiment")
-    return [{"id": r["id"], "text": r["text"], "intents": list(dict.fromkeys(intents(i) for i in r["intents"] or [])),
-             "entities": [{"start": int(s["start"]), "end": int(s["end"]), "label": entities(s["label"])}
-                          for s in r["entities"] or []],
-             "sentiment": sentiments(r["sentiment"])} for r in rows]
-
-
-def current_labels(db, project: str = "default", turn_ids: list[str] | None = None) -> dict[str, dict]:
-    """turn_id -> its current labels (intents, entities, sentiment, aligned, source), for a few turns."""
-    rows = db.query_dicts(f"""WITH {current_labels_sql(only_ids=True)}
-        SELECT turn_id, intents, entities, sentiment, aligned, source FROM cur""",
-                          {"p": project, "ids": list(turn_ids or [])})
-    rename = _renamer(db, project, "intent")
-    return {r["turn_id"]: {**r, "intents": [rename(i) for i in r["intents"] or []],
-                           "entities": [dict(s) for s in r["entities"] or []]} for r in rows}
 
 
 # ------------------------------------------------------------------------------ misalignment
@@ -462,16 +352,3 @@ def filter_options(db, project: str = "default") -> dict:
     first, last = db.query_one("SELECT min(created_at), max(created_at) FROM annotations WHERE project = ?", [project])
     return {"intents": get_schema(db, project)["intents"], "annotators": annotators,
             "model_versions": model_versions(db, project), "dates": (first, last)}
-
-
-_labelled_sets: dict[tuple, frozenset] = {}
-
-
-def labelled_turn_ids(db, project: str = "default") -> frozenset:
-    """The ids of the turns that have a current label (cached while the data is unchanged)."""
-    key = (db.path, project, data_version(db, project))
-    if key not in _labelled_sets:
-        _labelled_sets.clear()
-        _labelled_sets[key] = frozenset(r[0] for r in db.query(f"WITH {CURRENT_LABELS} SELECT turn_id FROM cur",
-                                                               {"p": project}))
-    return _labelled_sets[key]

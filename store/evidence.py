@@ -15,7 +15,7 @@ import pandas as pd
 
 from store.labels import rename_map
 
-from store.analysis import current_labels, labelled_turn_ids, model_snapshot, resolve_run
+from store.analysis import current_labels, data_version, labelled_turn_ids, model_snapshot, resolve_run
 
 EMBEDDINGS_FILE = "embeddings.npz"
 _embedding_cache: dict[tuple, "Embeddings"] = {}
@@ -58,6 +58,19 @@ def load_embeddings(db, project: str = "default", *, run_id: str | None = None) 
     return _embedding_cache[key]
 
 
+_masks: dict[tuple, np.ndarray] = {}
+
+
+def _labelled_mask(db, project: str, loaded: Embeddings) -> np.ndarray:
+    """(n,) bool over the embedding rows: has a current label. Kept per data version and embeddings file."""
+    key = (id(loaded), db.path, project, data_version(db, project))
+    if key not in _masks:
+        labelled = labelled_turn_ids(db, project)
+        _masks.clear()
+        _masks[key] = np.fromiter((t in labelled for t in loaded.ids), dtype=bool, count=len(loaded.ids))
+    return _masks[key]
+
+
 def nearest_labelled(db, project: str = "default", turn_id: str = "", *, k: int = 5,
                      run_id: str | None = None) -> pd.DataFrame | None:
     """The ``k`` labelled turns most similar (cosine of embeddings) to ``turn_id``, with their labels.
@@ -68,12 +81,15 @@ def nearest_labelled(db, project: str = "default", turn_id: str = "", *, k: int 
     ids, vectors, index = loaded.ids, loaded.vectors, loaded.index
     if turn_id not in index:
         return pd.DataFrame(columns=["turn_id", "similarity", "text", "intents", "sentiment"])
-    labelled = labelled_turn_ids(db, project)
-    rows = np.array([index[t] for t in labelled if t in index and t != turn_id], dtype=np.int64)
-    if len(rows) == 0:
+    mask = _labelled_mask(db, project, loaded)
+    sims = vectors @ vectors[index[turn_id]]
+    sims[~mask] = -np.inf
+    sims[index[turn_id]] = -np.inf
+    k = min(k, int(np.isfinite(sims).sum()))
+    if k == 0:
         return pd.DataFrame(columns=["turn_id", "similarity", "text", "intents", "sentiment"])
-    sims = vectors[rows] @ vectors[index[turn_id]]
-    best = rows[np.argsort(-sims)[:k]]
+    top = np.argpartition(-sims, k - 1)[:k]
+    best = top[np.argsort(-sims[top])]
     chosen = [ids[i] for i in best]
     labels = current_labels(db, project, chosen)
     texts = dict(db.query("SELECT turn_id, text FROM turns WHERE turn_id IN (SELECT unnest($ids))", {"ids": chosen}))
