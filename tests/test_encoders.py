@@ -11,6 +11,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("CONCORD_THREADS", "1")  # 2 torch threads on a shared 2-core CPU can be 10x slower
 
 from pipeline import metrics  # noqa: E402
 from pipeline.encoders import UnknownTokenWarning, load_encoder  # noqa: E402

@@ -10,6 +10,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("CONCORD_THREADS", "1")  # 2 torch threads on a shared 2-core CPU can be 10x slower
 
 from pipeline.encoders import load_encoder  # noqa: E402
 from pipeline.extractor import Extractor, evaluate, label_schema  # noqa: E402
@@ -161,3 +162,35 @@ def test_temperature_scaling_fixes_overconfidence():
 def test_train_rejects_unlabelled_records(encoder):
     with pytest.raises(ValueError, match="expected records with intents"):
         Extractor.train([{"text": "hello", "intents": [], "entities": [], "sentiment": None}], encoder=encoder)
+
+
+@pytest.fixture(scope="module")
+def full_model(records, encoder):
+    return Extractor.train(records, mode="full", encoder=encoder, seed=0, max_epochs=3, lr=1e-3, head_lr=3e-3,
+                           batch_size=16, patience=4)
+
+
+def test_full_mode_fine_tunes_and_beats_fast(fast_model, full_model):
+    info = full_model.train_metrics
+    assert info["mode"] == "full" and 1 <= info["best_epoch"] <= info["epochs_run"] <= 3
+    assert full_model.encoder_identity != fast_model.encoder_identity   # the weights changed
+    test = make_records(150, seed=21)
+    fast_scores, full_scores = evaluate(fast_model, test), evaluate(full_model, test)
+    assert full_scores["intent_accuracy"] >= fast_scores["intent_accuracy"]
+    assert full_scores["entity_f1"] > 0.8 and full_scores["sentiment_macro_f1"] > 0.8
+
+
+def test_full_mode_is_reproducible_with_a_seed(records, encoder, full_model):
+    again = Extractor.train(records, mode="full", encoder=encoder, seed=0, max_epochs=3, lr=1e-3, head_lr=3e-3,
+                            batch_size=16, patience=4)
+    assert again.encoder_identity == full_model.encoder_identity
+
+
+def test_full_mode_save_load_round_trip(full_model, tmp_path):
+    out = full_model.save(tmp_path / "full")
+    assert (out / "encoder" / "config.json").is_file()
+    loaded = Extractor.load(out, expect_schema=full_model.schema, cache_dir=tmp_path / "cache")
+    test = make_records(20, seed=5)
+    expected, actual = full_model.predict_arrays(test), loaded.predict_arrays(test)
+    np.testing.assert_allclose(actual.intent_probs, expected.intent_probs, atol=1e-3)
+    assert [r["intents"] for r in loaded.predict(test)] == [r["intents"] for r in full_model.predict(test)]
