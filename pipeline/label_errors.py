@@ -193,31 +193,38 @@ def issue_rows(ids: Sequence, issues: LabelIssues, classes: Sequence[str], given
     return rows
 
 
+def _segments(given: np.ndarray, suggested: list) -> list[tuple[int, int]]:
+    """Runs of adjacent tokens that belong together: the same given type (an annotated span), or given O
+    with the same non-O suggestion (a span the annotator may have missed)."""
+    keys = [(int(g),) if g != 0 else ("O", int(s)) for g, s in zip(given, suggested)]
+    runs, start = [], 0
+    for j in range(1, len(keys) + 1):
+        if j == len(keys) or keys[j] != keys[start]:
+            runs.append((start, j))
+            start = j
+    return runs
+
+
 def entity_issue_rows(ids: Sequence, texts: Sequence[str], offsets: Sequence[np.ndarray],
                       token_issues: Sequence[LabelIssues], given: Sequence[np.ndarray], entity_types: Sequence[str],
                       *, only_flagged: bool = False) -> list[dict]:
-    """Entity-token rows; adjacent suspect tokens with the same given/suggested type merge into one
-    row spanning them (``start``/``end`` code points, ``span_text``), scored by the worst token."""
+    """Span-level entity rows from token issues: each annotated span whose tokens the model mostly types
+    differently, and each run of unannotated tokens the model types as an entity. ``score`` is the mean
+    of the tokens' (1 - quality); ``start``/``end`` are code points, ``span_text`` the text they cover."""
     names = [OUTSIDE, *entity_types]
     rows = []
     for i, item_id in enumerate(ids):
-        issues, current = token_issues[i], None
-        for j in range(len(issues.quality)):
-            if (only_flagged and not issues.is_issue[j]) or issues.suggested[j] == given[i][j]:
-                current = None
+        issues = token_issues[i]
+        for a, b in _segments(given[i], issues.suggested):
+            votes = np.bincount(issues.suggested[a:b], minlength=len(names))
+            suggestion, label = int(votes.argmax()), int(given[i][a])
+            flagged = bool(np.any(issues.is_issue[a:b]))
+            if suggestion == label or (label == 0 and suggestion == 0) or (only_flagged and not flagged):
                 continue
-            key = (names[given[i][j]], names[issues.suggested[j]])
-            start, end = int(offsets[i][j][0]), int(offsets[i][j][1])
-            if current is not None and (current["given"], current["suggested"]) == key:
-                current["end"] = end
-                current["score"] = max(current["score"], round(float(issues.score[j]), 6))
-                current["flagged"] = current["flagged"] or bool(issues.is_issue[j])
-            else:
-                current = {"id": item_id, "field": "entity", "given": key[0], "suggested": key[1],
-                           "score": round(float(issues.score[j]), 6), "flagged": bool(issues.is_issue[j]),
-                           "start": start, "end": end}
-                rows.append(current)
-            current["span_text"] = texts[i][current["start"]:current["end"]]
+            start, end = int(offsets[i][a][0]), int(offsets[i][b - 1][1])
+            rows.append({"id": item_id, "field": "entity", "given": names[label], "suggested": names[suggestion],
+                         "score": round(float(np.mean(issues.score[a:b])), 6), "flagged": flagged,
+                         "start": start, "end": end, "span_text": texts[i][start:end]})
     return rows
 
 
