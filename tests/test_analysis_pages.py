@@ -177,3 +177,22 @@ def test_agreement_page_resolves_a_disagreement(app_db):
     assert now["intents"] == ["greeting"] and now["source"] == "adjudicated"
     assert first not in set(analysis.adjudication_queue(app_db, "default")["turn_id"])
     assert PASSWORDS  # the analyst signed in with the shared test users
+
+
+@pytest.mark.slow
+def test_out_of_fold_audit_runs_from_the_page(app_db):
+    """The audit button trains the packaged encoder's fast heads out-of-fold in a thread; its rows then list."""
+    from workbench.components import audit
+
+    at = page_as("label_errors", "ana")
+    at.radio(key="errors_source").set_value("audit").run()
+    at.button(key="audit_start").click().run()
+    deadline = time.time() + 240
+    while audit.state(app_db, "default")["state"] == "running" and time.time() < deadline:
+        time.sleep(1)
+    assert audit.state(app_db, "default")["state"] == "done", audit.state(app_db, "default")
+    at.run()
+    assert not at.exception and not at.error
+    frame = at.dataframe[0].value
+    assert len(frame) > 0 and frame["score"].is_monotonic_decreasing
+    assert set(frame.columns) >= {"turn_id", "given", "suggested", "score"}

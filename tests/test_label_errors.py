@@ -202,3 +202,26 @@ def test_find_errors_cli_reports_input_problems(tmp_path, capsys):
     bad.write_text('{"text": "hi", "entities": [{"start": 0, "end": 9, "label": "x"}]}\n', encoding="utf-8")
     assert main(["find-errors", "--data", str(bad), "--json"]) == 2
     assert "bad.jsonl:1" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_bitext_random_flips_rank_first_with_the_packaged_encoder(shared_data):
+    """A small version of bench/bench_label_errors.py: 1,000 Bitext turns, 5% of intents flipped."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))      # bench/ is not an installed package
+    from bench.datasets import load
+
+    records = [dict(r, entities=[], sentiment=None) for r in load("bitext", split="train")[:1000]
+               if len(r.get("intents") or []) == 1]
+    rng = np.random.default_rng(0)
+    intents = sorted({r["intents"][0] for r in records})
+    flipped = set()
+    for i in rng.choice(len(records), 50, replace=False):
+        others = [x for x in intents if x != records[i]["intents"][0]]
+        records[i] = dict(records[i], intents=[others[rng.integers(len(others))]])
+        flipped.add(records[i]["id"])
+    rows = LE.rank_label_errors(records, fields=("intent",), top=len(flipped))
+    precision = len({r["id"] for r in rows} & flipped) / len(flipped)
+    assert precision >= 0.85, precision
