@@ -19,8 +19,12 @@ misaligned, gives the calibrated misalignment probability (``AlignmentModel``).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from pipeline.fusion import ResponseIntentClassifier
 
 FEATURES = ("cosine", "cosine_csls", "intent_agreement", "pair_logit")
 
@@ -257,15 +261,28 @@ class AlignmentModel:
     feature_scale: np.ndarray
     prior_misaligned: float = 0.5
     report: dict | None = None
+    intent_classes: list[str] | None = None      # column order of PairArrays.intent_probs
 
     @classmethod
     def fit(cls, arrays: PairArrays, *, intent_targets, classes: list[str], groups, misaligned=None,
             holdout=None, multi_label: bool = False, representation: str = "embedding",
             tolerance: float = 0.01, negatives: int = 4, hidden: int = 256, seed: int = 0,
-            prior_misaligned: float | None = None) -> "AlignmentModel":
+            prior_misaligned: float | None = None, threads: int = 1) -> "AlignmentModel":
         """Fit on turns with responses. ``misaligned`` marks turns judged misaligned (the rest count as
         aligned pairs); ``holdout`` marks rows kept out of the components to fit the combiner and to
-        choose alpha and rank (default: 25% of groups)."""
+        choose alpha and rank (default: 25% of groups). ``threads`` caps BLAS threads: on a shared
+        2-core machine two threads measured 6x slower than one for the pair MLP."""
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=threads):
+            return cls._fit(arrays, intent_targets=intent_targets, classes=classes, groups=groups,
+                            misaligned=misaligned, holdout=holdout, multi_label=multi_label,
+                            representation=representation, tolerance=tolerance, negatives=negatives,
+                            hidden=hidden, seed=seed, prior_misaligned=prior_misaligned)
+
+    @classmethod
+    def _fit(cls, arrays, *, intent_targets, classes, groups, misaligned, holdout, multi_label,
+             representation, tolerance, negatives, hidden, seed, prior_misaligned) -> "AlignmentModel":
         from pipeline.fusion import ResponseIntentClassifier
 
         n = len(arrays.response)
@@ -297,6 +314,7 @@ class AlignmentModel:
         features, labels = _combiner_data(model, arrays, holdout, misaligned, groups, seed=seed)
         model._fit_combiner(features, labels)
         model.prior_misaligned = float(prior_misaligned) if prior_misaligned is not None else 0.5
+        model.intent_classes = list(classes)
         model.report = {
             "representation": representation, "alpha": alpha, "alpha_r2": alpha_scores,
             "rank": choice.rank, "best_rank": choice.best_rank, "rank_r2": [round(float(x), 5) for x in choice.curve],
@@ -358,7 +376,8 @@ class AlignmentModel:
                "reference_predicted": self.reference_predicted, "reference_responses": self.reference_responses,
                "ridge_U": self.ridge.U, "ridge_V": self.ridge.V, "ridge_s": self.ridge.singular_values,
                "ridge_input_mean": self.ridge.input_mean, "ridge_output_mean": self.ridge.output_mean,
-               "ridge_alpha": np.array(self.ridge.alpha), "mlp_depth": np.array(len(self.mlp_layers))}
+               "ridge_alpha": np.array(self.ridge.alpha), "mlp_depth": np.array(len(self.mlp_layers)),
+               "intent_classes": np.array(list(self.intent_classes or []), dtype=str)}
         for i, (w, b) in enumerate(self.mlp_layers):
             out[f"mlp_w{i}"], out[f"mlp_b{i}"] = w, b
         if self.response_classifier is not None:
@@ -376,7 +395,7 @@ class AlignmentModel:
         response_clf = ResponseIntentClassifier.from_arrays(a) if "response_clf_coef" in a else None
         return cls(str(a["representation"]), ridge, a["reference_predicted"], a["reference_responses"],
                    response_clf, mlp, a["combiner"], a["feature_mean"], a["feature_scale"],
-                   float(a["prior_misaligned"]), report)
+                   float(a["prior_misaligned"]), report, [str(c) for c in a.get("intent_classes", [])])
 
 
 def _holdout_groups(groups: np.ndarray, *, fraction: float = 0.25, seed: int = 0) -> np.ndarray:

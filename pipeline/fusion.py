@@ -125,10 +125,12 @@ class ResponseIntentClassifier:
 
 
 def fuse(p_text: np.ndarray, p_response: np.ndarray, *, weight: float, prior: np.ndarray | None = None,
-         multi_label: bool = False) -> np.ndarray:
+         multi_label: bool = False, gate: np.ndarray | None = None) -> np.ndarray:
     """Product of experts: p_text · (p_response / prior)^weight, renormalised (per label if multi-label).
 
     Rows of ``p_response`` that are NaN (turns without a response) keep ``p_text`` unchanged.
+    ``gate`` (n,), e.g. p(response aligned), mixes: gate · fused + (1 − gate) · p_text, so a reply
+    that does not answer the turn cannot drag the suggestion towards its own intent.
     """
     p_text = _check_2d("p_text", p_text)
     p_response = _check_2d("p_response", p_response, rows=len(p_text), cols=p_text.shape[1])
@@ -148,6 +150,11 @@ def fuse(p_text: np.ndarray, p_response: np.ndarray, *, weight: float, prior: np
     else:
         log_p = np.log(np.maximum(pt, 1e-12)) + weight * (np.log(np.maximum(pr, PROB_FLOOR)) - np.log(prior))
         fused[has_response] = _softmax(log_p)
+    if gate is not None:
+        gate = np.clip(np.asarray(gate, dtype=np.float64).reshape(-1), 0.0, 1.0)
+        if gate.shape != (len(p_text),):
+            raise ValueError(f"gate: expected shape ({len(p_text)},), got {gate.shape}")
+        fused = gate[:, None] * fused + (1.0 - gate[:, None]) * p_text
     return fused
 
 
@@ -166,7 +173,7 @@ def mean_log_likelihood(probs: np.ndarray, targets: np.ndarray, *, multi_label: 
 
 def fit_fusion_weight(p_text: np.ndarray, p_response: np.ndarray, targets: np.ndarray, *,
                       prior: np.ndarray | None = None, multi_label: bool = False,
-                      max_weight: float = 3.0) -> float:
+                      max_weight: float = 3.0, gate: np.ndarray | None = None) -> float:
     """The response weight w in [0, max_weight] that maximises held-out log-likelihood (0 allowed).
 
     Bounded Brent search, with both ends checked explicitly so w = 0 wins whenever the response
@@ -175,7 +182,7 @@ def fit_fusion_weight(p_text: np.ndarray, p_response: np.ndarray, targets: np.nd
     from scipy.optimize import minimize_scalar
 
     def loss(w: float) -> float:
-        fused = fuse(p_text, p_response, weight=float(w), prior=prior, multi_label=multi_label)
+        fused = fuse(p_text, p_response, weight=float(w), prior=prior, multi_label=multi_label, gate=gate)
         return -mean_log_likelihood(fused, targets, multi_label=multi_label)
 
     found = minimize_scalar(loss, bounds=(0.0, max_weight), method="bounded", options={"xatol": 1e-3})
