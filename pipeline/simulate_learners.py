@@ -80,10 +80,12 @@ class EmbeddingLearner:
         from pipeline.heads import fit_sigmoid_head, fit_softmax_head
 
         x, y = self.pool_embeddings[idx], self.y_pool[idx]
-        if self.multi_label:
-            self.head = fit_sigmoid_head(x, y, list(range(len(self.classes))), C=INTENT_C)
-        else:  # a single class seen gives a constant head: no probabilities to rank by yet
-            self.head = fit_softmax_head(x, y.tolist(), C=INTENT_C)
+        with warnings.catch_warnings():  # a 20-label seed set has "many classes per sample": expected
+            warnings.filterwarnings("ignore", message="The number of unique classes")
+            if self.multi_label:
+                self.head = fit_sigmoid_head(x, y, list(range(len(self.classes))), C=INTENT_C)
+            else:  # a single class seen gives a constant head: no probabilities to rank by yet
+                self.head = fit_softmax_head(x, y.tolist(), C=INTENT_C)
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
         probs = self.head.predict_proba(x)

@@ -1,0 +1,171 @@
+"""Active-learning benchmark: every strategy vs random on Bitext, SGD dev and NLU++.
+
+For each dataset (``bench/datasets.py`` train split = the pool and oracle, test split = where the
+curve is measured) and each strategy, ``pipeline.simulate`` runs the labelling loop ``--repeats``
+times; this prints labels needed to reach 95% of full-data intent accuracy (mean curve), the saving
+vs random, the area under the curve, and the worst gap below random at any budget (points). It
+also times one fast retrain + rescoring + ranking of a 10k-turn pool (target < 30 s on 2 cores).
+Writes bench/out/active.json (and one CURVE-<dataset>.json/.html per dataset).
+
+    python bench/bench_active.py                      # all three sets, 3 repeats, every strategy
+    python bench/bench_active.py --datasets bitext --strategies random,margin+prefilter --repeats 1
+    python bench/bench_active.py --timing-only
+
+Intent curves use the fast learner (the extractor's intent head refit on cached embeddings), so
+entity spans and sentiment are dropped from the records here. Under the hood every number is
+measured, nothing is extrapolated.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from bench import datasets  # noqa: E402
+from pipeline.active.selection import DEFAULT_STRATEGY  # noqa: E402
+from pipeline.simulate import ALL_STRATEGIES, LoopSettings, simulate, write_curve  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "out"
+# Budgets are set so that random sampling reaches 95% of full-data accuracy inside them (else its
+# "labels needed" is unknown and no saving can be stated). NLU++ is multi-label: accuracy = exact set.
+DATASET_SETTINGS = {
+    "bitext": {"seed_size": 20, "batch_size": 10, "budget": 400},
+    "sgd": {"seed_size": 25, "batch_size": 25, "budget": 1500},
+    "nlupp": {"seed_size": 25, "batch_size": 25, "budget": 1500},
+}
+
+
+def intent_only(records: list[dict]) -> list[dict]:
+    """The intent curve's view of a record: spans and sentiment dropped (fast learner)."""
+    return [{**r, "entities": [], "sentiment": None} for r in records]
+
+
+def compare_to_random(curve: dict, baseline: str = "random") -> dict:
+    """Per strategy: labels to 95%, saving vs random, AUC, and the worst gap below random (points)."""
+    base = curve["strategies"].get(baseline)
+    rows = {}
+    for name, c in curve["strategies"].items():
+        row = {"labels_to_95pct": c["labels_to_95pct"], "auc": c["auc"]}
+        if base is not None:
+            gap = np.array(c["intent_accuracy_mean"]) - np.array(base["intent_accuracy_mean"])
+            row["worst_gap_vs_random_points"] = round(float(gap.min()) * 100, 2)
+            row["auc_vs_random_points"] = round((c["auc"] - base["auc"]) * 100, 2)
+            ours, theirs = c["labels_to_95pct"], base["labels_to_95pct"]
+            row["saving_vs_random"] = (round(1 - ours / theirs, 3) if ours and theirs else None)
+        rows[name] = row
+    return rows
+
+
+def print_table(name: str, curve: dict, rows: dict) -> None:
+    full = curve["full_data"]["intent_accuracy"]
+    print(f"\n== {name}: full-data intent accuracy {full:.4f}; 95% target {0.95 * full:.4f}")
+    print(f"{'strategy':22s} {'labels@95%':>10s} {'saving':>8s} {'AUC':>7s} {'dAUC':>6s} {'worst gap':>9s}")
+    for strategy, r in rows.items():
+        saving = "-" if r.get("saving_vs_random") is None else f"{100 * r['saving_vs_random']:.0f}%"
+        reach = r["labels_to_95pct"] if r["labels_to_95pct"] is not None else ">budget"
+        print(f"{strategy:22s} {reach!s:>10s} {saving:>8s} {r['auc']:7.4f} "
+              f"{r.get('auc_vs_random_points', 0):+6.2f} {r.get('worst_gap_vs_random_points', 0):+9.2f}")
+
+
+def run_dataset(name: str, strategies: list[str], repeats: int, encoder) -> dict:
+    pool = intent_only(datasets.load(name, split="train"))
+    test = intent_only(datasets.load(name, split="test"))
+    settings = LoopSettings(repeats=repeats, **DATASET_SETTINGS[name])
+    started = time.perf_counter()
+    curve = simulate(pool, test, strategies=strategies, settings=settings, encoder=encoder)
+    seconds = time.perf_counter() - started
+    write_curve(curve, OUT / f"CURVE-{name}.json")
+    rows = compare_to_random(curve)
+    print_table(name, curve, rows)
+    print(f"({len(pool)} pool turns, {len(test)} test turns, {seconds:.0f}s)")
+    return {"settings": DATASET_SETTINGS[name], "repeats": repeats, "seconds": round(seconds, 1),
+            "summary": rows, "curve": curve}
+
+
+def ten_k_pool(n: int = 10_000) -> list[dict]:
+    """A 10k-turn pool from the public sets (single-label intents, entity spans kept)."""
+    records = []
+    for name in ("bitext", "sgd", "nlupp"):
+        for r in datasets.load(name):
+            if r["intents"]:
+                records.append({**r, "intents": r["intents"][:1], "sentiment": None})
+    if len(records) < n:
+        raise SystemExit(f"timing: expected {n} labelled turns in the public sets, got {len(records)}")
+    rng = np.random.default_rng(0)
+    return [records[i] for i in rng.permutation(len(records))[:n]]
+
+
+def time_retrain(encoder, *, labelled_sizes=(2_000, 10_000)) -> dict:
+    """Fast Extractor retrain on the labelled part + rescoring + ranking of the whole 10k pool."""
+    from pipeline.active.selection import rank_pool
+    from pipeline.extractor import Extractor
+
+    pool = ten_k_pool()
+    started = time.perf_counter()
+    encoder.embed_with_tokens([r["text"] for r in pool])  # fills the cache once (cold cost below)
+    out = {"pool": len(pool), "embedding_fill_seconds": round(time.perf_counter() - started, 1)}
+    for n in labelled_sizes:
+        t0 = time.perf_counter()
+        extractor = Extractor.train(pool[:n], mode="fast", encoder=encoder, seed=0)
+        t1 = time.perf_counter()
+        arrays = extractor.predict_arrays(pool)
+        t2 = time.perf_counter()
+        rank_pool(DEFAULT_STRATEGY, batch_size=50, probs=arrays.intent_probs,
+                  embeddings=arrays.embeddings, multi_label=bool(extractor.schema["multi_label"]))
+        t3 = time.perf_counter()
+        out[f"labelled_{n}"] = {"retrain_s": round(t1 - t0, 2), "rescore_s": round(t2 - t1, 2),
+                                "rank_s": round(t3 - t2, 2), "total_s": round(t3 - t0, 2)}
+    print(f"\n== fast retrain + rescoring of a {len(pool)}-turn pool (embeddings cached; filling the "
+          f"cache took {out['embedding_fill_seconds']}s)")
+    for n in labelled_sizes:
+        r = out[f"labelled_{n}"]
+        print(f"labelled {n:6d}: retrain {r['retrain_s']:.1f}s + rescore {r['rescore_s']:.1f}s + rank "
+              f"{r['rank_s']:.1f}s = {r['total_s']:.1f}s  (target < 30 s)")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default="bitext,sgd,nlupp")
+    parser.add_argument("--strategies", default=",".join(ALL_STRATEGIES))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--encoder", default=None)
+    parser.add_argument("--timing-only", action="store_true")
+    parser.add_argument("--no-timing", action="store_true")
+    args = parser.parse_args(argv)
+    if not datasets.available():
+        print("bench_active: ../shared/data is absent; nothing to measure")
+        return 0
+    from pipeline.encoders import configure_threads, load_encoder
+
+    configure_threads()
+    encoder = load_encoder(args.encoder)
+    OUT.mkdir(parents=True, exist_ok=True)
+    report = {"default_strategy": DEFAULT_STRATEGY, "datasets": {}}
+    path = OUT / "active.json"
+    if path.exists():  # keep earlier sections when re-running one part
+        report = {**json.loads(path.read_text()), "default_strategy": DEFAULT_STRATEGY}
+    if not args.timing_only:
+        strategies = [s for s in args.strategies.split(",") if s]
+        for name in [d for d in args.datasets.split(",") if d]:
+            report["datasets"][name] = run_dataset(name, strategies, args.repeats, encoder)
+            path.write_text(json.dumps(report, indent=1) + "\n")
+    if not args.no_timing:
+        report["timing_10k"] = time_retrain(encoder)
+    path.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"\nwrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
