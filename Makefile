@@ -42,9 +42,11 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
-# Debian's chromium for the Playwright browser tests (Playwright cannot download its own browser here).
+# Debian's chromium for the Playwright browser tests (Playwright cannot download its own browser here),
+# with CJK and emoji fonts so screenshots of Chinese and emoji turns show glyphs, not boxes.
 browser-deps:
-	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
+	@command -v chromium >/dev/null && fc-list | grep -qi "noto sans cjk" || \
+	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-noto-cjk fonts-noto-color-emoji)
 
 bench: $(VENV)/.installed-dev
 	for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done
