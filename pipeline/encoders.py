@@ -80,7 +80,7 @@ def _resolve(name_or_path: str | None, cache_dir) -> tuple[str, str]:
     return name_or_path, name_or_path
 
 
-_LOADED: dict[tuple, "Encoder"] = {}
+_LOADED: dict[str, tuple] = {}   # source -> (tokenizer, model, sidecar meta, identity), shared per process
 
 
 def load_encoder(name_or_path: str | None = None, *, cache_dir=None, max_length: int = 128,
@@ -88,12 +88,11 @@ def load_encoder(name_or_path: str | None = None, *, cache_dir=None, max_length:
     """Load an encoder: None -> the packaged all-MiniLM-L6-v2, "multilingual" -> the converted
     multilingual-e5-small, else any AutoModel-loadable local path or already-cached hub name.
 
-    Never downloads unless ``allow_download`` is set. Loaded encoders are shared per process.
+    Never downloads unless ``allow_download`` is set. Weights are loaded (and hashed) once per process.
     """
     configure_threads(threads)
     source, name = _resolve(name_or_path, cache_dir)
-    key = (source, str(cache_dir), max_length)
-    if key not in _LOADED:
+    if source not in _LOADED:
         from transformers import AutoModel, AutoTokenizer
 
         try:
@@ -105,10 +104,12 @@ def load_encoder(name_or_path: str | None = None, *, cache_dir=None, max_length:
                 f"already in the local cache (downloads are off); got: {exc}") from exc
         sidecar = Path(source) / SIDECAR
         meta = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
-        _LOADED[key] = Encoder(tokenizer, model, name=meta.get("name", name), source=name_or_path,
-                               cache_dir=cache_dir, max_length=max_length,
-                               text_prefix=meta.get("text_prefix", ""))
-    return _LOADED[key]
+        meta.setdefault("name", name)
+        identity = weights_identity(model, tokenizer, name=meta["name"], text_prefix=meta.get("text_prefix", ""))
+        _LOADED[source] = (tokenizer, model, meta, identity)
+    tokenizer, model, meta, identity = _LOADED[source]
+    return Encoder(tokenizer, model, name=meta["name"], source=name_or_path, cache_dir=cache_dir,
+                   max_length=max_length, text_prefix=meta.get("text_prefix", ""), identity=identity)
 
 
 def weights_identity(model, tokenizer, *, name: str, text_prefix: str = "") -> str:
@@ -128,13 +129,13 @@ class Encoder:
     """A frozen (for embedding) transformers encoder with a disk cache per (identity, text)."""
 
     def __init__(self, tokenizer, model, *, name: str, source: str | None = None, cache_dir=None,
-                 max_length: int = 128, text_prefix: str = ""):
+                 max_length: int = 128, text_prefix: str = "", identity: str | None = None):
         if not getattr(tokenizer, "is_fast", False):
             raise ValueError(f"encoder {name!r}: expected a fast tokenizer (offsets needed), got {type(tokenizer).__name__}")
         self.tokenizer, self.model = tokenizer, model.eval()
         self.name, self.source, self.max_length, self.text_prefix = name, source, max_length, text_prefix
         self.dim = int(model.config.hidden_size)
-        self.identity = weights_identity(model, tokenizer, name=name, text_prefix=text_prefix)
+        self.identity = identity or weights_identity(model, tokenizer, name=name, text_prefix=text_prefix)
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.cache = EmbeddingCache(self.cache_dir, f"{self.identity}-L{max_length}", self.dim)
 
@@ -183,11 +184,24 @@ class Encoder:
             max_length=max_length or self.max_length, return_tensors="pt",
             return_offsets_mapping=True, return_special_tokens_mask=True)
 
-    def content_mask(self, batch) -> np.ndarray:
-        """(b, t) bool: real, non-special subwords with a non-empty span inside the user's text."""
-        offsets = batch["offset_mapping"].numpy()
+    def content_offsets(self, batch, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(mask (b, t) bool, offsets (b, t, 2) into each user text) for real, non-special subwords.
+
+        SentencePiece offsets include the space a metaspace piece stands for; it is trimmed so a
+        span starts on its first visible character. Subwords inside the input prefix are dropped.
+        """
+        offsets = batch["offset_mapping"].numpy().copy()
         keep = batch["attention_mask"].numpy().astype(bool) & ~batch["special_tokens_mask"].numpy().astype(bool)
-        return keep & (offsets[..., 1] > offsets[..., 0]) & (offsets[..., 0] >= len(self.text_prefix))
+        for b, text in enumerate(texts):
+            full = self.text_prefix + text
+            for t in np.flatnonzero(keep[b]):
+                start, end = offsets[b, t]
+                while start < end and full[start].isspace():
+                    start += 1
+                offsets[b, t, 0] = start
+        shift = len(self.text_prefix)
+        keep &= (offsets[..., 1] > offsets[..., 0]) & (offsets[..., 0] >= shift)
+        return keep, offsets - shift
 
     def model_inputs(self, batch) -> dict:
         return {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
@@ -207,21 +221,20 @@ class Encoder:
                 hidden = self.model(**self.model_inputs(batch)).last_hidden_state
                 sentences[idx] = mean_pool(hidden, batch["attention_mask"]).numpy()
                 if tokens:
-                    for row, feat in zip(idx, self.token_features(hidden.numpy(), batch)):
+                    for row, feat in zip(idx, self.token_features(hidden.numpy(), batch, [texts[i] for i in idx])):
                         feats[row] = feat
         return sentences, (feats if tokens else None)
 
-    def token_features(self, hidden: np.ndarray, batch) -> list[TokenFeatures]:
-        mask, offsets = self.content_mask(batch), batch["offset_mapping"].numpy()
-        shift = len(self.text_prefix)
-        return [TokenFeatures(hidden[b][mask[b]].astype(np.float32), (offsets[b][mask[b]] - shift).astype(np.int32))
+    def token_features(self, hidden: np.ndarray, batch, texts: list[str]) -> list[TokenFeatures]:
+        mask, offsets = self.content_offsets(batch, texts)
+        return [TokenFeatures(hidden[b][mask[b]].astype(np.float32), offsets[b][mask[b]].astype(np.int32))
                 for b in range(hidden.shape[0])]
 
     def _warn_unknown(self, texts: list[str], batch) -> None:
         unk = self.tokenizer.unk_token_id
         if unk is None:
             return
-        ids, mask = batch["input_ids"].numpy(), self.content_mask(batch)
+        ids, mask = batch["input_ids"].numpy(), self.content_offsets(batch, texts)[0]
         for b, text in enumerate(texts):
             n = int(mask[b].sum())
             ratio = float((ids[b][mask[b]] == unk).sum()) / n if n else 0.0

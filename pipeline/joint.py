@@ -92,7 +92,7 @@ def _targets(encoder: Encoder, batch, records: list[dict], schema: dict) -> dict
                                          else -100 for r in records])
     if schema["entities"]:
         names = tag_names(schema["entities"])
-        mask, offsets = encoder.content_mask(batch), batch["offset_mapping"].numpy() - len(encoder.text_prefix)
+        mask, offsets = encoder.content_offsets(batch, [r["text"] for r in records])
         tags = np.full(mask.shape, -100, dtype=np.int64)
         for b, r in enumerate(records):
             tags[b, mask[b]] = encode_bio(offsets[b][mask[b]], r.get("entities") or [], names)
@@ -160,7 +160,7 @@ def _validation_score(model, encoder: Encoder, valid: list[dict], schema: dict, 
             if out["sentiment"] is not None:
                 sentiments.append(out["sentiment"].numpy().argmax(1))
             if out["tagger"] is not None:
-                mask, offsets = encoder.content_mask(batch), batch["offset_mapping"].numpy() - len(encoder.text_prefix)
+                mask, offsets = encoder.content_offsets(batch, [r["text"] for r in chunk])
                 probs = scores_to_proba(out["tagger"].numpy().reshape(-1, out["tagger"].shape[-1]), "softmax")
                 probs = probs.reshape(*out["tagger"].shape)
                 spans += [decode_spans(probs[b][mask[b]], offsets[b][mask[b]], heads["tagger"].classes) for b in range(len(chunk))]
