@@ -80,7 +80,17 @@ def _resolve(name_or_path: str | None, cache_dir) -> tuple[str, str]:
     return name_or_path, name_or_path
 
 
-_LOADED: dict[str, tuple] = {}   # source -> (tokenizer, model, sidecar meta, identity), shared per process
+_LOADED: dict[tuple, tuple] = {}   # source key -> (tokenizer, model, sidecar meta, identity), shared per process
+
+
+def _source_key(source: str) -> tuple:
+    """A local directory is keyed by its files' sizes and mtimes too, so a model re-saved in place
+    (a retrain writing the same output directory) is reloaded rather than served stale."""
+    path = Path(source)
+    if not path.is_dir():
+        return (source,)
+    stats = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(path.iterdir()) if f.is_file()]
+    return (str(path.resolve()), tuple(stats))
 
 
 def load_encoder(name_or_path: str | None = None, *, cache_dir=None, max_length: int = 128,
@@ -92,7 +102,8 @@ def load_encoder(name_or_path: str | None = None, *, cache_dir=None, max_length:
     """
     configure_threads(threads)
     source, name = _resolve(name_or_path, cache_dir)
-    if source not in _LOADED:
+    key = _source_key(source)
+    if key not in _LOADED:
         from transformers import AutoModel, AutoTokenizer
 
         try:
@@ -106,8 +117,8 @@ def load_encoder(name_or_path: str | None = None, *, cache_dir=None, max_length:
         meta = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
         meta.setdefault("name", name)
         identity = weights_identity(model, tokenizer, name=meta["name"], text_prefix=meta.get("text_prefix", ""))
-        _LOADED[source] = (tokenizer, model, meta, identity)
-    tokenizer, model, meta, identity = _LOADED[source]
+        _LOADED[key] = (tokenizer, model, meta, identity)
+    tokenizer, model, meta, identity = _LOADED[key]
     return Encoder(tokenizer, model, name=meta["name"], source=name_or_path, cache_dir=cache_dir,
                    max_length=max_length, text_prefix=meta.get("text_prefix", ""), identity=identity)
 

@@ -141,3 +141,11 @@ def test_packaged_encoder_matches_sentence_transformers(tmp_path):
     expected = reference.encode(texts, normalize_embeddings=True)
     assert (enc.embed(texts) * expected).sum(1).min() > 0.9999
     assert enc.unk_ratio("我想订一家酒店") > 0.3
+
+
+def test_a_model_resaved_in_place_is_reloaded(tmp_path):
+    path = build_tiny_encoder(TEXTS, tmp_path / "m", hidden=32, layers=1, seed=0)
+    first = load_encoder(str(path), cache_dir=tmp_path / "c").identity
+    assert load_encoder(str(path), cache_dir=tmp_path / "c").identity == first   # served from memory
+    build_tiny_encoder(TEXTS, path, hidden=32, layers=1, seed=5)              # a retrain writes the same dir
+    assert load_encoder(str(path), cache_dir=tmp_path / "c").identity != first
