@@ -109,7 +109,8 @@ def test_wrong_password_is_refused_and_repeated_failures_are_throttled(app_db, m
     assert auth.SESSION_KEY not in at.session_state
 
 
-def test_disabled_user_loses_the_open_session(app_db):
+def test_disabled_user_loses_the_open_session(app_db, monkeypatch):
+    monkeypatch.setattr(auth, "RECHECK_S", 0.0)     # re-read the user on every run, not once a second
     at = signed_in("ann")
     assert len(at.multiselect) == 1
     users.set_active(app_db, "ann", False)

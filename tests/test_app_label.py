@@ -216,3 +216,46 @@ def test_two_annotators_never_get_the_same_turn(app_db):
     assert open_form(ann).turn_id != open_form(ana).turn_id
 
 
+
+
+def _key_log_script(db_path: str):
+    """Runs inside an AppTest session: keys arrive as the span selector's log, then a submit."""
+    import streamlit as st
+
+    from workbench import runtime
+    from workbench.auth import User
+    from workbench.pages import label as page
+
+    db = runtime.get_store(db_path)
+    user = User("ann", "annotator")
+    if "result" in st.session_state:
+        return
+    form = page.claim_and_open(db, user, "default")
+    form.intents = []                                          # whatever a suggestion pre-filled
+    text = form.turn["text"]
+    span = {"start": 0, "end": 2, "label": "order_id"}
+    log = [[1, "intent", 1], [2, "intent", 0], [3, "intent", 1], [4, "sentiment", "positive"],
+           [5, "aligned", False], [6, "flag", None], [7, "submit", {"rev": 0, "spans": [span]}],
+           [8, "intent", 4]]                                   # pressed after the submit: dropped
+    st.session_state[form.key("span")] = {"actions": {"log": log[:3]}}
+    page.on_keys(db, user, "default", form.form_id)            # the first keys arrive in one run...
+    after_first = (list(form.intents), form.last_seq)
+    st.session_state[form.key("span")] = {"actions": {"log": log}}
+    page.on_keys(db, user, "default", form.form_id)            # ...the rest (and the old ones again) later
+    st.session_state["result"] = (form.turn_id, text[:2], after_first, page.current_form("default").turn_id)
+
+
+def test_keys_from_the_span_selector_apply_in_order_once_and_submit(app_db):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_key_log_script, args=(str(app_db.path),), default_timeout=30).run()
+    assert not at.exception, at.exception
+    turn_id, _, (intents_after_first, seq_after_first), next_turn = at.session_state["result"]
+    # schema order: track_order, return_item, greeting...: return_item on, track_order on, return_item off
+    assert intents_after_first == ["track_order"] and seq_after_first == 3
+    state = annotations.turn_state(app_db, turn_id, annotator="ann")
+    assert state["intents"] == ["track_order"] and state["sentiment"] == "positive" and state["aligned"] is False
+    assert state["entities"] == [{"start": 0, "end": 2, "label": "order_id"}]
+    assert live_submits(app_db, turn_id)[0]["flagged"] is True
+    assert next_turn != turn_id
+    assert [h["action"] for h in annotations.history(app_db, next_turn)] == []

@@ -21,6 +21,7 @@ NOTICE_KEY = "concord_auth_notice"
 ALL_ROLES = users.ROLES
 MAX_FAILURES = 5
 LOCKOUT_S = 30.0
+RECHECK_S = 1.0      # re-read the user's role and active flag at most this often per session
 
 _failures: dict[str, tuple[int, float]] = {}   # username -> (consecutive failures, time of the last)
 _failures_lock = threading.Lock()
@@ -85,11 +86,14 @@ def current_user(db, *, now: float | None = None) -> User | None:
     if now - session.get("last_seen", 0) > runtime.session_idle_seconds():
         sign_out("Your session expired after a period of inactivity. Please sign in again.")
         return None
+    if now - session.get("checked_at", 0) < RECHECK_S:   # the app script and its page in one run
+        session["last_seen"] = now
+        return User(session["username"], session["role"])
     record = users.get_user(db, session["username"])
     if record is None or not record["active"]:
         sign_out("Your account is no longer active.")
         return None
-    session["last_seen"] = now
+    session["last_seen"] = session["checked_at"] = now
     session["role"] = record["role"]
     return User(record["username"], record["role"])
 

@@ -65,6 +65,7 @@ def close_stores() -> None:
         for store in _stores.values():
             store.close()
         _stores.clear()
+    forget()
 
 
 def session_idle_seconds(environ: dict | None = None) -> int:
@@ -73,3 +74,44 @@ def session_idle_seconds(environ: dict | None = None) -> int:
         return max(60, int(environ.get(ENV_SESSION_IDLE, 4 * 3600)))
     except ValueError:
         return 4 * 3600
+
+
+# -- short-lived read caches ------------------------------------------------------------------------
+# A few reads happen on every run of every session (schema, project settings, the user's role) and
+# change rarely; caching them for seconds keeps "submit -> next turn" fast with many sessions.
+_cache: dict[tuple, tuple[float, object]] = {}
+_cache_lock = threading.Lock()
+
+
+def cached(key: tuple, ttl_s: float, compute):
+    """``compute()``, reused for ``ttl_s`` seconds under ``key`` (process-wide, all sessions)."""
+    import time
+
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None and now - hit[0] < ttl_s:
+        return hit[1]
+    value = compute()
+    with _cache_lock:
+        _cache[key] = (now, value)
+    return value
+
+
+def forget(*prefix) -> None:
+    """Drop cached reads whose key starts with ``prefix`` (everything when empty), after a change."""
+    with _cache_lock:
+        for key in [k for k in _cache if k[:len(prefix)] == prefix]:
+            del _cache[key]
+
+
+# -- server-side timings ----------------------------------------------------------------------------
+# The label page records how long each "submit -> next turn drawn" took inside the server (from the
+# submit callback to the end of the page script); bench/bench_label_latency.py reads them.
+TIMINGS: dict[str, "collections.deque[float]"] = {}
+
+
+def record_timing(name: str, milliseconds: float, *, keep: int = 10_000) -> None:
+    import collections
+
+    TIMINGS.setdefault(name, collections.deque(maxlen=keep)).append(milliseconds)

@@ -41,6 +41,8 @@ class LabelForm:
     flagged: bool = False
     restored: bool = False        # opened from an earlier submit (after undo or a resumed lease)
     suggestion: dict | None = None
+    turn: dict | None = None      # the turn as claimed (text, context, response), shown without re-reading
+    lease_at: float = field(default_factory=time.time)   # when the lease was taken or last renewed
     intents: list[str] = field(default_factory=list)
     sentiment: str | None = None
     aligned: bool | None = None
@@ -78,7 +80,7 @@ def open_form(turn: dict, project: str, *, prior: dict | None, prefill: bool) ->
     """Create the form for ``turn`` and seed its widget state."""
     values, restored = initial_values(prior, turn.get("suggestion"), prefill=prefill)
     form = LabelForm(turn_id=turn["turn_id"], project=project, spans=list(values["entities"]), restored=restored,
-                     suggestion=turn.get("suggestion"), intents=list(values["intents"]),
+                     suggestion=turn.get("suggestion"), turn=turn, intents=list(values["intents"]),
                      sentiment=values["sentiment"], aligned=values["aligned"])
     st.session_state[form.key("corrected")] = values["corrected_response"] or ""
     return form

@@ -1,10 +1,13 @@
 """The annotator's progress panel: my count today, project coverage, per-label counts.
 
-Per-label counts come from the effective labels of the whole project, which is the costly part with
-100k turns, so they are cached for a few seconds per project; "my count today" is cheap and live.
+The counts come from the effective labels of the whole project, the costly part of a page run with
+100k turns, so they are read at most every ``COUNTS_TTL_S`` seconds per annotator; this session's
+own submits and undos adjust the cached figures at once, so the panel never lags behind the
+annotator's own work.
 """
 from __future__ import annotations
 
+import threading
 import time
 
 import pandas as pd
@@ -13,25 +16,37 @@ import streamlit as st
 from store import annotations
 
 COUNTS_TTL_S = 20.0
-_cache: dict[str, tuple[float, dict]] = {}
+_cache: dict[tuple, tuple[float, dict]] = {}
+_lock = threading.Lock()
 
 
 def project_progress(db, project: str, annotator: str, *, now: float | None = None) -> dict:
-    """``annotations.progress`` with the project-wide part cached for ``COUNTS_TTL_S`` seconds."""
+    """``annotations.progress`` for this annotator, refreshed from the store every ``COUNTS_TTL_S`` s."""
     now = time.monotonic() if now is None else now
-    key = f"{id(db)}:{project}"
-    cached = _cache.get(key)
+    key = (db.path, project, annotator)
+    with _lock:
+        cached = _cache.get(key)
     if cached is None or now - cached[0] > COUNTS_TTL_S:
-        whole = annotations.progress(db, project, None)
-        _cache[key] = (now, whole)
-        cached = _cache[key]
-    mine = annotations.progress(db, project, annotator)["mine_today"] if cached[1]["total"] else 0
-    return {**cached[1], "mine_today": mine}
+        cached = (now, annotations.progress(db, project, annotator))
+        with _lock:
+            _cache[key] = cached
+    return dict(cached[1])
 
 
-def forget(db, project: str) -> None:
-    """Drop the cached counts (after this session changed them, so the panel is not stale)."""
-    _cache.pop(f"{id(db)}:{project}", None)
+def count_own(db, project: str, annotator: str, delta: int, intents: list[str] = ()) -> None:
+    """Apply one submit (+1) or undo (-1) of this annotator to the cached figures."""
+    with _lock:
+        cached = _cache.get((db.path, project, annotator))
+        if cached is None:
+            return
+        figures = dict(cached[1])
+        figures["mine_today"] = max(0, figures["mine_today"] + delta)
+        figures["labelled"] = min(figures["total"], max(0, figures["labelled"] + delta))
+        per_label = dict(figures.get("per_label") or {})
+        for intent in intents:
+            per_label[intent] = max(0, per_label.get(intent, 0) + delta)
+        figures["per_label"] = per_label
+        _cache[(db.path, project, annotator)] = (cached[0], figures)
 
 
 def render_progress(progress: dict, *, max_labels: int = 12) -> None:
@@ -39,8 +54,9 @@ def render_progress(progress: dict, *, max_labels: int = 12) -> None:
     left, right = st.columns(2)
     left.metric("Mine today", progress["mine_today"])
     right.metric("Labelled", f"{labelled:,}", help=f"{labelled:,} of {total:,} turns have labels")
-    st.progress(labelled / total if total else 0.0, text=f"Coverage {labelled / total:.1%}" if total else "No turns")
-    per_label = progress.get("per_label") or {}
+    st.progress(min(1.0, labelled / total) if total else 0.0,
+                text=f"Coverage {labelled / total:.1%}" if total else "No turns")
+    per_label = {k: v for k, v in (progress.get("per_label") or {}).items() if v}
     if per_label:
         counts = pd.DataFrame(sorted(per_label.items(), key=lambda kv: -kv[1])[:max_labels],
                               columns=["intent", "turns"])

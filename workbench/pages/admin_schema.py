@@ -23,6 +23,7 @@ def run_change(action, *args, done: str, **kwargs) -> None:
     except ValueError as exc:
         st.session_state["schema_flash"] = ("error", str(exc))
     else:
+        runtime.forget()          # label pages re-read the schema and guidelines on their next run
         st.session_state["schema_flash"] = ("success", done)
 
 

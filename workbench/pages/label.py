@@ -24,9 +24,21 @@ FORM_KEY = "label_form"
 FLASH_KEY = "label_flash"
 UNDO_KEY = "label_undo_id"
 PREFILL_KEY = "label_prefill"
+SUBMIT_CLOCK_KEY = "label_submit_clock"
 LEASE_TTL_S = 300
 LEASE_RENEW_EVERY_S = 60
 PAGE_CSS = "<style>[data-testid='stMainBlockContainer']{padding-top:4rem;padding-bottom:2rem}</style>"
+
+
+# -- reads ----------------------------------------------------------------------------------------
+def schema_of(db, project: str) -> dict:
+    """The label schema, re-read at most every few seconds (admins' edits show up that fast)."""
+    return runtime.cached(("schema", db.path, project), 5.0, lambda: labels.get_schema(db, project))
+
+
+def guidelines_of(db, project: str) -> str:
+    return runtime.cached(("project", db.path, project), 30.0,
+                          lambda: (labels.get_project(db, project) or {}).get("guidelines") or "")
 
 
 # -- session state ------------------------------------------------------------------------------
@@ -43,7 +55,7 @@ def _schema_filtered(db, project: str, state: dict | None) -> dict | None:
     """An earlier state with renamed labels read as today's names and retired ones dropped."""
     if not state:
         return state
-    schema = labels.get_schema(db, project)
+    schema = schema_of(db, project)
     intent_names = labels.rename_map(db, project, "intent")
     entity_names = labels.rename_map(db, project, "entity")
     intents = [intent_names.get(i, i) for i in state.get("intents") or []]
@@ -88,8 +100,9 @@ def on_submit(db, user: auth.User, project: str, form_id: str, spans_snapshot: d
     form = _is_open(project, form_id)
     if form is None:
         return
+    st.session_state[SUBMIT_CLOCK_KEY] = time.perf_counter()
     values = label_form.collect(form, spans_snapshot)
-    schema = labels.get_schema(db, project)
+    schema = schema_of(db, project)
     found = label_form.problems(values, schema)
     if found:
         flash("warning", " ".join(found))
@@ -102,7 +115,8 @@ def on_submit(db, user: auth.User, project: str, form_id: str, spans_snapshot: d
         flash("error", str(exc))
     else:
         flash("success", "Saved." if stored else "Already saved (repeated submit ignored).")
-    progress.forget(db, project)
+        if stored:
+            progress.count_own(db, project, user.username, +1, values["intents"])
     claim_and_open(db, user, project)
 
 
@@ -134,7 +148,7 @@ def on_undo(db, user: auth.User, project: str, undo_id: str) -> None:
         return
     from store import turns
 
-    progress.forget(db, project)
+    progress.count_own(db, project, user.username, -1)
     open_turn(db, user, project, turns.get_turn(db, turn_id))
     flash("info", "Undone: this turn is back with the labels it had before that submit.")
 
@@ -155,7 +169,7 @@ def on_keys(db, user: auth.User, project: str, form_id: str) -> None:
     if form is None:
         return
     state = st.session_state.get(form.key("span"))
-    schema = labels.get_schema(db, project)
+    schema = schema_of(db, project)
     for seq, name, value in new_actions(state.get("actions") if isinstance(state, dict) else None,
                                         after=form.last_seq):
         form.last_seq = seq
@@ -197,7 +211,7 @@ def render_sidebar(db, user: auth.User, project: str, schema: dict) -> None:
             progress.render_progress(progress.project_progress(db, project, user.username))
         with st.expander("Keyboard shortcuts", expanded=True):
             shortcuts.render_shortcuts_help(schema["sentiments"])
-        guidelines = (labels.get_project(db, project) or {}).get("guidelines") or ""
+        guidelines = guidelines_of(db, project)
         with st.expander("Guidelines", expanded=False):
             # Admin-written Markdown (trusted); dialog text never goes through st.markdown.
             st.markdown(guidelines or "_No guidelines yet: an admin can add them on the Schema page._")
@@ -258,15 +272,16 @@ def render_undo_button(db, user, project: str, *, with_shortcut: bool = False) -
 def keep_lease(db, user: auth.User, project: str, turn_id: str) -> None:
     """Renew the lease while this page is open; say so if it was lost (it expired and was taken)."""
     form = current_form(project)
-    if form is None or form.turn_id != turn_id:
+    if form is None or form.turn_id != turn_id or time.time() - form.lease_at < LEASE_RENEW_EVERY_S * 0.9:
         return
+    form.lease_at = time.time()
     if not queue.renew(db, turn_id, user.username, ttl_s=LEASE_TTL_S):
         st.warning("Your hold on this turn lapsed; it may have been given to someone else. "
                    "Submitting still works unless it is already fully labelled.")
 
 
 def choose_project(db, default: str) -> str:
-    projects = labels.list_projects(db)
+    projects = runtime.cached(("projects", db.path), 30.0, lambda: labels.list_projects(db))
     if len(projects) > 1:
         index = projects.index(default) if default in projects else 0
         return st.sidebar.selectbox("Project", projects, index=index, key="label_project")
@@ -278,7 +293,7 @@ def main() -> None:
     db = runtime.get_store(settings.db_path)
     user = auth.require_role(db, LABEL_ROLES)
     project = choose_project(db, settings.project)
-    schema = labels.get_schema(db, project)
+    schema = schema_of(db, project)
     st.html(PAGE_CSS)
     render_sidebar(db, user, project, schema)
     render_flash()
@@ -289,13 +304,16 @@ def main() -> None:
         return
     from store import turns
 
-    turn = turns.get_turn(db, form.turn_id)
+    turn = form.turn or turns.get_turn(db, form.turn_id)
     text_side, form_side = st.columns([3, 2], gap="large")
     with text_side:
         render_turn(db, user, project, form, turn, schema)
     with form_side:
         render_form(db, user, project, form, turn, schema)
     keep_lease(db, user, project, form.turn_id)
+    started = st.session_state.pop(SUBMIT_CLOCK_KEY, None)
+    if started is not None:
+        runtime.record_timing("submit_to_next_turn_ms", (time.perf_counter() - started) * 1000)
 
 
 if __name__ == "__main__":
