@@ -27,6 +27,17 @@ LATEST_SUBMITS = f"""
 """
 
 
+def over_latest(db, project: str, sql: str, params: dict | None = None) -> pd.DataFrame:
+    """``sql`` (which reads ``latest``: each annotator's latest live submit per turn) over that table,
+    materialised once per data version like ``store.current.current_table``."""
+    from store.current import _arrow, cached, query_over
+
+    table = cached("latest_submits", db, project,
+                   lambda: _arrow(db, f"WITH {LATEST_SUBMITS} SELECT * FROM latest", {"p": project}))
+    params = {**({"p": project} if "$p" in sql else {}), **(params or {})}
+    return query_over(db, sql, params, {"latest": table})
+
+
 # ----------------------------------------------------------------------------- statistics
 def cohen_kappa(a, b) -> float | None:
     """Cohen's kappa of two raters' nominal labels over the same items: (p_o - p_e) / (1 - p_e).
@@ -76,10 +87,10 @@ def span_f1(a_spans: list, b_spans: list) -> tuple[int, int, int]:
 def overlap_labels(db, project: str = "default") -> pd.DataFrame:
     """Each annotator's latest intent set (``intent_key``, "a+b") and sentiment on the turns at least two
     annotators labelled (today's label names)."""
-    frame = db.query_df(f"""WITH {LATEST_SUBMITS},
+    frame = over_latest(db, project, """WITH
         multi AS (SELECT turn_id FROM latest GROUP BY turn_id HAVING count(*) >= 2)
         SELECT turn_id, annotator, nullif(array_to_string(intents, '+'), '') AS intent_key, sentiment FROM latest
-        WHERE turn_id IN (SELECT turn_id FROM multi) ORDER BY turn_id, annotator""", {"p": project})
+        WHERE turn_id IN (SELECT turn_id FROM multi) ORDER BY turn_id, annotator""")
     intents, sentiments = rename_map(db, project, "intent"), rename_map(db, project, "sentiment")
     if intents:
         frame["intent_key"] = frame["intent_key"].map(
@@ -112,7 +123,7 @@ def _kappa_pairs(matrix: np.ndarray, annotators: list[str]) -> list[dict]:
 
 def entity_pair_f1(db, project: str = "default") -> list[dict]:
     """Exact-span F1 between each pair of annotators over the turns both labelled (computed in SQL)."""
-    rows = db.query_dicts(f"""WITH {LATEST_SUBMITS},
+    rows = over_latest(db, project, """WITH
         multi AS (SELECT turn_id FROM latest GROUP BY turn_id HAVING count(*) >= 2),
         mine AS (SELECT * FROM latest WHERE turn_id IN (SELECT turn_id FROM multi)),
         spans AS (SELECT turn_id, annotator, unnest(entities, recursive := true) FROM mine),
@@ -126,8 +137,9 @@ def entity_pair_f1(db, project: str = "default") -> list[dict]:
                    FROM pairs p LEFT JOIN n_spans na ON na.turn_id = p.turn_id AND na.annotator = p.a
                    LEFT JOIN n_spans nb ON nb.turn_id = p.turn_id AND nb.annotator = p.b GROUP BY ALL)
         SELECT t.a, t.b, t.n, CASE WHEN t.na + t.nb > 0 THEN 2.0 * coalesce(m.m, 0) / (t.na + t.nb) END AS f1
-        FROM totals t LEFT JOIN matched m ON m.a = t.a AND m.b = t.b ORDER BY t.a, t.b""", {"p": project})
-    return [{**r, "n": int(r["n"])} for r in rows]
+        FROM totals t LEFT JOIN matched m ON m.a = t.a AND m.b = t.b ORDER BY t.a, t.b""")
+    return [{"a": r.a, "b": r.b, "n": int(r.n), "f1": None if pd.isna(r.f1) else float(r.f1)}
+            for r in rows.itertuples(index=False)]
 
 
 def agreement_summary(db, project: str = "default") -> dict:
@@ -153,7 +165,7 @@ def annotator_stats(db, project: str = "default", *, run_id: str | None = None) 
                            "(SELECT 1 FROM predictions p WHERE p.run_id = r.run_id) "
                            "ORDER BY r.finished_at DESC NULLS LAST, r.run_id DESC LIMIT 1", [project])
         run_id = row[0] if row else None
-    return db.query_df(f"""WITH {LATEST_SUBMITS},
+    return over_latest(db, project, """WITH
         votes AS (SELECT turn_id, intents, count(*) AS n FROM latest GROUP BY ALL),
         turns_n AS (SELECT turn_id, sum(n) AS total, arg_max(intents, n) AS top, max(n) AS top_n FROM votes GROUP BY turn_id),
         maj AS (SELECT turn_id, total, CASE WHEN top_n * 2 > total THEN top END AS majority FROM turns_n)
@@ -163,13 +175,14 @@ def annotator_stats(db, project: str = "default", *, run_id: str | None = None) 
                round(avg(coalesce(l.intents = m.majority, false)::INTEGER) FILTER (WHERE m.total >= 2), 4) AS agree_majority,
                round(avg((l.intents[1] = p.intents[1])::INTEGER) FILTER (WHERE p.turn_id IS NOT NULL), 4) AS agree_model
         FROM latest l JOIN maj m USING (turn_id) LEFT JOIN predictions p ON p.turn_id = l.turn_id AND p.run_id = $run
-        GROUP BY l.annotator ORDER BY labels DESC""", {"p": project, "run": run_id})
+        GROUP BY l.annotator ORDER BY labels DESC""", {"run": run_id})
 
 
 def adjudication_queue(db, project: str = "default", *, limit: int = 200) -> pd.DataFrame:
     """Turns to resolve: annotators disagree, or someone flagged it -- and no adjudication since. Oldest first."""
-    return db.query_df(f"""WITH {LATEST_SUBMITS},
-        adj AS (SELECT turn_id, max(seq) AS seq FROM live WHERE action = 'adjudicate' GROUP BY turn_id),
+    return over_latest(db, project, """WITH
+        adj AS (SELECT turn_id, max(seq) AS seq FROM annotations WHERE project = $p AND action = 'adjudicate'
+                GROUP BY turn_id),
         disputes AS (SELECT turn_id, max(seq) AS seq, 'disagreement' AS reason, NULL AS note FROM latest GROUP BY turn_id
                      HAVING count(*) >= 2 AND (count(DISTINCT intents) > 1 OR count(DISTINCT entities) > 1
                         OR count(DISTINCT coalesce(sentiment, '')) > 1 OR count(DISTINCT coalesce(aligned::VARCHAR, '')) > 1)),
@@ -180,7 +193,7 @@ def adjudication_queue(db, project: str = "default", *, limit: int = 200) -> pd.
                  FROM queue q LEFT JOIN adj a USING (turn_id) WHERE a.seq IS NULL OR a.seq < q.seq GROUP BY q.turn_id)
         SELECT o.turn_id, o.reason, o.note, t.text, t.response,
                (SELECT count(*) FROM latest l WHERE l.turn_id = o.turn_id) AS n_annotators
-        FROM open o JOIN turns t USING (turn_id) ORDER BY o.seq LIMIT $limit""", {"p": project, "limit": limit})
+        FROM open o JOIN turns t USING (turn_id) ORDER BY o.seq LIMIT $limit""", {"limit": limit})
 
 
 def turn_votes(db, turn_id: str) -> list[dict]:

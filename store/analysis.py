@@ -24,7 +24,7 @@ import pandas as pd
 from store import agreement as _agreement
 from store.agreement import turn_votes  # noqa: F401 (re-export)
 from store.current import (CURRENT_LABELS, cached, current_labels, current_labels_sql, data_version,  # noqa: F401
-                           labelled_records, labelled_turn_ids, turn_texts)
+                           labelled_records, labelled_turn_ids, over_current, turn_texts)
 from store.current import _renamer
 from store.labels import rename_map
 
@@ -135,7 +135,7 @@ def model_snapshot(db, project: str = "default", *, run_id: str | None = None) -
     key = (db.path, project, run["run_id"], data_version(db, project))
     if key not in _snapshots:
         where, params, scope = _scope(run)
-        frame = db.query_df(f"""WITH {CURRENT_LABELS},
+        frame = over_current(db, project, f"""WITH
             joined AS (SELECT c.turn_id, c.intents[1] AS gold_intent, p.intents[1] AS pred_intent,
                               c.sentiment AS gold_sentiment, p.sentiment AS pred_sentiment,
                               CAST(p.intent_probs::JSON AS MAP(VARCHAR, DOUBLE)) AS ip,
@@ -143,8 +143,7 @@ def model_snapshot(db, project: str = "default", *, run_id: str | None = None) -
                        FROM cur c JOIN predictions p ON p.turn_id = c.turn_id AND p.run_id = $run WHERE {where})
             SELECT turn_id, gold_intent, pred_intent, ip[pred_intent] AS confidence, ip[gold_intent] AS p_given_intent,
                    gold_sentiment, pred_sentiment, sp[pred_sentiment] AS sentiment_confidence,
-                   sp[gold_sentiment] AS p_given_sentiment FROM joined""",
-                            {"p": project, "run": run["run_id"], **params})
+                   sp[gold_sentiment] AS p_given_sentiment FROM joined""", {"run": run["run_id"], **params})
         for column, kind in (("gold_intent", "intent"), ("pred_intent", "intent"),
                              ("gold_sentiment", "sentiment"), ("pred_sentiment", "sentiment")):
             names = rename_map(db, project, kind)
@@ -235,7 +234,7 @@ def entity_scores(db, project: str = "default", *, run_id: str | None = None) ->
 
 def _entity_scores(db, project: str, run: dict) -> pd.DataFrame:
     where, params, _ = _scope(run)
-    rows = db.query(f"""WITH {CURRENT_LABELS},
+    frame = over_current(db, project, f"""WITH
         scoped AS (SELECT c.turn_id, c.entities AS gold, p.entities AS pred FROM cur c
                    JOIN predictions p ON p.turn_id = c.turn_id AND p.run_id = $run WHERE {where}),
         g AS (SELECT turn_id, unnest(gold, recursive := true) FROM scoped),
@@ -243,10 +242,10 @@ def _entity_scores(db, project: str, run: dict) -> pd.DataFrame:
         SELECT coalesce(g.label, q.label) AS label, count(g.label) AS n_gold, count(q.label) AS n_pred,
                count(g.label) FILTER (WHERE q.label IS NOT NULL) AS tp
         FROM g FULL OUTER JOIN q ON g.turn_id = q.turn_id AND g."start" = q."start" AND g."end" = q."end" AND g.label = q.label
-        GROUP BY ALL""", {"p": project, "run": run["run_id"], **params})
+        GROUP BY ALL""", {"run": run["run_id"], **params})
     rename = _renamer(db, project, "entity")
     totals: dict[str, list[int]] = {}
-    for label, n_gold, n_pred, tp in rows:
+    for label, n_gold, n_pred, tp in frame.itertuples(index=False):
         t = totals.setdefault(rename(label), [0, 0, 0])
         t[0], t[1], t[2] = t[0] + n_gold, t[1] + n_pred, t[2] + tp
     out = []
@@ -302,12 +301,11 @@ def alignment_frame(db, project: str = "default", *, run_id: str | None = None) 
         return None
     key = (db.path, project, run["run_id"], data_version(db, project))
     if key not in _alignment_frames:
-        frame = db.query_df(f"""WITH {CURRENT_LABELS}
+        frame = over_current(db, project, f"""
             SELECT p.turn_id, t.seq, p.alignment_score, p.misalignment_prob, coalesce(c.intents[1], p.intents[1]) AS intent,
                    c.aligned, ',' || array_to_string(list_sort(c.annotators), ',') || ',' AS annotators, c.labelled_at
             FROM predictions p JOIN turns t ON t.turn_id = p.turn_id LEFT JOIN cur c ON c.turn_id = p.turn_id
-            WHERE p.run_id = $run AND p.alignment_score IS NOT NULL AND t.project = $p""",
-                            {"p": project, "run": run["run_id"]})
+            WHERE p.run_id = $run AND p.alignment_score IS NOT NULL AND t.project = $p""", {"run": run["run_id"]})
         names = rename_map(db, project, "intent")
         if names:
             frame["intent"] = frame["intent"].map(lambda v: names.get(v, v) if isinstance(v, str) else v)
