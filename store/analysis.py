@@ -343,6 +343,10 @@ def worst_aligned(db, project: str = "default", *, run_id: str | None = None, in
 
 def filter_options(db, project: str = "default") -> dict:
     """Values for the misalignment filters: intents, annotators, model versions, labelling date range."""
+    return cached("filters", db, project, lambda: _filter_options(db, project))
+
+
+def _filter_options(db, project: str) -> dict:
     from store.labels import get_schema
 
     annotators = [r[0] for r in db.query("SELECT DISTINCT annotator FROM annotations WHERE project = ? AND action = "

@@ -121,6 +121,22 @@ def confusion_with_cell_picker(data: dict, *, key: str, title: str) -> tuple[str
     return (given, predicted) if given is not None and predicted is not None else None
 
 
+def map_figure(points: pd.DataFrame) -> go.Figure:
+    """The 2-D map: one trace per intent (colour), marker size by misalignment probability, turn id as
+    customdata for selections. Built with graph_objects: plotly express took 1.5 s for 4,000 points."""
+    fig = go.Figure()
+    size = 5 + 14 * points["misalignment_prob"].fillna(0.0).to_numpy(float)
+    for intent, rows in points.groupby("intent", sort=True).indices.items():
+        fig.add_trace(go.Scatter(
+            x=points["x"].to_numpy()[rows], y=points["y"].to_numpy()[rows], mode="markers", name=html.escape(str(intent)),
+            customdata=points["turn_id"].to_numpy()[rows, None], marker=dict(size=size[rows], opacity=0.75, line=dict(width=0)),
+            hovertemplate="%{customdata[0]}<extra>%{fullData.name}</extra>"))
+    fig.update_layout(height=520, legend_title_text="intent", margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis=dict(showticklabels=False, title="PC 1"), yaxis=dict(showticklabels=False, title="PC 2"),
+                      plot_bgcolor="white")
+    return fig
+
+
 def bar_figure(frame: pd.DataFrame, *, x: str, y: str, title: str, y_range=(0, 1)) -> go.Figure:
     fig = go.Figure(go.Bar(x=_safe(frame[x]), y=frame[y]))
     fig.update_layout(title=title, height=320, margin=dict(l=10, r=10, t=40, b=10), yaxis=dict(range=list(y_range)))

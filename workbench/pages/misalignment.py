@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import plotly.express as px
 import streamlit as st
 
 from store import analysis, evidence
@@ -30,13 +29,8 @@ def turn_map(db, project: str, run_id: str) -> None:
     if points is None:
         st.info("This run published no embeddings, so there is no map yet (it appears after the worker's next run).")
         return
-    points["size"] = 4 + 14 * points["misalignment_prob"].fillna(0.0)
-    points["intent_label"] = ui._safe(points["intent"])
-    fig = px.scatter(points, x="x", y="y", color="intent_label", size="size", size_max=14, custom_data=["turn_id"],
-                     hover_data={"x": False, "y": False, "size": False, "turn_id": True, "misalignment_prob": ":.2f"})
-    fig.update_layout(height=520, legend_title_text="intent", margin=dict(l=10, r=10, t=10, b=10))
-    event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="mis_map",
-                            width="stretch")
+    event = st.plotly_chart(ui.map_figure(points), on_select="rerun", selection_mode=("points", "box", "lasso"),
+                            key="mis_map", width="stretch")
     chosen = {p["customdata"][0] for p in event.selection.points if p.get("customdata")} if event else set()
     if chosen:
         st.text(f"{len(chosen)} selected turn(s)")
