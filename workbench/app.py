@@ -78,6 +78,18 @@ def sign_in_page() -> None:
     sign_in.render_sign_in(runtime.get_store(runtime.parse_settings().db_path))
 
 
+def sign_in_pages() -> list:
+    """The sign-in form under its own URL and under every page's URL (nothing else is reachable)."""
+    def placeholder(spec: PageSpec):
+        def draw() -> None:
+            sign_in_page()
+        draw.__name__ = f"sign_in_{spec.url_path.replace('-', '_')}"
+        return st.Page(draw, title=spec.title, url_path=spec.url_path)
+
+    return [st.Page(sign_in_page, title="Sign in", url_path="sign-in", icon="🔑", default=True),
+            *(placeholder(spec) for spec in PAGES)]
+
+
 def main() -> None:
     st.set_page_config(page_title="Concord", layout="wide")  # no page_icon: material icons load from a CDN
     settings = runtime.parse_settings()
@@ -85,8 +97,9 @@ def main() -> None:
     background.start_for_app(db, settings.project)   # retrain-as-you-label loop (only under concord serve)
     user = auth.current_user(db)
     if user is None:
-        # Declare only the sign-in page, then draw it whatever page the URL asked for.
-        st.navigation([st.Page(sign_in_page, title="Sign in", url_path="sign-in", icon="🔑")], position="hidden")
+        # Every page URL resolves (to the sign-in form), so a bookmarked page shows no "not found";
+        # after signing in, the rerun lands on the page that URL names.
+        st.navigation(sign_in_pages(), position="hidden")
         sign_in_page()
         return
     pages = pages_for(user, db)

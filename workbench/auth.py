@@ -7,6 +7,7 @@ script for anyone not allowed. Failed sign-ins are throttled per user name.
 """
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ RECHECK_S = 1.0      # re-read the user's role and active flag at most this ofte
 
 _failures: dict[str, tuple[int, float]] = {}   # username -> (consecutive failures, time of the last)
 _failures_lock = threading.Lock()
+_tokens: dict[str, dict] = {}                   # reload token -> {"username", "last_seen"} (this process only)
+_tokens_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -65,12 +68,35 @@ def sign_in(db, username: str, password: str, *, now: float | None = None) -> Us
     _record_attempt(username, role is not None, now)
     if role is None:
         return None
-    st.session_state[SESSION_KEY] = {"username": username, "role": role, "signed_in_at": now, "last_seen": now}
+    token = secrets.token_urlsafe(32)
+    with _tokens_lock:
+        _tokens[token] = {"username": username, "last_seen": now}
+    st.session_state[SESSION_KEY] = {"username": username, "role": role, "signed_in_at": now, "last_seen": now,
+                                     "token": token}
     return User(username, role)
 
 
+def _restore_from_cookie(now: float) -> dict | None:
+    """A session for this browser's reload token, if the token is known here and not idle too long."""
+    from workbench.components.session_cookie import read_token
+
+    token = read_token()
+    if not token:
+        return None
+    with _tokens_lock:
+        entry = _tokens.get(token)
+        if entry is None or now - entry["last_seen"] > runtime.session_idle_seconds():
+            _tokens.pop(token, None)
+            return None
+    session = {"username": entry["username"], "role": "", "signed_in_at": now, "last_seen": now, "token": token}
+    st.session_state[SESSION_KEY] = session
+    return session
+
+
 def sign_out(notice: str | None = None) -> None:
-    st.session_state.pop(SESSION_KEY, None)
+    session = st.session_state.pop(SESSION_KEY, None) or {}
+    with _tokens_lock:
+        _tokens.pop(session.get("token"), None)
     for key in [k for k in st.session_state.keys() if str(k).startswith("label")]:
         del st.session_state[key]
     if notice:
@@ -79,10 +105,10 @@ def sign_out(notice: str | None = None) -> None:
 
 def current_user(db, *, now: float | None = None) -> User | None:
     """The signed-in user, re-validated against the database and the idle timeout; else None."""
-    session = st.session_state.get(SESSION_KEY)
+    now = time.time() if now is None else now
+    session = st.session_state.get(SESSION_KEY) or _restore_from_cookie(now)
     if not session:
         return None
-    now = time.time() if now is None else now
     if now - session.get("last_seen", 0) > runtime.session_idle_seconds():
         sign_out("Your session expired after a period of inactivity. Please sign in again.")
         return None
@@ -95,6 +121,9 @@ def current_user(db, *, now: float | None = None) -> User | None:
         return None
     session["last_seen"] = session["checked_at"] = now
     session["role"] = record["role"]
+    with _tokens_lock:
+        if session.get("token") in _tokens:
+            _tokens[session["token"]]["last_seen"] = now
     return User(record["username"], record["role"])
 
 
@@ -115,7 +144,12 @@ def require_role(db, roles: tuple[str, ...] = ALL_ROLES) -> User:
 
 def render_account(user: User) -> None:
     """Who is signed in, and the way out (drawn by every page's role check)."""
+    from workbench.components.session_cookie import write_token
+
     with st.sidebar:
+        token = (st.session_state.get(SESSION_KEY) or {}).get("token")
+        if token:
+            write_token(token, runtime.session_idle_seconds())
         st.caption(f"Signed in as **{user.username}** ({user.role})")
         if st.button("Sign out", key="sign_out", icon=":material/logout:"):
             sign_out("You signed out.")

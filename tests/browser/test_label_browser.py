@@ -1,7 +1,8 @@
 """The label page in a real browser: Debian's chromium (headless, via Playwright) against `concord serve`.
 
 Three turns are labelled with the keyboard only (sign-in aside), one entity span on a Chinese turn is
-selected with the mouse, and the stored offsets must be the expected code points. A turn whose text
+selected with the mouse, and the stored offsets must be the expected code points. On the way: a
+reload keeps the session and the turn, U undoes a submit, S skips. A turn whose text
 is an injection attempt must render as plain text and make no request: a sentinel HTTP server on a
 local port counts every request it gets. Screenshots go to test-artifacts/.
 """
@@ -159,6 +160,15 @@ def wait_for_turn(page, text: str, previous_form: str | None = None):
     page.wait_for_timeout(300)
 
 
+def wait_for_next_form(page, previous_form: str) -> None:
+    """Until one turn is on screen and it is not ``previous_form`` (keys before that are dropped)."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(f".cc-root[data-form-id='{previous_form}']")).to_have_count(0, timeout=20_000)
+    expect(page.locator(".cc-root")).to_have_count(1, timeout=20_000)
+    page.wait_for_timeout(300)
+
+
 def expect_intent(page, name: str) -> None:
     """The intent widget of the current turn shows ``name`` (during a rerun an older copy may linger)."""
     from playwright.sync_api import expect
@@ -216,8 +226,12 @@ def test_three_turns_by_keyboard_with_exact_code_point_spans(served):
         first_form = form_id(page)
         press(page, "Enter")
 
-        # Turn 2, the injection attempt: shown as text, nothing runs, nothing loads.
+        # Turn 2, the injection attempt: shown as text, nothing runs, nothing loads. A reload first:
+        # the session (reload cookie) and the turn (lease) survive it.
         wait_for_turn(page, xss_text(sentinel.port), first_form)
+        page.reload()
+        wait_for_turn(page, xss_text(sentinel.port))
+        expect(page.get_by_text("Signed in as")).to_be_visible()
         shot(page, "2-injection")
         assert page.evaluate("() => window.__pwned === undefined")
         assert page.locator("[data-testid='stMain'] img").count() == 0
@@ -239,17 +253,27 @@ def test_three_turns_by_keyboard_with_exact_code_point_spans(served):
         shot(page, "2-injection-labelled")
         press(page, "Enter")
 
-        # Turn 3, emoji before the span: the caret moves by code point.
+        # Turn 3, emoji before the span: the caret moves by code point. Labelled, undone (U brings it
+        # back as it was before: no labels), labelled again; then the next turn is skipped (S).
         wait_for_turn(page, EMOJI_TEXT, second_form)
-        press(page, "Home", *["ArrowRight"] * 9, *["Shift+ArrowRight"] * 3, "1")   # "777" = 9..11
-        expect(page.locator(".cc-chip")).to_have_count(1)
-        press(page, "2", "q")                               # intent 2 track_order, negative
-        expect_intent(page, "track_order")
-        third_form = form_id(page)
-        shot(page, "3-emoji-labelled")
-        press(page, "Enter")
-        expect(page.locator(f".cc-root[data-form-id='{third_form}']")).to_have_count(0, timeout=20_000)
+        for attempt in ("first", "again"):
+            press(page, "Home", *["ArrowRight"] * 9, *["Shift+ArrowRight"] * 3, "1")   # "777" = 9..11
+            expect(page.locator(".cc-chip")).to_have_count(1)
+            press(page, "2", "q")                           # intent 2 track_order, negative
+            expect_intent(page, "track_order")
+            third_form = form_id(page)
+            shot(page, f"3-emoji-labelled-{attempt}")
+            press(page, "Enter")
+            wait_for_next_form(page, third_form)
+            if attempt == "first":
+                press(page, "u")
+                wait_for_turn(page, EMOJI_TEXT)
+                expect(page.locator(".cc-chip")).to_have_count(0)
+        fourth_form = form_id(page)
+        fourth_text = page.locator(".cc-text").inner_text()
         shot(page, "4-next")
+        press(page, "s")
+        expect(page.locator(f".cc-root[data-form-id='{fourth_form}']")).to_have_count(0, timeout=20_000)
         assert page.evaluate("() => window.__pwned === undefined")
         browser.close()
 
@@ -259,6 +283,9 @@ def test_three_turns_by_keyboard_with_exact_code_point_spans(served):
     from store import Store, annotations
 
     with Store(served["db"]) as db:
+        skipped = db.query("SELECT t.text FROM annotations a JOIN turns t USING (turn_id) "
+                           "WHERE a.annotator = 'kb' AND a.action = 'skip'")
+        undone = db.query("SELECT count(*) FROM annotations WHERE annotator = 'kb' AND action = 'undo'")[0][0]
         zh = annotations.turn_state(db, "b-zh", annotator="kb")
         xss = annotations.turn_state(db, "b-xss", annotator="kb")
         emoji = annotations.turn_state(db, "b-emoji", annotator="kb")
@@ -271,3 +298,4 @@ def test_three_turns_by_keyboard_with_exact_code_point_spans(served):
     assert emoji["entities"] == [{"start": 9, "end": 12, "label": "order_id"}]
     assert EMOJI_TEXT[9:12] == "777"
     assert emoji["intents"] == ["track_order"] and emoji["sentiment"] == "negative"
+    assert undone == 1 and [row[0] for row in skipped] == [fourth_text]

@@ -8,6 +8,10 @@ from workbench import auth
 
 
 def render_sign_in(db) -> None:
+    from workbench.components.session_cookie import clear_token, read_token
+
+    if read_token():
+        clear_token()          # a stale reload token (signed out, expired or from an earlier server)
     _, middle, _ = st.columns([1, 2, 1])
     with middle:
         st.title("Concord")
