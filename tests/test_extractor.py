@@ -194,3 +194,18 @@ def test_full_mode_save_load_round_trip(full_model, tmp_path):
     expected, actual = full_model.predict_arrays(test), loaded.predict_arrays(test)
     np.testing.assert_allclose(actual.intent_probs, expected.intent_probs, atol=1e-3)
     assert [r["intents"] for r in loaded.predict(test)] == [r["intents"] for r in full_model.predict(test)]
+
+
+@pytest.mark.slow
+def test_packaged_encoder_fast_mode_on_bitext(tmp_path):
+    from pathlib import Path
+
+    if not (Path(__file__).resolve().parents[2] / "shared" / "data" / "bitext-customer-support").is_dir():
+        pytest.skip("../shared/data/bitext-customer-support not present")
+    from bench.datasets import load
+
+    train, test = load("bitext", split="train")[:1200], load("bitext", split="test")[:300]
+    model = Extractor.train(train, mode="fast", encoder=load_encoder(cache_dir=tmp_path))
+    scores = evaluate(model, test)
+    assert scores["intent_accuracy"] > 0.95 and scores["entity_f1"] > 0.85
+    assert scores["intent_ece"] < 0.05
