@@ -94,8 +94,6 @@ FIELD_SQL = {  # gold and predicted value of a single-label view of each field
     "intent": ("c.intents[1]", "p.intents[1]"),
     "sentiment": ("c.sentiment", "p.sentiment"),
 }
-_snapshots: dict[tuple, "ModelSnapshot"] = {}
-MAX_SNAPSHOTS = 8
 
 
 @dataclass(frozen=True)
@@ -132,27 +130,26 @@ def model_snapshot(db, project: str = "default", *, run_id: str | None = None) -
     run = resolve_run(db, project, run_id)
     if run is None:
         return None
-    key = (db.path, project, run["run_id"], data_version(db, project))
-    if key not in _snapshots:
-        where, params, scope = _scope(run)
-        frame = over_current(db, project, f"""WITH
-            joined AS (SELECT c.turn_id, c.intents[1] AS gold_intent, p.intents[1] AS pred_intent,
-                              c.sentiment AS gold_sentiment, p.sentiment AS pred_sentiment,
-                              CAST(p.intent_probs::JSON AS MAP(VARCHAR, DOUBLE)) AS ip,
-                              CAST(p.sentiment_probs::JSON AS MAP(VARCHAR, DOUBLE)) AS sp
-                       FROM cur c JOIN predictions p ON p.turn_id = c.turn_id AND p.run_id = $run WHERE {where})
-            SELECT turn_id, gold_intent, pred_intent, ip[pred_intent] AS confidence, ip[gold_intent] AS p_given_intent,
-                   gold_sentiment, pred_sentiment, sp[pred_sentiment] AS sentiment_confidence,
-                   sp[gold_sentiment] AS p_given_sentiment FROM joined""", {"run": run["run_id"], **params})
-        for column, kind in (("gold_intent", "intent"), ("pred_intent", "intent"),
-                             ("gold_sentiment", "sentiment"), ("pred_sentiment", "sentiment")):
-            names = rename_map(db, project, kind)
-            if names:
-                frame[column] = frame[column].map(lambda v, n=names: n.get(v, v) if isinstance(v, str) else v)
-        if len(_snapshots) >= MAX_SNAPSHOTS:
-            _snapshots.pop(next(iter(_snapshots)))
-        _snapshots[key] = ModelSnapshot(run, scope, frame)
-    return _snapshots[key]
+    return cached("snapshot", db, project, lambda: _build_snapshot(db, project, run), run["run_id"])
+
+
+def _build_snapshot(db, project: str, run: dict) -> ModelSnapshot:
+    where, params, scope = _scope(run)
+    frame = over_current(db, project, f"""WITH
+        joined AS (SELECT c.turn_id, c.intents[1] AS gold_intent, p.intents[1] AS pred_intent,
+                          c.sentiment AS gold_sentiment, p.sentiment AS pred_sentiment,
+                          CAST(p.intent_probs::JSON AS MAP(VARCHAR, DOUBLE)) AS ip,
+                          CAST(p.sentiment_probs::JSON AS MAP(VARCHAR, DOUBLE)) AS sp
+                   FROM cur c JOIN predictions p ON p.turn_id = c.turn_id AND p.run_id = $run WHERE {where})
+        SELECT turn_id, gold_intent, pred_intent, ip[pred_intent] AS confidence, ip[gold_intent] AS p_given_intent,
+               gold_sentiment, pred_sentiment, sp[pred_sentiment] AS sentiment_confidence,
+               sp[gold_sentiment] AS p_given_sentiment FROM joined""", {"run": run["run_id"], **params})
+    for column, kind in (("gold_intent", "intent"), ("pred_intent", "intent"),
+                         ("gold_sentiment", "sentiment"), ("pred_sentiment", "sentiment")):
+        names = rename_map(db, project, kind)
+        if names:
+            frame[column] = frame[column].map(lambda v, n=names: n.get(v, v) if isinstance(v, str) else v)
+    return ModelSnapshot(run, scope, frame)
 
 
 def confusion_from(snapshot: ModelSnapshot | None, field: str = "intent") -> dict:
@@ -290,29 +287,25 @@ def alignment_histogram(db, project: str = "default", *, run_id: str | None = No
                        {"run": run["run_id"], "bins": bins})
 
 
-_alignment_frames: dict[tuple, pd.DataFrame] = {}
-
-
 def alignment_frame(db, project: str = "default", *, run_id: str | None = None) -> pd.DataFrame | None:
     """Every scored turn of the run: turn_id, seq, alignment_score, misalignment_prob, intent (current label,
     else predicted), aligned (judged), annotators (",a,b,"), labelled_at. Kept while the data is unchanged."""
     run = resolve_run(db, project, run_id)
     if run is None:
         return None
-    key = (db.path, project, run["run_id"], data_version(db, project))
-    if key not in _alignment_frames:
-        frame = over_current(db, project, f"""
-            SELECT p.turn_id, t.seq, p.alignment_score, p.misalignment_prob, coalesce(c.intents[1], p.intents[1]) AS intent,
-                   c.aligned, ',' || array_to_string(list_sort(c.annotators), ',') || ',' AS annotators, c.labelled_at
-            FROM predictions p JOIN turns t ON t.turn_id = p.turn_id LEFT JOIN cur c ON c.turn_id = p.turn_id
-            WHERE p.run_id = $run AND p.alignment_score IS NOT NULL AND t.project = $p""", {"run": run["run_id"]})
-        names = rename_map(db, project, "intent")
-        if names:
-            frame["intent"] = frame["intent"].map(lambda v: names.get(v, v) if isinstance(v, str) else v)
-        if len(_alignment_frames) >= MAX_SNAPSHOTS:
-            _alignment_frames.pop(next(iter(_alignment_frames)))
-        _alignment_frames[key] = frame
-    return _alignment_frames[key]
+    return cached("alignment", db, project, lambda: _build_alignment_frame(db, project, run), run["run_id"])
+
+
+def _build_alignment_frame(db, project: str, run: dict) -> pd.DataFrame:
+    frame = over_current(db, project, """
+        SELECT p.turn_id, t.seq, p.alignment_score, p.misalignment_prob, coalesce(c.intents[1], p.intents[1]) AS intent,
+               c.aligned, ',' || array_to_string(list_sort(c.annotators), ',') || ',' AS annotators, c.labelled_at
+        FROM predictions p JOIN turns t ON t.turn_id = p.turn_id LEFT JOIN cur c ON c.turn_id = p.turn_id
+        WHERE p.run_id = $run AND p.alignment_score IS NOT NULL AND t.project = $p""", {"run": run["run_id"]})
+    names = rename_map(db, project, "intent")
+    if names:
+        frame["intent"] = frame["intent"].map(lambda v: names.get(v, v) if isinstance(v, str) else v)
+    return frame
 
 
 def worst_aligned(db, project: str = "default", *, run_id: str | None = None, intent: str | None = None,
@@ -354,3 +347,36 @@ def _filter_options(db, project: str) -> dict:
     first, last = db.query_one("SELECT min(created_at), max(created_at) FROM annotations WHERE project = ?", [project])
     return {"intents": get_schema(db, project)["intents"], "annotators": annotators,
             "model_versions": model_versions(db, project), "dates": (first, last)}
+
+
+_prewarming: set = set()
+_prewarm_threads: list = []
+
+
+def prewarm(db, project: str = "default") -> None:
+    """Fill every view's per-data-version cache in a background thread, so after a change (a label, a run)
+    only the page being looked at pays the cold queries and the next analyst page opens warm."""
+    import threading
+
+    key = (db.path, project, data_version(db, project))
+    if key in _prewarming:
+        return
+    _prewarming.add(key)
+
+    def work() -> None:
+        try:
+            for view in (model_snapshot, alignment_frame, entity_scores, filter_options, agreement_summary,
+                         annotator_stats, adjudication_queue):
+                view(db, project)
+        except Exception:   # noqa: BLE001 -- best effort: a page computes (and reports) it when shown
+            pass
+
+    thread = threading.Thread(target=work, name=f"concord-analysis-prewarm:{project}", daemon=True)
+    _prewarm_threads.append(thread)
+    thread.start()
+
+
+def wait_for_prewarm(timeout: float = 60) -> None:
+    """Block until background prewarms finish (before closing a Store: DuckDB refuses to close mid-query)."""
+    while _prewarm_threads:
+        _prewarm_threads.pop().join(timeout)

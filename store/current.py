@@ -8,6 +8,8 @@ views read, so results can be cached (``cached``) until labels, runs or label na
 """
 from __future__ import annotations
 
+import threading
+
 import pandas as pd
 
 from store.labels import rename_map
@@ -82,16 +84,29 @@ def data_version(db, project: str = "default") -> tuple:
 
 
 _memo: dict[tuple, object] = {}
+_computing: dict[tuple, threading.Lock] = {}
+_guard = threading.Lock()
+MAX_CACHED = 64
 
 
 def cached(name: str, db, project: str, compute, *key):
     """``compute()`` once per data version (and ``key``): a page's rerun after a click reads memory.
-    Results are shared: callers must not modify them."""
+
+    Single flight: while one thread (a page, or ``store.analysis.prewarm``) computes a key, others wait
+    for its result instead of repeating the work. Results are shared: callers must not modify them."""
     full_key = (name, db.path, project, key, data_version(db, project))
-    if full_key not in _memo:
-        if len(_memo) >= 64:
-            _memo.clear()
-        _memo[full_key] = compute()
+    if full_key in _memo:
+        return _memo[full_key]
+    with _guard:
+        lock = _computing.setdefault(full_key, threading.Lock())
+    with lock:
+        if full_key not in _memo:
+            value = compute()
+            with _guard:
+                if len(_memo) >= MAX_CACHED:
+                    _memo.clear()
+                    _computing.clear()
+                _memo[full_key] = value
     return _memo[full_key]
 
 

@@ -87,6 +87,7 @@ def app_db(tmp_path, monkeypatch):
     vectors = np.random.default_rng(0).normal(size=(20, 8)).astype(np.float16)
     np.savez(out / "embeddings.npz", ids=np.array([f"x{i}" for i in range(20)]), vectors=vectors)
     yield db
+    analysis.wait_for_prewarm()
     runtime.close_stores()
 
 

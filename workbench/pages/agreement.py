@@ -71,6 +71,7 @@ def render_resolution(db, user, project: str, row: dict) -> None:
 def render(db, user) -> None:
     """The page body; app.py checks the role (analyst/admin) on the server before calling it."""
     project = ui.project_name()
+    analysis.prewarm(db, project)      # the other analyst pages' caches fill in the background
     st.header("Agreement")
     ui.show_flash()
     render_summary(db, project)

@@ -26,6 +26,7 @@ def candidates(db, project: str, source: str, field: str, run_id: str | None) ->
 def render(db, user) -> None:
     """The page body; app.py checks the role (analyst/admin) on the server before calling it."""
     project = ui.project_name()
+    analysis.prewarm(db, project)      # the other analyst pages' caches fill in the background
     st.header("Likely label errors")
     ui.show_flash()
     left, right = st.columns(2)

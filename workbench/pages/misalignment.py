@@ -41,6 +41,7 @@ def turn_map(db, project: str, run_id: str) -> None:
 def render(db, user) -> None:
     """The page body; app.py checks the role (analyst/admin) on the server before calling it."""
     project = ui.project_name()
+    analysis.prewarm(db, project)      # the other analyst pages' caches fill in the background
     st.header("Misalignment explorer")
     ui.show_flash()
     run_id = ui.run_picker(db, project, key="mis_run")
