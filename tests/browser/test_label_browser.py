@@ -220,6 +220,12 @@ def test_three_turns_by_keyboard_with_exact_code_point_spans(served):
         select_with_mouse(page, 5, 11)                      # 订单12345 = code points 5..11
         press(page, "1")                                    # entity type 1: order_id
         expect(page.locator(".cc-chip")).to_have_count(1)
+        press(page, "Home", "Shift+ArrowRight", "Shift+ArrowRight", "5")      # 退款 as product...
+        expect(page.locator(".cc-chip")).to_have_count(2)
+        press(page, "Backspace")                                              # ...removed again
+        expect(page.locator(".cc-chip")).to_have_count(1)
+        press(page, *["ArrowRight"] * 3, "Shift+ArrowRight", "Shift+ArrowRight", "5")   # 订单, overlapping
+        expect(page.locator(".cc-chip")).to_have_count(2)
         press(page, "4", "q", "g")                          # intent 4 return_item, negative, aligned
         expect_intent(page, "return_item")
         shot(page, "1-chinese-labelled")
@@ -289,7 +295,7 @@ def test_three_turns_by_keyboard_with_exact_code_point_spans(served):
         zh = annotations.turn_state(db, "b-zh", annotator="kb")
         xss = annotations.turn_state(db, "b-xss", annotator="kb")
         emoji = annotations.turn_state(db, "b-emoji", annotator="kb")
-    assert zh["entities"] == [{"start": 5, "end": 12, "label": "order_id"}]
+    assert zh["entities"] == [{"start": 5, "end": 7, "label": "product"}, {"start": 5, "end": 12, "label": "order_id"}]
     assert ZH_TEXT[5:12] == "订单12345"
     assert zh["intents"] == ["return_item"] and zh["sentiment"] == "negative" and zh["aligned"] is True
     n = len(xss_text(0).replace("127.0.0.1:0", "127.0.0.1:%d" % sentinel.port))
