@@ -259,3 +259,26 @@ def test_keys_from_the_span_selector_apply_in_order_once_and_submit(app_db):
     assert live_submits(app_db, turn_id)[0]["flagged"] is True
     assert next_turn != turn_id
     assert [h["action"] for h in annotations.history(app_db, next_turn)] == []
+
+
+def test_sixty_intents_are_all_searchable_and_the_first_ten_have_digit_keys(tmp_path, monkeypatch):
+    from app_testkit import SCHEMA_YAML
+
+    many = [f"intent_{i:02d}" for i in range(60)]
+    monkeypatch.setattr("app_testkit.SCHEMA_YAML", SCHEMA_YAML.replace(
+        "intents: [track_order, return_item, greeting, cancel_order, product_question]", f"intents: {many}"))
+    template = make_template(tmp_path / "tpl", users=("ann",))
+    open_copy(template, tmp_path, monkeypatch)
+    try:
+        at = signed_in("ann")
+        box = at.multiselect(key=open_form(at).key("intents"))
+        names = [option.split(" · ")[-1] for option in box.options]
+        assert names[:60] == many                         # (+ cancel_order, added by the imported suggestion)
+        assert box.options[:2] == ["1 · intent_00", "2 · intent_01"] and box.options[9] == "0 · intent_09"
+        assert box.options[10] == "intent_10"
+        box.set_value(["intent_42", "intent_07"])
+        at.button(key=open_form(at).key("submit")).click()
+        at.run()
+        assert "Saved." in texts(at)
+    finally:
+        runtime.close_stores()
