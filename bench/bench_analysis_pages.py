@@ -67,7 +67,7 @@ def query_timings(db) -> dict:
         "annotator_stats": lambda: A.annotator_stats(db),
         "adjudication_queue": lambda: A.adjudication_queue(db),
         "nearest_labelled": lambda: E.nearest_labelled(db, "default", "t000002"),
-        "embedding_map": lambda: E.embedding_map(db, "default", sample=4000),
+        "embedding_map": lambda: E.embedding_map(db, "default"),
     }
     bump_version(db)
     out = {}

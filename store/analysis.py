@@ -368,6 +368,9 @@ def prewarm(db, project: str = "default") -> None:
             for view in (model_snapshot, alignment_frame, entity_scores, filter_options, agreement_summary,
                          annotator_stats, adjudication_queue):
                 view(db, project)
+            from store import evidence
+
+            evidence.embedding_map(db, project)
         except Exception:   # noqa: BLE001 -- best effort: a page computes (and reports) it when shown
             pass
 

@@ -15,9 +15,10 @@ import pandas as pd
 
 from store.labels import rename_map
 
-from store.analysis import current_labels, data_version, labelled_turn_ids, model_snapshot, resolve_run
+from store.analysis import cached, current_labels, data_version, labelled_turn_ids, model_snapshot, resolve_run
 
 EMBEDDINGS_FILE = "embeddings.npz"
+MAP_SAMPLE = 2500       # turns on the 2-D map: enough to see clusters, light enough to redraw on every click
 _embedding_cache: dict[tuple, "Embeddings"] = {}
 
 
@@ -129,13 +130,19 @@ def _projection(loaded: Embeddings, *, sample: int, seed: int) -> tuple[list, np
     return _projections[key]
 
 
-def embedding_map(db, project: str = "default", *, run_id: str | None = None, sample: int = 5000,
+def embedding_map(db, project: str = "default", *, run_id: str | None = None, sample: int = MAP_SAMPLE,
                   seed: int = 0) -> pd.DataFrame | None:
-    """A 2-D PCA map of (a seeded sample of) the run's turns: x, y, intent, misalignment_prob, text."""
+    """A 2-D PCA map of (a seeded sample of) the run's turns: x, y, intent, misalignment_prob, text.
+    Cached per data version (the labels colour it)."""
     run = resolve_run(db, project, run_id)
     loaded = load_embeddings(db, project, run_id=run["run_id"] if run else None)
     if loaded is None:
         return None
+    return cached("map", db, project, lambda: _map_frame(db, project, run, loaded, sample, seed),
+                  run["run_id"], id(loaded), sample, seed)
+
+
+def _map_frame(db, project: str, run: dict, loaded: Embeddings, sample: int, seed: int) -> pd.DataFrame:
     chosen, xy = _projection(loaded, sample=sample, seed=seed)
     predicted = db.query_df("SELECT turn_id, intents[1] AS pred_intent, misalignment_prob FROM predictions "
                             "WHERE run_id = $run AND turn_id IN (SELECT unnest($ids))", {"run": run["run_id"], "ids": chosen})

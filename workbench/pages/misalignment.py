@@ -25,7 +25,7 @@ def filters(db, project: str) -> dict:
 
 def turn_map(db, project: str, run_id: str) -> None:
     st.subheader("Map of the turns")
-    points = evidence.embedding_map(db, project, run_id=run_id, sample=4000)
+    points = evidence.embedding_map(db, project, run_id=run_id)
     if points is None:
         st.info("This run published no embeddings, so there is no map yet (it appears after the worker's next run).")
         return
