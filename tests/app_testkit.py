@@ -92,9 +92,12 @@ def signed_in(name: str, path: str = APP):
 
 def texts(at) -> str:
     """Everything AppTest shows as text, for 'is it on the page' checks."""
+    import html
+
     parts = []
     for kind in ("title", "header", "caption", "markdown", "text", "code", "info", "success", "warning", "error"):
         parts += [getattr(e, "value", "") or "" for e in getattr(at, kind)]
+    parts += [html.unescape(getattr(e.proto, "body", "")) for e in at.get("html")]   # escaped notices
     return "\n".join(str(p) for p in parts)
 
 

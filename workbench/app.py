@@ -104,7 +104,7 @@ def main() -> None:
         return
     pages = pages_for(user, db)
     if not pages:
-        st.error(f"No pages are available for the role {user.role!r}.")
+        st.error(f"No pages are available for the role {user.role!r}.")  # md-safe: role names are constants
         return
     st.navigation(pages).run()
 

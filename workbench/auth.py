@@ -63,7 +63,7 @@ def sign_in(db, username: str, password: str, *, now: float | None = None) -> Us
     username = (username or "").strip()
     wait = _locked_out(username, now)
     if wait > 0:
-        raise PermissionError(f"too many failed attempts for {username!r}; try again in {wait:.0f} s")
+        raise PermissionError(f"Too many failed attempts for this user name; try again in {wait:.0f} s.")
     role = users.verify_password(db, username, password or "")
     _record_attempt(username, role is not None, now)
     if role is None:
@@ -137,7 +137,7 @@ def require_role(db, roles: tuple[str, ...] = ALL_ROLES) -> User:
         st.stop()
     render_account(user)
     if not user.can(*roles):
-        st.error(f"This page is for {', '.join(roles)} users; you are signed in as {user.role}.")
+        st.error(f"This page is for {', '.join(roles)} users; you are signed in as {user.role}.")  # md-safe: role names are constants
         st.stop()
     return user
 
@@ -150,7 +150,7 @@ def render_account(user: User) -> None:
         token = (st.session_state.get(SESSION_KEY) or {}).get("token")
         if token:
             write_token(token, runtime.session_idle_seconds())
-        st.caption(f"Signed in as **{user.username}** ({user.role})")
+        st.caption(f"Signed in as **{user.username}** ({user.role})")  # md-safe: names match users.USERNAME_PATTERN
         if st.button("Sign out", key="sign_out", icon=":material/logout:"):
             sign_out("You signed out.")
             st.rerun()

@@ -18,7 +18,7 @@ def render_sign_in(db) -> None:
         st.caption("Label dialog turns: intents, entity spans, sentiment and response fit.")
         notice = auth.pop_notice()
         if notice:
-            st.info(notice)
+            st.info(notice)  # md-safe: auth's own fixed sentences
         with st.form("sign_in"):
             username = st.text_input("User name", key="sign_in_user", autocomplete="username")
             password = st.text_input("Password", type="password", key="sign_in_password",
@@ -35,7 +35,7 @@ def try_sign_in(db, username: str, password: str) -> None:
     try:
         user = auth.sign_in(db, username, password)
     except PermissionError as exc:
-        st.error(str(exc))
+        st.error(str(exc))  # md-safe: auth's throttle sentence (numbers only)
         return
     if user is None:
         st.error("Unknown user name or wrong password.")

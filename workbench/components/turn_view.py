@@ -46,7 +46,7 @@ def render_context(context: list[dict]) -> None:
         return
     older, recent = context[:-VISIBLE_CONTEXT], context[-VISIBLE_CONTEXT:]
     if older:
-        with st.expander(f"{len(older)} earlier turn(s)"):
+        with st.expander(f"{len(older)} earlier turn(s)"):  # md-safe: a count
             st.html(chat_html(older))
     st.html(chat_html(recent))
 

@@ -11,6 +11,7 @@ import streamlit as st
 
 from store import labels
 from workbench import auth, runtime
+from workbench.components.notice import notice
 
 KIND_TITLES = {"intent": "Intents", "entity": "Entity types", "sentiment": "Sentiment classes"}
 SCHEMA_KEYS = {"intent": "intents", "entity": "entities", "sentiment": "sentiments"}
@@ -30,7 +31,7 @@ def run_change(action, *args, done: str, **kwargs) -> None:
 def render_flash() -> None:
     kind, message = st.session_state.pop("schema_flash", (None, None))
     if message:
-        (st.success if kind == "success" else st.error)(message)
+        notice(kind, message)      # quotes label names, which imports may have brought in: escaped
 
 
 def render_kind(db, project: str, kind: str, user: auth.User, schema: dict) -> None:
@@ -77,7 +78,7 @@ def render_project_settings(db, project: str) -> None:
             run_change(labels.set_overlap, db, project, int(overlap), done="Saved guidelines and overlap.")
             st.rerun()
     with st.expander("Preview guidelines"):
-        st.markdown(info.get("guidelines") or "_(empty)_")   # admin-written Markdown
+        st.markdown(info.get("guidelines") or "_(empty)_")  # md-safe: admin-written guidelines
 
 
 def render_history(db, project: str) -> None:
@@ -96,10 +97,11 @@ def main() -> None:
     projects = labels.list_projects(db) or [settings.project]
     project = st.sidebar.selectbox("Project", projects, key="schema_project",
                                    index=projects.index(settings.project) if settings.project in projects else 0)
-    st.header(f"Label schema · {project}")
+    st.header("Label schema")
+    st.text(f"Project: {project}")
     render_flash()
     schema = labels.get_schema(db, project)
-    tabs = st.tabs([*KIND_TITLES.values(), "Guidelines & overlap", "Rename history"])
+    tabs = st.tabs([*KIND_TITLES.values(), "Guidelines & overlap", "Rename history"])  # md-safe: constants
     for tab, kind in zip(tabs, KIND_TITLES):
         with tab:
             render_kind(db, project, kind, user, schema)

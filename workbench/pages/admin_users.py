@@ -6,6 +6,7 @@ import streamlit as st
 
 from store import users
 from workbench import auth, runtime
+from workbench.components.notice import notice
 
 
 def render_add(db) -> None:
@@ -49,7 +50,7 @@ def main() -> None:
     st.header("Users")
     kind, message = st.session_state.pop("users_flash", (None, None))
     if message:
-        (st.success if kind == "success" else st.error)(message)
+        notice(kind, message)
     listing = users.list_users(db)
     st.dataframe(pd.DataFrame(listing), hide_index=True, width="stretch")
     left, right = st.columns(2)

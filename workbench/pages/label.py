@@ -7,6 +7,7 @@ the open form, so a double click or a late keypress never acts on the next turn.
 """
 from __future__ import annotations
 
+import html
 import time
 import uuid
 
@@ -17,6 +18,7 @@ from store.annotations import SubmitRefused
 from workbench import auth, runtime
 from workbench.components import label_form, progress, shortcuts, turn_view
 from workbench.components.label_form import LabelForm
+from workbench.components.notice import notice
 from workbench.components.span_selector import new_actions, span_selector
 
 LABEL_ROLES = ("annotator", "analyst", "admin")
@@ -200,7 +202,7 @@ def render_flash() -> None:
     slot = st.empty()
     kind, message = st.session_state.pop(FLASH_KEY, (None, None))
     if message:
-        {"success": slot.success, "info": slot.info, "warning": slot.warning, "error": slot.error}[kind](message)
+        notice(kind, message, where=slot)       # messages may quote turn ids: escaped, never Markdown
 
 
 def render_sidebar(db, user: auth.User, project: str, schema: dict) -> None:
@@ -214,14 +216,15 @@ def render_sidebar(db, user: auth.User, project: str, schema: dict) -> None:
         guidelines = guidelines_of(db, project)
         with st.expander("Guidelines", expanded=False):
             # Admin-written Markdown (trusted); dialog text never goes through st.markdown.
-            st.markdown(guidelines or "_No guidelines yet: an admin can add them on the Schema page._")
+            st.markdown(guidelines or "_No guidelines yet: an admin can add them on the Schema page._")  # md-safe: admin-written guidelines
 
 
 def render_turn(db, user: auth.User, project: str, form: LabelForm, turn: dict, schema: dict) -> None:
     where = f"Conversation {turn['conversation_id']}"
     if turn.get("turn_index") is not None:
         where += f" · turn {turn['turn_index']}"
-    st.caption(where + ("  ·  🚩 flagged" if form.flagged else "") + ("  ·  restored" if form.restored else ""))
+    where += ("  ·  🚩 flagged" if form.flagged else "") + ("  ·  restored" if form.restored else "")
+    st.html(f"<div style='font-size:.85rem;opacity:.7'>{html.escape(where)}</div>")   # ids come from data
     turn_view.render_context(turn.get("context") or [])
     suggestion = turn.get("suggestion") or {}
     span_selector(
@@ -250,20 +253,20 @@ def render_actions(db, user, project: str, form: LabelForm, suggestion: dict | N
     args = (db, user, project, form.form_id)
     label = shortcuts.button_label
     with st.container(horizontal=True):
-        st.button(label("Submit & next", "Enter"), type="primary", key=form.key("submit"), on_click=on_submit,
-                  args=args)
-        st.button(label("Skip", shortcuts.SKIP), key=form.key("skip"), on_click=on_skip, args=args)
-        st.button(label("Flag", shortcuts.FLAG), key=form.key("flag"), on_click=on_flag, args=args,
-                  disabled=form.flagged)
-        st.button(label("Accept suggestions", shortcuts.ACCEPT), key=form.key("accept"), on_click=on_accept,
-                  args=(project, form.form_id), disabled=not suggestion)
+        st.button(label("Submit & next", "Enter"), type="primary", key=form.key("submit"),  # md-safe: constants
+                  on_click=on_submit, args=args)
+        st.button(label("Skip", shortcuts.SKIP), key=form.key("skip"), on_click=on_skip, args=args)  # md-safe: constants
+        st.button(label("Flag", shortcuts.FLAG), key=form.key("flag"), on_click=on_flag,  # md-safe: constants
+                  args=args, disabled=form.flagged)
+        st.button(label("Accept suggestions", shortcuts.ACCEPT), key=form.key("accept"),  # md-safe: constants
+                  on_click=on_accept, args=(project, form.form_id), disabled=not suggestion)
         render_undo_button(db, user, project)
 
 
 def render_undo_button(db, user, project: str, *, with_shortcut: bool = False) -> None:
     """Undo: its key goes through the span selector's log, except when no turn (no selector) is shown."""
     undo_id = st.session_state.setdefault(UNDO_KEY, str(uuid.uuid4()))
-    st.button(shortcuts.button_label("Undo last submit", shortcuts.UNDO), key=f"label-undo-{undo_id}",
+    st.button(shortcuts.button_label("Undo last submit", shortcuts.UNDO), key=f"label-undo-{undo_id}",  # md-safe: constants
               on_click=on_undo, args=(db, user, project, undo_id),
               shortcut=shortcuts.UNDO if with_shortcut else None)
 
