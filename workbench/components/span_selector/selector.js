@@ -168,155 +168,195 @@ function boundaryAt(event, chars) {
   return event.clientX > r.left + r.width / 2 ? i + 1 : i;
 }
 
-export default function (component) {
-  const { data, parentElement, setStateValue } = component;
-  const cfg = data || {};
-  const chars = Array.from(cfg.text || "");
-  const st = formState(cfg);
-  const root = parentElement.querySelector(".cc-root");
-  const textBox = root.querySelector(".cc-text");
-  const palette = root.querySelector(".cc-palette");
-  const chips = root.querySelector(".cc-spans");
-  root.dataset.formId = cfg.form_id || "";
-  textBox.setAttribute("aria-label", "Turn text; arrows move the caret, shift+arrows select, digits assign an entity type");
+// One mounted selector: its form's state, its DOM, its listeners. Methods stay small on purpose.
+class Selector {
+  constructor(component) {
+    const { data, parentElement, setStateValue } = component;
+    this.cfg = data || {};
+    this.chars = Array.from(this.cfg.text || "");
+    this.st = formState(this.cfg);
+    this.setStateValue = setStateValue;
+    this.root = parentElement.querySelector(".cc-root");
+    this.textBox = this.root.querySelector(".cc-text");
+    this.palette = this.root.querySelector(".cc-palette");
+    this.chips = this.root.querySelector(".cc-spans");
+    this.root.dataset.formId = this.cfg.form_id || "";
+    this.textBox.setAttribute("aria-label", "Turn text; arrows move the caret, shift+arrows select, digits assign an entity type");
+    this.dragging = false;
+    this.id = ++instanceCount;
+  }
 
-  const publish = () => setStateValue("spans", { rev: st.rev, spans: st.spans.map((s) => ({ ...s })) });
-  const act = (name, value) => {
+  // -- state out: spans as a state, keys as an ordered log (see the top of this file) -----------
+  publish() {
+    this.setStateValue("spans", { rev: this.st.rev, spans: this.st.spans.map((s) => ({ ...s })) });
+  }
+
+  act(name, value) {
+    const st = this.st;
     st.log.push([++st.seq, name, value ?? null]);
     if (st.log.length > LOG_KEEP) st.log.splice(0, st.log.length - LOG_KEEP);
-    setStateValue("actions", { log: st.log });
-  };
-  const draw = () => {
-    renderText(textBox, chars, st, cfg);
-    renderPalette(palette, st, cfg, assign);
-    renderChips(chips, chars, st, cfg, remove);
-    root.dataset.spans = JSON.stringify(st.spans);
-    root.dataset.caret = String(st.caret);
-  };
-  function assign(k) {
+    this.setStateValue("actions", { log: st.log });
+  }
+
+  draw() {
+    renderText(this.textBox, this.chars, this.st, this.cfg);
+    renderPalette(this.palette, this.st, this.cfg, (k) => this.assign(k));
+    renderChips(this.chips, this.chars, this.st, this.cfg, (k) => this.remove(k));
+    this.root.dataset.spans = JSON.stringify(this.st.spans);
+    this.root.dataset.caret = String(this.st.caret);
+  }
+
+  // -- spans --------------------------------------------------------------------------------------
+  assign(k) {
+    const st = this.st;
     const sel = selection(st);
-    const label = (cfg.entity_types || [])[k];
+    const label = (this.cfg.entity_types || [])[k];
     if (!sel || !label) return;
     const dup = st.spans.some((s) => s.start === sel[0] && s.end === sel[1] && s.label === label);
     if (!dup) st.spans.push({ start: sel[0], end: sel[1], label });
     st.anchor = null;
     st.caret = sel[1];
-    draw();
-    publish();
+    this.draw();
+    this.publish();
   }
-  function remove(k) {
-    st.spans.splice(k, 1);
-    draw();
-    publish();
+
+  remove(k) {
+    this.st.spans.splice(k, 1);
+    this.draw();
+    this.publish();
   }
-  function removeAt(i) {
+
+  removeAt(i) {
+    const st = this.st;
     const sel = selection(st);
     let k = sel ? st.spans.findIndex((s) => s.start === sel[0] && s.end === sel[1]) : -1;
     if (k < 0) {
       const cover = covering(st.spans, i);
       k = cover.length ? st.spans.lastIndexOf(cover[0]) : -1;
     }
-    if (k >= 0) remove(k);
+    if (k >= 0) this.remove(k);
   }
-  function moveCaret(to, extend) {
-    const next = Math.max(0, Math.min(chars.length, to));
+
+  moveCaret(to, extend) {
+    const st = this.st;
     if (extend && st.anchor === null) st.anchor = st.caret;
     if (!extend) st.anchor = null;
-    st.caret = next;
-    draw();
+    st.caret = Math.max(0, Math.min(this.chars.length, to));
+    this.draw();
   }
 
-  // -- mouse: press, drag, release; half-character boundaries like a native text selection -----
-  let dragging = false;
-  const onDown = (e) => {
-    if (e.button !== 0) return;
-    const b = boundaryAt(e, chars);
+  // -- mouse: press, drag, release; half-character boundaries like a native text selection -------
+  onDown(e) {
+    const b = e.button === 0 ? boundaryAt(e, this.chars) : null;
     if (b === null) return;
     e.preventDefault();
-    dragging = true;
-    if (e.shiftKey) { if (st.anchor === null) st.anchor = st.caret; } else st.anchor = b;
-    st.caret = b;
-    draw();
-  };
-  const onMove = (e) => {
-    if (!dragging) return;
-    const b = boundaryAt(e, chars);
-    if (b === null || b === st.caret) return;
-    st.caret = b;
-    draw();
-  };
-  const onUp = () => { dragging = false; };
-  const onDouble = (e) => {
+    this.dragging = true;
+    if (!e.shiftKey) this.st.anchor = b;
+    else if (this.st.anchor === null) this.st.anchor = this.st.caret;
+    this.st.caret = b;
+    this.draw();
+  }
+
+  onMove(e) {
+    if (!this.dragging) return;
+    const b = boundaryAt(e, this.chars);
+    if (b === null || b === this.st.caret) return;
+    this.st.caret = b;
+    this.draw();
+  }
+
+  onDouble(e) {
     const target = e.target.closest ? e.target.closest(".cc-ch") : null;
     if (!target) return;
-    const [a, b] = wordBounds(chars, Number(target.dataset.i));
-    st.anchor = a;
-    st.caret = b;
-    draw();
-  };
-  textBox.addEventListener("pointerdown", onDown);
-  textBox.addEventListener("pointermove", onMove);
-  textBox.addEventListener("dblclick", onDouble);
-  window.addEventListener("pointerup", onUp);
+    [this.st.anchor, this.st.caret] = wordBounds(this.chars, Number(target.dataset.i));
+    this.draw();
+  }
 
-  // -- keyboard: one listener for the whole page (components v2 run in the app document) --------
-  const me = ++instanceCount;
-  activeInstance = me;
-  const onKey = (e) => {
-    if (activeInstance !== me || e.defaultPrevented || e.isComposing) return;
+  // -- keyboard: one listener for the whole page (components v2 run in the app document) ----------
+  onKey(e) {
+    if (activeInstance !== this.id || e.defaultPrevented || e.isComposing) return;
     const target = e.composedPath ? e.composedPath()[0] : e.target;
     if (isEditable(target)) {
       if (e.key === "Escape") target.blur();
       return;
     }
-    if (handleKey(e)) {
+    if (this.caretKey(e) || this.labelKey(e) || this.commandKey(e)) {
       e.preventDefault();
       e.stopPropagation();
     }
-  };
-  function handleKey(e) {
+  }
+
+  caretKey(e) {
     const word = e.altKey || e.ctrlKey || e.metaKey;
+    const { st, chars } = this;
     switch (e.key) {
-      case "ArrowLeft": moveCaret(word ? wordJump(chars, st.caret, -1) : st.caret - 1, e.shiftKey); return true;
-      case "ArrowRight": moveCaret(word ? wordJump(chars, st.caret, 1) : st.caret + 1, e.shiftKey); return true;
-      case "Home": moveCaret(0, e.shiftKey); return true;
-      case "End": moveCaret(chars.length, e.shiftKey); return true;
-      case "Escape": if (st.anchor === null) return false; moveCaret(st.caret, false); return true;
-      case "Backspace": removeAt(st.caret - 1); return true;
-      case "Delete": removeAt(st.caret); return true;
+      case "ArrowLeft": this.moveCaret(word ? wordJump(chars, st.caret, -1) : st.caret - 1, e.shiftKey); return true;
+      case "ArrowRight": this.moveCaret(word ? wordJump(chars, st.caret, 1) : st.caret + 1, e.shiftKey); return true;
+      case "Home": this.moveCaret(0, e.shiftKey); return true;
+      case "End": this.moveCaret(chars.length, e.shiftKey); return true;
+      case "Escape": if (st.anchor === null) return false; this.moveCaret(st.caret, false); return true;
+      case "Backspace": this.removeAt(st.caret - 1); return true;
+      case "Delete": this.removeAt(st.caret); return true;
+      default: return false;
     }
+  }
+
+  labelKey(e) {
     if (e.ctrlKey || e.metaKey || e.altKey) return false;
     if (/^[0-9]$/.test(e.key)) {
       const k = e.key === "0" ? 9 : Number(e.key) - 1;
-      if (selection(st)) assign(k); else act("intent", k);
+      if (selection(this.st)) this.assign(k); else this.act("intent", k);
       return true;
     }
     const key = e.key.toLowerCase();
-    const sentiments = cfg.sentiment_keys || {};
-    const alignments = cfg.alignment_keys || {};
-    if (key in sentiments) { act("sentiment", sentiments[key]); return true; }
-    if (key in alignments) { act("aligned", alignments[key]); return true; }
-    const command = (cfg.command_keys || {})[e.key === "Enter" ? "Enter" : key];
-    if (command === "submit") { act("submit", { rev: st.rev, spans: st.spans.map((s) => ({ ...s })) }); return true; }
-    if (command) { act(command); return true; }
-    const focus = (cfg.focus_targets || {})[e.key];
-    if (focus) {
-      const box = `[class*="${focus}"]`;   // a prefix: the widget's key may carry a version suffix
-      const inputs = Array.from(document.querySelectorAll(`${box} input, ${box} textarea`));
-      const input = inputs.find((i) => !i.closest("[data-retained='true']")) || inputs[0];
-      if (input) { input.focus(); input.click(); return true; }
-    }
+    const sentiments = this.cfg.sentiment_keys || {};
+    const alignments = this.cfg.alignment_keys || {};
+    if (key in sentiments) { this.act("sentiment", sentiments[key]); return true; }
+    if (key in alignments) { this.act("aligned", alignments[key]); return true; }
     return false;
   }
-  if (cfg.global_keys !== false) window.addEventListener("keydown", onKey, true);
 
-  draw(); // no publish here: Python already knows these spans (they came in `data`)
-  return () => {
-    if (activeInstance === me) activeInstance = null;
-    window.removeEventListener("keydown", onKey, true);
-    window.removeEventListener("pointerup", onUp);
-    textBox.removeEventListener("pointerdown", onDown);
-    textBox.removeEventListener("pointermove", onMove);
-    textBox.removeEventListener("dblclick", onDouble);
-  };
+  commandKey(e) {
+    if (e.ctrlKey || e.metaKey || e.altKey) return false;
+    const command = (this.cfg.command_keys || {})[e.key === "Enter" ? "Enter" : e.key.toLowerCase()];
+    if (command === "submit") {
+      this.act("submit", { rev: this.st.rev, spans: this.st.spans.map((s) => ({ ...s })) });
+      return true;
+    }
+    if (command) { this.act(command); return true; }
+    return focusTarget((this.cfg.focus_targets || {})[e.key]);
+  }
+
+  mount() {
+    const handlers = [
+      [this.textBox, "pointerdown", (e) => this.onDown(e)],
+      [this.textBox, "pointermove", (e) => this.onMove(e)],
+      [this.textBox, "dblclick", (e) => this.onDouble(e)],
+      [window, "pointerup", () => { this.dragging = false; }],
+    ];
+    if (this.cfg.global_keys !== false) handlers.push([window, "keydown", (e) => this.onKey(e), true]);
+    for (const [node, type, fn, capture] of handlers) node.addEventListener(type, fn, !!capture);
+    activeInstance = this.id;
+    this.draw(); // no publish here: Python already knows these spans (they came in `data`)
+    return () => {
+      if (activeInstance === this.id) activeInstance = null;
+      for (const [node, type, fn, capture] of handlers) node.removeEventListener(type, fn, !!capture);
+    };
+  }
+}
+
+function focusTarget(prefix) {
+  // Focus a Streamlit widget by its key; a prefix, since a widget's key may carry a version suffix.
+  if (!prefix) return false;
+  const box = `[class*="${prefix}"]`;
+  const inputs = Array.from(document.querySelectorAll(`${box} input, ${box} textarea`));
+  const input = inputs.find((i) => !i.closest("[data-retained='true']")) || inputs[0];
+  if (!input) return false;
+  input.focus();
+  input.click();
+  return true;
+}
+
+export default function (component) {
+  return new Selector(component).mount();
 }
