@@ -134,3 +134,19 @@ def test_sign_out(app_db):
     at.run()
     assert auth.SESSION_KEY not in at.session_state
     assert at.text_input(key="sign_in_user") is not None
+
+
+def test_admin_merges_intents_into_one(app_db):
+    at = signed_in("boss")
+    at.switch_page("pages/admin_schema.py").run()
+    at.multiselect(key="merge-src-intent").set_value(["greeting", "product_question"])
+    at.selectbox(key="merge-dst-intent").select("track_order")
+    at.button(key="FormSubmitter:merge-intent-Merge").click()
+    at.run()
+    from store import labels
+
+    schema = labels.get_schema(app_db, "default")
+    assert "greeting" not in schema["intents"] and "product_question" not in schema["intents"]
+    assert labels.rename_map(app_db, "default", "intent") == {"greeting": "track_order",
+                                                              "product_question": "track_order"}
+    assert "Merged" in texts(at)
