@@ -171,13 +171,14 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown sections {unknown}; expected some of {sorted(table)}")
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    results = json.loads(OUT.read_text()) if OUT.is_file() else {}
     for name in chosen:
         print(f"--- {name}", flush=True)
-        results[name] = {**table[name](), "threads": threads, "measured_at": time.strftime("%Y-%m-%d %H:%M")}
-        print(json.dumps({k: v for k, v in results[name].items() if k != "history"}), flush=True)
+        row = {**table[name](), "threads": threads, "measured_at": time.strftime("%Y-%m-%d %H:%M")}
+        print(json.dumps({k: v for k, v in row.items() if k != "history"}), flush=True)
+        results = json.loads(OUT.read_text()) if OUT.is_file() else {}  # re-read: another run may have written
+        results[name] = row
         OUT.write_text(json.dumps(results, indent=2))
-    print_table(results)
+    print_table(json.loads(OUT.read_text()) if OUT.is_file() else {})
     return 0
 
 
