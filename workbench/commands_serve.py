@@ -40,6 +40,9 @@ def register(subparsers) -> None:
                    help="interface to listen on (default localhost; 0.0.0.0 to share on the network)")
     p.add_argument("--project", default="default", help="the project annotators label (default: default)")
     p.add_argument("--no-worker", action="store_true", help="do not start the background training worker")
+    p.add_argument("--demo-users", action="store_true",
+                   help="create admin / analyst / annotator sign-ins with random passwords if the database has no "
+                        "users, and print them (used by `make run`)")
     p.set_defaults(handler=run_serve)
 
 
@@ -78,10 +81,24 @@ def supervise(args, server: subprocess.Popen) -> list[subprocess.Popen]:
     return [supervisor]
 
 
+def print_demo_users(db_path: Path) -> None:
+    from store import Store
+    from workbench.demo_users import demo_users_file, ensure_demo_users
+
+    with Store(db_path) as db:
+        pairs = ensure_demo_users(db, db_path)
+    if pairs:
+        print(f"Demo sign-ins (also in {demo_users_file(db_path)}):", flush=True)
+        for name, password in pairs:
+            print(f"  {name:10s} password {password}", flush=True)
+
+
 def run_serve(args) -> int:
     db = Path(args.db).resolve()
     if not db.exists():
         raise CommandError(f"{args.db}: no such database (run `concord init --db {args.db}` and `concord import`)")
+    if args.demo_users:
+        print_demo_users(db)
     command = build_streamlit_command(db, port=args.port, project=args.project, address=args.address)
     print(f"Concord workbench on http://{args.address}:{args.port}  (database {db}, project {args.project})",
           flush=True)

@@ -1,0 +1,35 @@
+"""Demo sign-ins for ``make run``: one user per role with a random password, kept beside the database.
+
+A fresh user of the sample data needs to sign in without reading the docs first, but a fixed
+password would be a standing hole. So each demo user gets a random password, written once to
+``<db>.demo-users.txt`` (readable by the owner only) and printed at every start.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+DEMO_ROLES = ("admin", "analyst", "annotator")
+
+
+def demo_users_file(db_path: str | Path) -> Path:
+    return Path(f"{db_path}.demo-users.txt")
+
+
+def ensure_demo_users(db, db_path: str | Path) -> list[tuple[str, str]]:
+    """Create the demo users on first use; return (username, password) pairs for printing."""
+    from store import users
+
+    path = demo_users_file(db_path)
+    if path.exists():
+        return [tuple(line.split(" ", 1)) for line in path.read_text().splitlines() if " " in line]
+    if users.count_users(db):
+        return []  # a real deployment: never add demo users beside real ones
+    pairs = [(role, secrets.token_urlsafe(9)) for role in DEMO_ROLES]
+    for name, password in pairs:
+        users.add_user(db, name, name, password)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("".join(f"{name} {password}\n" for name, password in pairs))
+    return pairs
