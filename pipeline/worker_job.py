@@ -7,7 +7,7 @@ writes is exactly what ``store.runs.ingest_one`` reads:
     predictions.parquet  one row per pool turn (the model's suggestion + an uncertainty score)
     ranking.parquet      the unlabelled turns in the order annotators should see them
     embeddings.npz       ``ids`` (n_pool,) and ``vectors`` float16 (n_pool, dim) sentence embeddings
-    metrics.json         held-out metrics, sizes, strategy, encoder, snapshot hash, held-out ids
+    metrics.json         held-out metrics, sizes, strategy, encoder, snapshot hash, reason
     model/               the trained model (``ConcordModel.save``), absent on a cold start
     result.json          status, timings, the model's encoder identity
 """
@@ -66,65 +66,32 @@ def trainable(records: list[dict]) -> bool:
     return len(intents) >= 2 or len(sentiments) >= 2 or any(r.get("entities") for r in records)
 
 
-# -- the model API (pipeline.model.ConcordModel) -----------------------------------------------------------
-def model_class():
-    """``pipeline.model.ConcordModel``; the bare extractor stands in while that module is absent."""
-    try:
-        from pipeline.model import ConcordModel
-        return ConcordModel
-    except ModuleNotFoundError as exc:
-        if exc.name != "pipeline.model":
-            raise
-        return ExtractorModel
-
-
-class ExtractorModel:
-    """The extractor behind ConcordModel's interface (no alignment model: alignment fields are None)."""
-
-    def __init__(self, extractor):
-        self.extractor = extractor
-
-    @classmethod
-    def train(cls, records, *, mode="fast", encoder=None, valid=None, seed=0, progress=None, **options):
-        from pipeline.extractor import Extractor
-
-        return cls(Extractor.train(records, mode=mode, encoder=encoder, valid=valid, seed=seed,
-                                   progress=progress, **options))
-
-    def predict(self, records):
-        rows = self.extractor.predict(records)
-        return [{**row, "alignment_score": None, "misalignment_prob": None} for row in rows]
-
-    def evaluate(self, records):
-        from pipeline.extractor import evaluate
-
-        return evaluate(self.extractor, records)
-
-    def save(self, out_dir):
-        return self.extractor.save(out_dir)
-
-
 # -- running it ------------------------------------------------------------------------------------------------
 class Timer:
-    """Collects ``<stage>_s`` wall times into a dict as stages run."""
+    """Collects ``<stage>_s`` wall times (and the process's CPU seconds, all threads) as stages run.
+
+    CPU time is recorded because on a shared machine wall time mostly measures the neighbours."""
 
     def __init__(self):
         self.timings: dict[str, float] = {}
-        self._started = time.perf_counter()
+        self.cpu: dict[str, float] = {}
+        self._started, self._cpu_started = time.perf_counter(), time.process_time()
 
     def stage(self, name: str):
         timer = self
 
         class _Stage:
             def __enter__(self):
-                self.t0 = time.perf_counter()
+                self.t0, self.c0 = time.perf_counter(), time.process_time()
 
             def __exit__(self, *exc):
                 timer.timings[f"{name}_s"] = round(time.perf_counter() - self.t0, 3)
+                timer.cpu[f"{name}_s"] = round(time.process_time() - self.c0, 3)
         return _Stage()
 
     def total(self) -> dict[str, float]:
-        return {**self.timings, "total_s": round(time.perf_counter() - self._started, 3)}
+        return {**self.timings, "total_s": round(time.perf_counter() - self._started, 3),
+                "cpu_total_s": round(time.process_time() - self._cpu_started, 3)}
 
 
 def run_job(job_dir: Path, out_dir: Path, *, checkpoint: Checkpoint | None = None) -> dict:
@@ -156,11 +123,12 @@ def run_job(job_dir: Path, out_dir: Path, *, checkpoint: Checkpoint | None = Non
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with timer.stage("write"):
-        _write_results(out, spec, model, scored, ranking)
+        _write_results(out, model, scored, ranking, check)
     metrics = {**metrics, **_run_facts(spec, labels, train, holdout, pool, ranking, model, encoder)}
     jf.write_json_atomic(out / jf.METRICS_FILE, metrics)
     jf.write_json_atomic(out / jf.SPEC, spec)
-    result = {"run_id": spec["run_id"], "status": "done", "timings": timer.total(), "finished_at": time.time(),
+    result = {"run_id": spec["run_id"], "status": "done", "timings": timer.total(), "cpu_timings": timer.cpu,
+              "finished_at": time.time(),
               "encoder_identity": encoder.identity, "cold_start": model is None}
     jf.write_json_atomic(out / jf.RESULT, result)
     check("results_written", 0.98)
@@ -168,25 +136,35 @@ def run_job(job_dir: Path, out_dir: Path, *, checkpoint: Checkpoint | None = Non
 
 
 def _train_evaluate(spec, train, holdout, labels, encoder, timer, check):
-    """Train on ``train``, score the held-out slice; fast mode then refits on every label (seconds)."""
-    Model = model_class()
+    """Train on ``train`` and score the held-out slice; what gets deployed depends on the mode.
+
+    fast: the first model is calibrated on the held-out slice (temperature and alignment fits only:
+    argmax accuracy is unaffected), evaluated on it, then refit on every label -- weights learn from
+    all labels, for a second or two. full: the model carves its own validation split from ``train``
+    for early stopping, so the held-out scores stay honest, and that model is deployed (a second
+    fine-tune would double a minutes-long run).
+    """
+    from pipeline.model import ConcordModel
+
     kind, seed, options = spec.get("kind", "fast"), int(spec.get("seed") or 0), spec.get("train_options") or {}
+    valid = holdout if kind == "fast" and holdout else None
 
     def progress(stage, fraction):
         check("training", 0.05 + 0.6 * max(0.0, min(1.0, float(fraction or 0.0))))
 
     check("train_start", 0.05)
     with timer.stage("train"):
-        model = Model.train(train, mode=kind, encoder=encoder, seed=seed, progress=progress, **options)
+        model = ConcordModel.train(train, mode=kind, encoder=encoder, valid=valid, seed=seed, progress=progress,
+                                   **options)
     check("trained", 0.65)
-    metrics = {}
+    metrics = {"holdout_use": "calibration" if valid else "none"}
     if holdout:
         with timer.stage("evaluate"):
-            metrics = {"holdout": _jsonable(model.evaluate(holdout))}
+            metrics["holdout"] = _jsonable(model.evaluate(holdout))
         check("evaluated", 0.7)
         if kind == "fast":
             with timer.stage("refit"):
-                model = Model.train(labels, mode=kind, encoder=encoder, seed=seed, **options)
+                model = ConcordModel.train(labels, mode=kind, encoder=encoder, valid=holdout, seed=seed, **options)
             check("refitted", 0.72)
     return model, metrics
 
@@ -206,34 +184,26 @@ class Scored:
         if probs is not None and len(probs):
             from pipeline.active import margin_scores
 
+            if not multi_label:                # fused rows: renormalise away rounding before the sum check
+                self.probs = probs = probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
             self.uncertainty = margin_scores(probs, multi_label=multi_label)
 
 
 def _score(model, encoder, pool: list[dict], timer: Timer, check: Checkpoint) -> Scored:
-    texts, ids = [r["text"] for r in pool], [r["id"] for r in pool]
+    """One pass over the pool: the suggestion rows plus the arrays the ranking needs."""
+    ids = [r["id"] for r in pool]
     with timer.stage("score"):
         if model is None:                      # cold start: embeddings only, for a diverse first batch
-            scored = Scored(ids=ids, rows=None, embeddings=encoder.embed(texts))
+            scored = Scored(ids=ids, rows=None, embeddings=encoder.embed([r["text"] for r in pool]))
         else:
-            rows = model.predict(pool)
-            extractor = getattr(model, "extractor", None)
-            arrays = extractor.predict_arrays(pool) if extractor is not None else None
-            if arrays is not None:
-                scored = Scored(ids=ids, rows=rows, embeddings=arrays.embeddings, probs=arrays.intent_probs,
-                                multi_label=arrays.multi_label, token_probs=arrays.token_probs,
-                                sentiment_probs=arrays.sentiment_probs)
-            else:
-                scored = Scored(ids=ids, rows=rows, embeddings=encoder.embed(texts), probs=_probs_from_rows(rows))
+            pool_scores = model.score_pool(pool)
+            arrays = pool_scores.arrays
+            probs = pool_scores.intent_probs   # the fused suggestion the annotator sees
+            scored = Scored(ids=ids, rows=pool_scores.rows, embeddings=arrays.embeddings, probs=probs,
+                            multi_label=arrays.multi_label, token_probs=arrays.token_probs,
+                            sentiment_probs=arrays.sentiment_probs)
     check("scored", 0.85)
     return scored
-
-
-def _probs_from_rows(rows: list[dict]) -> np.ndarray | None:
-    classes = sorted({c for row in rows for c in row.get("intent_probs") or {}})
-    if not classes:
-        return None
-    probs = np.array([[row["intent_probs"].get(c, 0.0) for c in classes] for row in rows], dtype=np.float64)
-    return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
 
 
 def _rank(spec: dict, pool: list[dict], labels: list[dict], scored: Scored, timer: Timer,
@@ -285,8 +255,9 @@ def _prediction_table(scored: Scored) -> pa.Table:
     return pa.table(columns, schema=jf.PREDICTIONS_SCHEMA)
 
 
-def _write_results(out: Path, spec: dict, model, scored: Scored, ranking: pa.Table) -> None:
+def _write_results(out: Path, model, scored: Scored, ranking: pa.Table, check: Checkpoint) -> None:
     pq.write_table(_prediction_table(scored), out / jf.PREDICTIONS_FILE)
+    check("writing", 0.93)                 # half-written results: a kill here must leave nothing visible
     pq.write_table(ranking, out / jf.RANKING_FILE)
     np.savez(out / EMBEDDINGS_FILE, ids=np.array(scored.ids), vectors=np.asarray(scored.embeddings, dtype=np.float16))
     if model is not None:

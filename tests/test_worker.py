@@ -214,3 +214,39 @@ def test_sigterm_gives_the_job_back_unfinished(db, env, tiny_encoder):
     assert jf.read_text(jobs / jf.PENDING / run_id / jf.ATTEMPTS) == "0"
     assert not list((jobs / jf.RESULTS).iterdir())
     assert not list((jobs / jf.WORKERS).glob("*.json"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["claimed", "scored", "writing", "results_written", "published", "released"])
+def test_sigkill_at_each_point_ingests_the_run_fully_exactly_once(db, env, tiny_encoder, point):
+    """Killed anywhere -- before, while and after writing and renaming the results -- the run is
+    ingested fully or not at all, then redone (or, once published, just cleaned up) and ingested once."""
+    make_store(db, env, n=40, labelled=20)
+    jobs = env / "jobs"
+    run_id = runs.write_job(db, jobs, kind="fast", encoder=tiny_encoder)
+    child_env = {"CONCORD_CACHE": str(env / "cache"), "CONCORD_THREADS": "1"}
+    first = start_worker(jobs, {**child_env, "CONCORD_WORKER_PAUSE_AT": point, "CONCORD_WORKER_PAUSE_S": "120"})
+    try:
+        wait_for(lambda: (jobs / "faults" / point).exists(), 120, f"the worker to reach {point}", first)
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    ingested = runs.ingest_results(db, jobs)
+    assert ingested in ([], [run_id])
+    if ingested:
+        assert db.query_one("SELECT count(*) FROM predictions")[0] == 40      # all of it, never part
+    else:
+        assert db.query_one("SELECT count(*) FROM predictions")[0] == 0
+    second = start_worker(jobs, child_env)
+    try:
+        wait_for(lambda: not jf.list_runs(jobs, jf.RUNNING) and not jf.list_runs(jobs, jf.PENDING)
+                 and jf.list_runs(jobs, jf.RESULTS) == [run_id], 120, "recovery", second)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(30)
+    assert runs.ingest_results(db, jobs) == ([] if ingested else [run_id])
+    assert db.query_one("SELECT count(*), count(DISTINCT run_id) FROM predictions") == (40, 1)
+    assert db.query_one("SELECT count(*) FROM model_runs WHERE status = 'done'")[0] == 1
+    assert not list((jobs / jf.RESULTS).glob("*.tmp"))
