@@ -129,7 +129,9 @@ class Store:
     def query_arrow(self, sql: str, params: list | tuple | dict = ()):
         cur = self._cursor()
         try:
-            return cur.execute(sql, _params(params)).fetch_arrow_table()
+            result = cur.execute(sql, _params(params))
+            # duckdb 2 names it to_arrow_table; 1.x had fetch_arrow_table
+            return result.to_arrow_table() if hasattr(result, "to_arrow_table") else result.fetch_arrow_table()
         finally:
             cur.close()
 

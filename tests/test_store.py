@@ -75,3 +75,13 @@ def test_closed_store_refuses_work_and_releases_the_file(tmp_path):
     with Store(path) as again:  # the lock is gone: it opens again
         assert again.query("SELECT 1") == [(1,)]
     assert not [t for t in threading.enumerate() if t.name.startswith("concord-writer")]
+
+
+def test_reads_come_back_as_rows_dicts_frames_and_arrow(db):
+    db.write(lambda con: con.execute("INSERT INTO projects (project) VALUES ('p')"))
+    sql = "SELECT project, overlap FROM projects"
+    assert db.query(sql) == [("p", 1)]
+    assert db.query_dicts(sql) == [{"project": "p", "overlap": 1}]
+    assert db.query_df(sql).to_dict("records") == [{"project": "p", "overlap": 1}]
+    assert db.query_arrow(sql).to_pylist() == [{"project": "p", "overlap": 1}]
+    assert db.query_one("SELECT overlap FROM projects WHERE project = $p", {"p": "p"}) == (1,)
