@@ -96,13 +96,31 @@ class EmbeddingLearner:
     def evaluate(self) -> dict:
         return intent_metrics(self.y_test, self._predict(self.test_embeddings), multi_label=self.multi_label)
 
-    def pool_arrays(self, rest: np.ndarray, *, labelled_idx: np.ndarray) -> dict:
-        """``select_batch`` keyword arrays for the unlabelled rows ``rest``."""
+    def pool_arrays(self, rest: np.ndarray, *, labelled_idx: np.ndarray, committee: int = 0,
+                    seed: int = 0) -> dict:
+        """``select_batch`` keyword arrays for the unlabelled rows ``rest`` (a bootstrap committee
+        of ``committee`` heads too, for ``bald``)."""
         x = self.pool_embeddings[rest]
         probs = self.head.predict_proba(x) if len(self.head.classes) > 1 else None
-        return {"probs": probs, "embeddings": x, "multi_label": self.multi_label,
-                "labeled_embeddings": self.pool_embeddings[labelled_idx]}
+        arrays = {"probs": probs, "embeddings": x, "multi_label": self.multi_label,
+                  "labeled_embeddings": self.pool_embeddings[labelled_idx]}
+        if committee and probs is not None:
+            arrays["committee_probs"] = self._committee_probs(labelled_idx, x, committee, seed)
+        return arrays
 
+    def _committee_probs(self, labelled_idx: np.ndarray, x: np.ndarray, size: int, seed: int) -> np.ndarray:
+        """(size, n, k) probabilities from heads fit on bootstrap resamples, in the main head's columns."""
+        main_head, rng = self.head, np.random.default_rng(seed)
+        columns = {c: j for j, c in enumerate(main_head.classes)}
+        out = np.zeros((size, len(x), len(columns)))
+        try:
+            for b in range(size):
+                self.fit(rng.choice(labelled_idx, size=len(labelled_idx), replace=True), seed=seed + b)
+                probs = self.head.predict_proba(x)
+                out[b][:, [columns[c] for c in self.head.classes]] = probs
+        finally:
+            self.head = main_head
+        return out
 
 class ExtractorLearner:
     """Retrains the full ``Extractor`` each step (entities, sentiment, or ``full`` fine-tuning)."""
@@ -128,7 +146,11 @@ class ExtractorLearner:
         keys = ["intent_accuracy", "intent_macro_f1"] + (["entity_f1"] if self.shape["has_spans"] else [])
         return {k: float(metrics.get(k) or 0.0) for k in keys}
 
-    def pool_arrays(self, rest: np.ndarray, *, labelled_idx: np.ndarray) -> dict:
+    def pool_arrays(self, rest: np.ndarray, *, labelled_idx: np.ndarray, committee: int = 0,
+                    seed: int = 0) -> dict:
+        if committee:
+            raise ValueError("strategy 'bald': expected the fast intent-only learner (a bootstrap committee "
+                             "of extractors is not simulated); use another strategy for data with spans")
         arrays = self.model.predict_arrays([self.pool[i] for i in rest])
         # diversity works in the frozen encoder's space, where the labelled rows live too
         return {"probs": arrays.intent_probs, "embeddings": self.pool_embeddings[rest],

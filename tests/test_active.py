@@ -187,3 +187,18 @@ def test_batches_are_seeded_and_distinct():
         assert a.tolist() == b.tolist() and len(set(a.tolist())) == 8, name
     big = select_batch("margin+cluster", batch_size=500, probs=probs, embeddings=x)
     assert sorted(big.tolist()) == list(range(len(x)))
+
+
+def test_bald_prefers_disagreement_over_shared_ambiguity():
+    agree_flat = [[0.34, 0.33, 0.33]] * 3                       # ambiguous for everyone
+    disagree = [[0.9, 0.05, 0.05], [0.05, 0.9, 0.05], [0.05, 0.05, 0.9]]
+    agree_sure = [[0.95, 0.03, 0.02]] * 3
+    committee = np.stack([np.array([a, d, s]) for a, d, s in zip(agree_flat, disagree, agree_sure)])
+    scores = st.committee_scores(committee)
+    assert np.argmax(scores) == 1 and scores[0] < 1e-3 and scores[2] < 1e-3
+    assert np.argmax(st.entropy_scores(committee.mean(axis=0))) in (0, 1)  # entropy can't tell them apart
+    assert select_batch("bald", batch_size=1, committee_probs=committee).tolist() == [1]
+    multi = st.committee_scores(np.array([[[0.9, 0.1]], [[0.1, 0.1]]]), multi_label=True)
+    assert multi[0] > 0.1
+    with pytest.raises(ValueError, match=r"expected \(m >= 2, n, k\)"):
+        st.committee_scores(committee[:1])

@@ -19,13 +19,13 @@ from pipeline.active import diversity as div
 from pipeline.active import strategies as st
 
 BASE_STRATEGIES = ("random", "least_confidence", "margin", "entropy", "multi_head",
-                   "alignment_driven", "badge", "coreset")
+                   "alignment_driven", "bald", "badge", "coreset")
 DIVERSITY_METHODS = ("kmeans_pp", "cluster", "prefilter")
 COLD_START_METHODS = ("representative", "kmeans_pp", "k_center", "random")
-_SCORED = ("least_confidence", "margin", "entropy", "multi_head", "alignment_driven")
-# Chosen by bench/bench_active.py (see the report in bench/out/active.json): margin scores with a
-# Zhdanov pre-filter + cluster step, after a k-means "representative" cold start.
-DEFAULT_STRATEGY = "margin+prefilter"
+_SCORED = ("least_confidence", "margin", "entropy", "multi_head", "alignment_driven", "bald")
+# Chosen by bench/bench_active.py (numbers in bench/out/active.json): margin scores, one pick per
+# k-means cluster of the pool, after a k-means "representative" cold start.
+DEFAULT_STRATEGY = "margin+cluster"
 DEFAULT_COLD_START = "representative"
 
 
@@ -66,13 +66,16 @@ class PoolArrays:
     sentiment_probs: np.ndarray | None = None
     misalignment_probs: np.ndarray | None = None
     labeled_embeddings: np.ndarray | None = None
+    committee_probs: np.ndarray | None = None   # (m, n, k) from m committee members (bald)
     multi_label: bool = False
 
 
 def _pool(**arrays) -> PoolArrays:
     """Check every per-row array describes the same number of pool rows."""
     rows = {k: len(v) for k, v in arrays.items()
-            if v is not None and k not in ("labeled_embeddings", "multi_label")}
+            if v is not None and k not in ("labeled_embeddings", "multi_label", "committee_probs")}
+    if arrays.get("committee_probs") is not None:
+        rows["committee_probs"] = np.shape(arrays["committee_probs"])[1]
     if not rows:
         raise ValueError("select_batch: expected at least one of probs, embeddings, token_probs, "
                          "sentiment_probs, misalignment_probs; got none")
@@ -88,6 +91,8 @@ def _has_model_output(base: str, pool: PoolArrays) -> bool:
         return any(v is not None for v in (pool.probs, pool.token_probs, pool.sentiment_probs))
     if base == "alignment_driven":
         return pool.misalignment_probs is not None
+    if base == "bald":
+        return pool.committee_probs is not None
     return pool.probs is not None
 
 
@@ -100,6 +105,8 @@ def pool_scores(base: str, pool: PoolArrays, *, seed: int = 0) -> np.ndarray | N
                                     sentiment_probs=pool.sentiment_probs, multi_label=pool.multi_label)
     if base == "alignment_driven":
         return st.alignment_scores(pool.misalignment_probs)
+    if base == "bald":
+        return st.committee_scores(pool.committee_probs, multi_label=pool.multi_label)
     return None
 
 
@@ -165,17 +172,19 @@ def _select(strategy: Strategy, pool: PoolArrays, *, batch_size: int, cold_start
 
 def select_batch(strategy: str = DEFAULT_STRATEGY, *, batch_size: int, probs=None, embeddings=None,
                  token_probs=None, sentiment_probs=None, misalignment_probs=None,
-                 labeled_embeddings=None, multi_label: bool = False,
+                 labeled_embeddings=None, committee_probs=None, multi_label: bool = False,
                  cold_start: str = DEFAULT_COLD_START, seed: int = 0) -> np.ndarray:
     """Row indices (into the unlabelled pool arrays) of the next ``batch_size`` turns to label.
 
     ``probs``: intent probabilities (n, k); ``embeddings``: (n, dim) turn embeddings;
     ``token_probs``: per-turn (t, n_tags) tag distributions; ``sentiment_probs`` (n, s);
-    ``misalignment_probs`` (n,); ``labeled_embeddings``: what is already labelled (for coreset).
+    ``misalignment_probs`` (n,); ``labeled_embeddings``: what is already labelled (for coreset);
+    ``committee_probs`` (m, n, k): probabilities from m committee members (for ``bald``).
     """
     pool = _pool(probs=probs, embeddings=embeddings, token_probs=token_probs,
                  sentiment_probs=sentiment_probs, misalignment_probs=misalignment_probs,
-                 labeled_embeddings=labeled_embeddings, multi_label=multi_label)
+                 labeled_embeddings=labeled_embeddings, committee_probs=committee_probs,
+                 multi_label=multi_label)
     batch, _ = _select(parse_strategy(strategy), pool, batch_size=batch_size,
                        cold_start=cold_start, seed=seed)
     return np.asarray(batch, dtype=np.int64)
@@ -183,7 +192,7 @@ def select_batch(strategy: str = DEFAULT_STRATEGY, *, batch_size: int, probs=Non
 
 def rank_pool(strategy: str = DEFAULT_STRATEGY, *, batch_size: int = 20, probs=None, embeddings=None,
               token_probs=None, sentiment_probs=None, misalignment_probs=None,
-              labeled_embeddings=None, multi_label: bool = False,
+              labeled_embeddings=None, committee_probs=None, multi_label: bool = False,
               cold_start: str = DEFAULT_COLD_START, seed: int = 0) -> np.ndarray:
     """A full order of the pool (a permutation of ``range(n)``) for the precomputed queue.
 
@@ -193,7 +202,8 @@ def rank_pool(strategy: str = DEFAULT_STRATEGY, *, batch_size: int = 20, probs=N
     """
     pool = _pool(probs=probs, embeddings=embeddings, token_probs=token_probs,
                  sentiment_probs=sentiment_probs, misalignment_probs=misalignment_probs,
-                 labeled_embeddings=labeled_embeddings, multi_label=multi_label)
+                 labeled_embeddings=labeled_embeddings, committee_probs=committee_probs,
+                 multi_label=multi_label)
     parsed = parse_strategy(strategy)
     head, scores = _select(parsed, pool, batch_size=batch_size, cold_start=cold_start, seed=seed)
     if scores is None and parsed.base == "badge" and _has_model_output("badge", pool):

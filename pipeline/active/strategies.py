@@ -190,3 +190,27 @@ def multi_head_scores(intent_probs=None, *, token_probs=None, sentiment_probs=No
 def random_scores(n: int, *, seed: int = 0) -> np.ndarray:
     """Uniform random scores: the baseline every strategy must beat."""
     return np.random.default_rng(seed).random(n)
+
+
+def committee_scores(committee_probs, *, multi_label: bool = False) -> np.ndarray:
+    """BALD-style disagreement of a committee (e.g. heads fit on bootstrap resamples), in [0, 1].
+
+    ``committee_probs`` is (m, n, k). Mutual information H(mean) - mean(H) is high only where the
+    members *disagree*: a turn every member finds ambiguous (flat but agreeing distributions,
+    e.g. "yes, that's right" whose intent lives in the context) scores low, unlike plain entropy.
+    """
+    c = np.asarray(committee_probs, dtype=np.float64)
+    if c.ndim != 3 or c.shape[0] < 2:
+        raise ValueError(f"committee_probs: expected (m >= 2, n, k), got shape {c.shape}")
+    for member in c:
+        as_prob_matrix(member, multi_label=multi_label, name="committee_probs")
+    mean = c.mean(axis=0)
+    if multi_label:
+        def h(p):
+            return -(p * np.log(p + _EPS) + (1 - p) * np.log(1 - p + _EPS))
+        return ((h(mean) - h(c).mean(axis=0)).sum(axis=1) / (c.shape[2] * np.log(2))).clip(0, 1)
+    if c.shape[2] == 1:
+        return np.zeros(c.shape[1])
+    def h(p):
+        return -(p * np.log(p + _EPS)).sum(axis=-1)
+    return ((h(mean) - h(c).mean(axis=0)) / np.log(c.shape[2])).clip(0, 1)
