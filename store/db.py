@@ -59,6 +59,8 @@ class Store:
         self.schema_version = migrate(self._db)
         self._jobs: queue.Queue = queue.Queue()
         self._closed = False
+        # State that only write functions touch (so only the writer thread): e.g. the queue order.
+        self.writer_cache: dict = {}
         self._writer = threading.Thread(target=self._run_writer, name=f"concord-writer:{self.path}", daemon=True)
         self._writer.start()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from store.db import register_table
+from store.queue_order import first_open_turn
 
 DEFAULT_TTL_S = 300
 
@@ -26,31 +27,7 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def _open_turns_sql(ranked: bool) -> str:
-    order = "r.rank NULLS LAST, t.seq" if ranked else "hash(t.turn_id, p.seed), t.seq"
-    rank_join = "LEFT JOIN queue_rank r ON r.project = t.project AND r.turn_id = t.turn_id" if ranked else ""
-    return f"""
-        WITH live AS ({LIVE_LABELS} AND a.project = $project),
-        labelled AS (SELECT turn_id, count(DISTINCT annotator) AS n FROM live GROUP BY turn_id),
-        leased AS (SELECT turn_id, count(*) AS n FROM leases
-                   WHERE project = $project AND expires_at > $now AND annotator <> $annotator GROUP BY turn_id),
-        mine AS (SELECT DISTINCT turn_id FROM annotations
-                 WHERE project = $project AND annotator = $annotator AND action IN ('submit', 'skip', 'adjudicate'))
-        SELECT t.turn_id FROM turns t
-        JOIN projects p ON p.project = t.project
-        {rank_join}
-        LEFT JOIN labelled l ON l.turn_id = t.turn_id
-        LEFT JOIN leased s ON s.turn_id = t.turn_id
-        WHERE t.project = $project
-          AND coalesce(l.n, 0) + coalesce(s.n, 0) < p.overlap
-          AND t.turn_id NOT IN (SELECT turn_id FROM mine)
-          AND t.turn_id NOT IN (SELECT turn_id FROM imported_labels WHERE role = 'gold')
-        ORDER BY {order}
-        LIMIT 1
-    """
-
-
-def _claim(con, project: str, annotator: str, ttl_s: float, now: datetime):
+def _claim(con, project: str, annotator: str, ttl_s: float, now: datetime, cache: dict):
     expires = now + timedelta(seconds=ttl_s)
     held = con.execute(
         "SELECT turn_id FROM leases WHERE project = ? AND annotator = ? AND expires_at > ? ORDER BY expires_at DESC LIMIT 1",
@@ -59,21 +36,19 @@ def _claim(con, project: str, annotator: str, ttl_s: float, now: datetime):
     if held is not None:
         con.execute("UPDATE leases SET expires_at = ? WHERE turn_id = ? AND annotator = ?", [expires, held[0], annotator])
         return held[0]
-    ranked = con.execute("SELECT count(*) > 0 FROM queue_rank WHERE project = ?", [project]).fetchone()[0]
-    params = {"project": project, "annotator": annotator, "now": now}
-    row = con.execute(_open_turns_sql(ranked), params).fetchone()
-    if row is None:
+    turn_id = first_open_turn(con, cache, project, annotator, now)
+    if turn_id is None:
         return None
     con.execute("DELETE FROM leases WHERE annotator = ? AND project = ?", [annotator, project])
-    con.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?)", [row[0], annotator, project, expires])
-    return row[0]
+    con.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?)", [turn_id, annotator, project, expires])
+    return turn_id
 
 
 def claim_next(db, project: str, annotator: str, *, ttl_s: float = DEFAULT_TTL_S, now: datetime | None = None):
     """The turn this annotator should label now (their current lease first), or None when the queue is empty."""
     from store import turns
 
-    turn_id = db.write(_claim, project, annotator, ttl_s, now or utcnow())
+    turn_id = db.write(_claim, project, annotator, ttl_s, now or utcnow(), db.writer_cache)
     return None if turn_id is None else turns.get_turn(db, turn_id)
 
 
