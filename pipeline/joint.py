@@ -189,13 +189,44 @@ def _score(valid, schema, intents, sentiments, spans) -> dict:
     return scores
 
 
+def _optimizer(model, *, lr: float, head_lr: float, weight_decay: float, total_steps: int, warmup_fraction: float):
+    """AdamW with a smaller rate for the pretrained encoder than for the heads; warmup, then linear decay."""
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
+    optimizer = torch.optim.AdamW([{"params": model.encoder.parameters(), "lr": lr},
+                                   {"params": head_params, "lr": head_lr}], weight_decay=weight_decay)
+    return optimizer, get_linear_schedule_with_warmup(optimizer, int(warmup_fraction * total_steps), total_steps)
+
+
+def _train_epoch(model, encoder: Encoder, train: list[dict], schema: dict, batches, optimizer, scheduler, *,
+                 max_length: int, deadline: float, on_step) -> bool:
+    """One pass over ``batches``; returns True if the wall-clock deadline cut it short."""
+    import torch
+
+    for step, idx in enumerate(batches):
+        chunk = [train[i] for i in idx]
+        batch = encoder.tokenize([r["text"] for r in chunk], max_length=max_length)
+        loss = _loss(model(encoder.model_inputs(batch)), _targets(encoder, batch, chunk, schema), schema)
+        if torch.is_tensor(loss):
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+        scheduler.step()
+        on_step(step)
+        if time.perf_counter() > deadline:
+            return True
+    return False
+
+
 def train_full(cls, records: list[dict], schema: dict, encoder: Encoder, *, valid: list[dict] | None = None,
                seed: int = 0, progress=None, max_epochs: int = 6, time_budget_s: float = 1080.0, lr: float = 8e-5,
                head_lr: float = 1e-3, batch_size: int = 32, max_length: int = 64, patience: int = 2,
                warmup_fraction: float = 0.06, weight_decay: float = 0.01, threads: int | None = None):
     """Fine-tune ``encoder`` with the heads; returns (extractor, info). See the module docstring."""
     import torch
-    from transformers import get_linear_schedule_with_warmup
 
     from pipeline.fast import train_fast
 
@@ -207,53 +238,41 @@ def train_full(cls, records: list[dict], schema: dict, encoder: Encoder, *, vali
     train, valid = (records, valid) if valid else carve_validation(records, seed)
     report("linear probe", 0.02)
     probe, _ = train_fast(train, schema, encoder, seed=seed, tag_window=0, calibrate=False)
-    model = _joint_model(encoder, schema, probe)
-    model.train()
-    head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
-    optimizer = torch.optim.AdamW([{"params": model.encoder.parameters(), "lr": lr},
-                                   {"params": head_params, "lr": head_lr}], weight_decay=weight_decay)
+    model = _joint_model(encoder, schema, probe).train()
+    steps = (len(train) + batch_size - 1) // batch_size
+    optimizer, scheduler = _optimizer(model, lr=lr, head_lr=head_lr, weight_decay=weight_decay,
+                                      total_steps=steps * max_epochs, warmup_fraction=warmup_fraction)
     lengths = [len(r["text"]) for r in train]
-    steps_per_epoch = (len(train) + batch_size - 1) // batch_size
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(warmup_fraction * steps_per_epoch * max_epochs),
-                                                steps_per_epoch * max_epochs)
-    best = {"score": -1.0, "epoch": 0, "state": None}
-    history, stopped = [], "max_epochs"
+    best, history, stopped = {"score": -1.0, "epoch": 0, "state": None}, [], "max_epochs"
     for epoch in range(1, max_epochs + 1):
-        for step, idx in enumerate(_batches(len(train), batch_size, lengths, rng)):
-            chunk = [train[i] for i in idx]
-            batch = encoder.tokenize([r["text"] for r in chunk], max_length=max_length)
-            loss = _loss(model(encoder.model_inputs(batch)), _targets(encoder, batch, chunk, schema), schema)
-            if torch.is_tensor(loss):
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-            scheduler.step()
-            report(f"epoch {epoch}/{max_epochs}", 0.05 + 0.9 * (epoch - 1 + step / steps_per_epoch) / max_epochs)
-            if time.perf_counter() - started > time_budget_s:
-                stopped = "time_budget"
-                break
+        on_step = lambda step, e=epoch: report(f"epoch {e}/{max_epochs}", 0.05 + 0.9 * (e - 1 + step / steps) / max_epochs)  # noqa: E731
+        cut = _train_epoch(model, encoder, train, schema, _batches(len(train), batch_size, lengths, rng), optimizer,
+                           scheduler, max_length=max_length, deadline=started + time_budget_s, on_step=on_step)
         scores = _validation_score(model, encoder, valid, schema, max_length=max_length)
         history.append({"epoch": epoch, **{k: round(v, 4) for k, v in scores.items()},
                         "seconds": round(time.perf_counter() - started, 1)})
         if scores["mean"] > best["score"]:
             best = {"score": scores["mean"], "epoch": epoch,
                     "state": {k: v.detach().clone() for k, v in model.state_dict().items()}}
-        if stopped == "time_budget":
+        if cut or epoch - best["epoch"] >= patience:
+            stopped = "time_budget" if cut else "early_stopping"
             break
-        if epoch - best["epoch"] >= patience:
-            stopped = "early_stopping"
-            break
-    model.load_state_dict(best["state"])
+    extractor = _finish(cls, model, best["state"], encoder, schema, valid)
+    info = {"mode": "full", "tag_window": 0, "epochs_run": len(history), "best_epoch": best["epoch"],
+            "stopped": stopped, "history": history, "n_valid": len(valid), "max_length": max_length,
+            "temperatures": {k: round(h.temperature, 4) for k, h in extractor.heads.items() if h is not None}}
+    return extractor, info
+
+
+def _finish(cls, model, best_state, encoder: Encoder, schema: dict, valid: list[dict]):
+    """The best epoch's weights as an Extractor: a fine-tuned Encoder plus calibrated array heads."""
+    model.load_state_dict(best_state)
     model.eval()
     tuned = Encoder(encoder.tokenizer, model.encoder, name=f"{encoder.name}+ft", source=None,
                     cache_dir=encoder.cache_dir, max_length=encoder.max_length, text_prefix=encoder.text_prefix)
     extractor = cls(schema=schema, mode="full", encoder=tuned, heads=_heads_from(model, schema), tag_window=0)
     _calibrate(extractor, valid, schema)
-    info = {"mode": "full", "tag_window": 0, "epochs_run": len(history), "best_epoch": best["epoch"],
-            "stopped": stopped, "history": history, "n_valid": len(valid), "max_length": max_length,
-            "temperatures": {k: round(h.temperature, 4) for k, h in extractor.heads.items() if h is not None}}
-    return extractor, info
+    return extractor
 
 
 def _calibrate(extractor, valid: list[dict], schema: dict) -> None:
