@@ -40,7 +40,7 @@ def _timed(fn):
 
 def _scores(metrics: dict) -> dict:
     keep = ("n", "intent_accuracy", "intent_macro_f1", "intent_micro_f1", "intent_ece", "entity_f1",
-            "sentiment_macro_f1", "sentiment_accuracy")
+            "sentiment_macro_f1", "sentiment_accuracy", "sentiment_ece")
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items() if k in keep and v is not None}
 
 
@@ -139,7 +139,7 @@ def sections(encoder) -> dict:
 
 def print_table(results: dict) -> None:
     columns = ("n_train", "intent_accuracy", "intent_micro_f1", "intent_macro_f1", "entity_f1",
-               "sentiment_macro_f1", "intent_ece", "train_wall_s", "train_cpu_s", "epochs_run")
+               "sentiment_macro_f1", "intent_ece", "sentiment_ece", "train_wall_s", "train_cpu_s", "epochs_run")
     print(f"\n{'section':22s}" + "".join(f"{c[:16]:>17s}" for c in columns))
     for name, row in results.items():
         if name.startswith("_") or "mode" not in row:

@@ -273,7 +273,8 @@ def evaluate(extractor: Extractor, records: list[dict]) -> dict:
     out = {"n": len(records), "multi_label": bool(extractor.schema["multi_label"]),
            "intent_accuracy": None, "intent_macro_f1": None, "intent_micro_f1": None,
            "intent_confusion": None, "entity_f1": None, "entity_precision": None, "entity_recall": None,
-           "entity_f1_per_type": None, "sentiment_macro_f1": None, "sentiment_accuracy": None}
+           "entity_f1_per_type": None, "sentiment_macro_f1": None, "sentiment_accuracy": None,
+           "intent_ece": None, "sentiment_ece": None}
     if arrays_needed:
         out.update(_intent_scores(extractor, records, rows))
         out.update(_sentiment_scores(records, rows))
@@ -289,13 +290,15 @@ def _intent_scores(extractor: Extractor, records: list[dict], rows: list[dict]) 
     pairs = [(r, row) for r, row in zip(records, rows) if intent_labelled(r, multi)]
     if not pairs or extractor.heads["intent"] is None:
         return {}
+    classes = extractor.heads["intent"].classes
     if multi:
         scores = M.multilabel_scores([r["intents"] for r, _ in pairs], [row["intents"] for _, row in pairs])
+        probs = np.array([[row["intent_probs"][c] for c in classes] for _, row in pairs])
+        truth = np.array([[c in r["intents"] for c in classes] for r, _ in pairs], dtype=float)
         return {"intent_accuracy": scores["subset_accuracy"], "intent_macro_f1": scores["macro_f1"],
-                "intent_micro_f1": scores["micro_f1"]}
+                "intent_micro_f1": scores["micro_f1"], "intent_ece": M.binary_calibration_error(probs, truth)}
     gold = [r["intents"][0] for r, _ in pairs]
     pred = [row["intents"][0] for _, row in pairs]
-    classes = extractor.heads["intent"].classes
     probs = np.array([[row["intent_probs"][c] for c in classes] for _, row in pairs])
     known = np.array([g in classes for g in gold])
     gold_idx = np.array([classes.index(g) if g in classes else -1 for g in gold])
@@ -305,8 +308,12 @@ def _intent_scores(extractor: Extractor, records: list[dict], rows: list[dict]) 
 
 
 def _sentiment_scores(records: list[dict], rows: list[dict]) -> dict:
-    pairs = [(r["sentiment"], row["sentiment"]) for r, row in zip(records, rows) if r.get("sentiment") and row["sentiment"]]
+    pairs = [(r, row) for r, row in zip(records, rows) if r.get("sentiment") and row["sentiment"]]
     if not pairs:
         return {}
-    gold, pred = zip(*pairs)
-    return {"sentiment_macro_f1": M.macro_f1(gold, pred), "sentiment_accuracy": M.accuracy(gold, pred)}
+    gold, pred = [r["sentiment"] for r, _ in pairs], [row["sentiment"] for _, row in pairs]
+    classes = list(pairs[0][1]["sentiment_probs"])
+    known = [i for i, g in enumerate(gold) if g in classes]
+    probs = np.array([[pairs[i][1]["sentiment_probs"][c] for c in classes] for i in known]).reshape(len(known), len(classes))
+    ece = M.expected_calibration_error(probs, np.array([classes.index(gold[i]) for i in known])) if known else None
+    return {"sentiment_macro_f1": M.macro_f1(gold, pred), "sentiment_accuracy": M.accuracy(gold, pred), "sentiment_ece": ece}
