@@ -266,7 +266,7 @@ class AlignmentModel:
     @classmethod
     def fit(cls, arrays: PairArrays, *, intent_targets, classes: list[str], groups, misaligned=None,
             holdout=None, multi_label: bool = False, representation: str = "embedding",
-            tolerance: float = 0.01, negatives: int = 4, hidden: int = 256, seed: int = 0,
+            tolerance: float = 0.01, negatives: int = 4, hidden: int = 128, seed: int = 0,
             prior_misaligned: float | None = None, threads: int = 1) -> "AlignmentModel":
         """Fit on turns with responses. ``misaligned`` marks turns judged misaligned (the rest count as
         aligned pairs); ``holdout`` marks rows kept out of the components to fit the combiner and to
@@ -311,7 +311,7 @@ class AlignmentModel:
                             negatives=negatives, hidden=hidden, seed=seed)
         model = cls(representation, choice.fit, *_references(choice.fit, I[fit_rows], Y[fit_rows], seed),
                     response_clf, mlp, np.zeros(len(FEATURES) + 1), np.zeros(len(FEATURES)), np.ones(len(FEATURES)))
-        features, labels = _combiner_data(model, arrays, holdout, misaligned, groups, seed=seed)
+        features, labels = calibration_data(model, arrays, holdout, misaligned, groups, seed=seed)
         model._fit_combiner(features, labels)
         model.prior_misaligned = float(prior_misaligned) if prior_misaligned is not None else 0.5
         model.intent_classes = list(classes)
@@ -412,8 +412,9 @@ def _references(ridge: RidgeFit, I: np.ndarray, Y: np.ndarray, seed: int) -> tup
     return _unit_rows(ridge.predict(I[rows])).astype(np.float32), _unit_rows(Y[rows]).astype(np.float32)
 
 
-def _combiner_data(model: AlignmentModel, arrays: PairArrays, holdout, misaligned, groups, *, seed: int):
-    """Held-out real pairs (label = judged misaligned) plus two swapped responses per aligned pair."""
+def calibration_data(model: AlignmentModel, arrays: PairArrays, holdout, misaligned, groups, *, seed: int):
+    """(features, labels) the combiner is fitted on: held-out real pairs (label = judged misaligned)
+    plus two responses swapped in from other groups per aligned pair (label 1)."""
     real = np.flatnonzero(holdout)
     turns, sources = swap_partners(groups, np.flatnonzero(holdout & ~misaligned), repeats=2, seed=seed + 1)
     swapped = arrays.subset(turns).with_responses(np.asarray(arrays.response)[sources])

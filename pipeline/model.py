@@ -12,6 +12,7 @@ The suggestion for a turn with a response fuses p(intent | text) with p(intent |
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -173,11 +174,12 @@ class ConcordModel:
         subset = [records[i] for i in rows]
         arrays = self.extractor.predict_arrays(subset)
         classes = sorted({i for r in records for i in r.get("intents") or []}) if arrays.intent_probs is not None else []
-        pairs = self._pair_arrays(subset, arrays, classes)
+        pairs = self.pair_arrays(subset, arrays, classes)
         targets = intent_targets(subset, classes)
         misaligned = np.array([r.get("aligned") is False for r in subset])
         groups = np.array([_group_of(r, i) for r, i in zip(subset, rows)])
         holdout = held[rows] if held[rows].any() else None
+        started = time.perf_counter()
         try:
             self.alignment = AlignmentModel.fit(
                 pairs, intent_targets=targets, classes=classes, groups=groups, misaligned=misaligned,
@@ -185,7 +187,7 @@ class ConcordModel:
         except ValueError as exc:   # e.g. every pair judged misaligned: no model, say why
             self.report["alignment"] = {"skipped": str(exc)}
             return
-        self.report["alignment"] = self.alignment.report
+        self.report["alignment"] = {**self.alignment.report, "fit_seconds": round(time.perf_counter() - started, 2)}
         if holdout is not None:
             self._fit_fusion(pairs, arrays, targets, misaligned, holdout, classes, seed)
 
@@ -213,7 +215,7 @@ class ConcordModel:
             "log_likelihood_fused": mean_log_likelihood(fused, targets[eval_rows], multi_label=multi),
         }
 
-    def _pair_arrays(self, records: list[dict], arrays: ExtractorArrays, classes: list[str]) -> PairArrays:
+    def pair_arrays(self, records: list[dict], arrays: ExtractorArrays, classes: list[str]) -> PairArrays:
         """Embeddings of utterance, last assistant context turn and response, plus intent evidence
         (over ``classes``, the alignment model's intent order)."""
         encoder = self.extractor.encoder
@@ -253,7 +255,7 @@ class ConcordModel:
         from pipeline.fusion import fuse
 
         clf = self.alignment.response_classifier
-        pairs = self._pair_arrays(records, arrays, self.alignment.intent_classes or [])
+        pairs = self.pair_arrays(records, arrays, self.alignment.intent_classes or [])
         scores = self.alignment.score(pairs)
         if arrays.intent_probs is None or clf is None or self.fusion_weight == 0:
             return scores, None
