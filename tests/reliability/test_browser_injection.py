@@ -25,6 +25,7 @@ pytestmark = pytest.mark.browser
 
 PASSWORD = "inject-admin-1"
 N_TURNS, OPEN_TURNS = 30, 5
+OPTIONS = "Label (intent options open)"
 PAGE_TIMEOUT_MS = 120_000
 # Navigation title -> what shows the page has drawn (a heading, or the label page's turn text).
 PAGES = {"Label": None, "Export": "Export", "Model health": "Model health", "Label errors": "Likely label errors",
@@ -110,6 +111,16 @@ def open_page(page, nav, title: str, heading: str | None) -> None:
     page.wait_for_timeout(2500)                        # charts, components and images get time to load
 
 
+def show_intent_options(page) -> None:
+    """Open the label page's intent search (``/``): every intent name is drawn as an option."""
+    from playwright.sync_api import expect
+
+    page.locator(".cc-text").click()
+    page.keyboard.press("/")
+    expect(page.get_by_role("option").first).to_be_visible(timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_timeout(1000)
+
+
 def page_findings(page, port: int) -> dict:
     sentinel_imgs = page.evaluate(
         "port => [...document.querySelectorAll('img')].map(i => i.src).filter(s => s.includes(':' + port + '/'))", port)
@@ -127,7 +138,7 @@ def walked(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("injection")
     ARTIFACTS.mkdir(exist_ok=True)
     sentinel = Sentinel()
-    findings = {}
+    findings, outside = {}, []
     try:
         db_path = tmp_path / "hostile.duckdb"
         build_database(db_path, tmp_path, sentinel.port)
@@ -135,6 +146,8 @@ def walked(tmp_path_factory):
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1440, "height": 1100})
             page.set_default_timeout(PAGE_TIMEOUT_MS)
+            local = (server["url"], "blob:" + server["url"], "data:")   # blob: is a component's own module
+            page.on("request", lambda r: None if r.url.startswith(local) else outside.append(r.url))
             sign_in(page, server["url"], "boss", PASSWORD)
             nav = page.locator("[data-testid='stSidebarNav']")
             expect(nav).to_be_visible(timeout=PAGE_TIMEOUT_MS)
@@ -143,6 +156,11 @@ def walked(tmp_path_factory):
                 page.screenshot(path=str(ARTIFACTS / f"injection-{title.lower().replace(' ', '-')}.png"),
                                 full_page=True)
                 findings[title] = page_findings(page, sentinel.port)
+                if title == "Label":                   # the intent options (payload names) drawn as a list too
+                    show_intent_options(page)
+                    page.screenshot(path=str(ARTIFACTS / "injection-label-intent-options.png"), full_page=True)
+                    findings[OPTIONS] = page_findings(page, sentinel.port)
+                    page.keyboard.press("Escape")
             browser.close()
     finally:
         sentinel.close()
@@ -150,15 +168,17 @@ def walked(tmp_path_factory):
            pages_showing_payload_text=sum(f["payload_shown"] for f in findings.values()),
            pwned_pages=sum(f["pwned"] for f in findings.values()), sentinel_requests=len(sentinel.hits),
            sentinel_imgs=sum(len(f["sentinel_imgs"]) for f in findings.values()),
-           pages_with_exception=sum(bool(f["exceptions"]) for f in findings.values()))
-    return {"findings": findings, "sentinel_hits": list(sentinel.hits)}
+           pages_with_exception=sum(bool(f["exceptions"]) for f in findings.values()),
+           requests_leaving_server=len(outside))
+    return {"findings": findings, "sentinel_hits": list(sentinel.hits), "outside": outside}
 
 
 def test_no_script_runs_and_nothing_reaches_the_sentinel_on_any_page(walked):
     findings = walked["findings"]
-    assert list(findings) == list(PAGES)
+    assert list(findings) == ["Label", OPTIONS, *list(PAGES)[1:]]
     assert {t: f for t, f in findings.items() if f["pwned"] or f["sentinel_imgs"]} == {}
     assert walked["sentinel_hits"] == [], f"the pages requested {walked['sentinel_hits']}"
+    assert walked["outside"] == [], f"requests left the server: {walked['outside']}"
     shown_on = [t for t, f in findings.items() if f["payload_shown"]]
     assert "Label" in shown_on and len(shown_on) >= 4, f"payload text visible only on {shown_on}"
 
