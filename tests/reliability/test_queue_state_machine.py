@@ -1,5 +1,5 @@
-"""A Hypothesis state machine drives claim / submit / skip / undo / expire against the real store and
-checks every step against a small in-memory model of the rules."""
+"""A Hypothesis state machine drives claim / submit / skip / undo / expire / ingest a ranking / export
+against the real store and checks every step against a small in-memory model of the rules."""
 import itertools
 import json
 import shutil
@@ -36,6 +36,7 @@ class QueueRules(RuleBasedStateMachine):
         self.leases: dict[str, tuple[str, object]] = {}      # annotator -> (turn, expires)
         self.submits: list[tuple[str, str, str, bool]] = []  # (annotator, turn, label, live) in order
         self.skipped: set[tuple[str, str]] = set()
+        self.ranking: list[str] | None = None                # the order a model run put the queue in
         self.counter = itertools.count()
 
     def teardown(self):
@@ -74,6 +75,8 @@ class QueueRules(RuleBasedStateMachine):
             assert turn is None, f"{who} got {turn and turn['turn_id']} but nothing is open"
             return
         assert turn is not None and turn["turn_id"] in expected, (who, turn and turn["turn_id"], expected)
+        if self.ranking is not None and not held:  # with a ranking, the queue serves its first open turn
+            assert turn["turn_id"] == next(t for t in self.ranking if t in expected), (self.ranking, expected)
         self.leases[who] = (turn["turn_id"], self.now + timedelta(seconds=TTL))
 
     @rule(who=st.sampled_from(PEOPLE), label=st.sampled_from(["x", "y"]), twice=st.booleans())
@@ -120,6 +123,38 @@ class QueueRules(RuleBasedStateMachine):
     @rule()
     def expire(self):
         self.now += timedelta(seconds=TTL + 1)
+
+    @rule(order=st.permutations(TURNS))
+    def ingest_ranking(self, order):
+        """What ingesting a model run does to the queue: a new order (the rest of ingest is tested in test_runs)."""
+        run_id = f"run-{next(self.counter)}"
+        self.db.write(queue.set_ranking, "default", run_id, list(order), [float(i) for i in range(len(order))])
+        self.ranking = list(order)
+
+    @rule()
+    def export(self):
+        """A native export holds exactly the turns with live labels, each with its latest (majority) intent."""
+        from store.export import ExportFilters, export
+
+        out = self.dir / f"export-{next(self.counter)}"
+        export(self.db, out, fmt="native", filters=ExportFilters(include_disputed=True))
+        exported = {}
+        for path in out.glob("*.jsonl"):
+            for line in path.read_text(encoding="utf-8").splitlines():
+                record = json.loads(line)
+                exported[record["id"]] = record["intents"]
+        expected = {}
+        for turn in TURNS:
+            latest = {}
+            for a, t, label, live in self.submits:
+                if t == turn and live:
+                    latest[a] = label
+            if latest:
+                expected[turn] = sorted(set(latest.values()))
+        assert set(exported) == set(expected), (exported, expected)
+        for turn, labels_now in expected.items():
+            if len(labels_now) == 1:  # unanimous: the export must carry exactly that label
+                assert exported[turn] == labels_now, (turn, exported[turn], labels_now)
 
     # -- invariants ---------------------------------------------------------------------------------
     @invariant()
