@@ -21,7 +21,7 @@ from tests.reliability.browser_kit import (
 )
 from tests.reliability.figures import report
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 PASSWORD = "inject-admin-1"
 N_TURNS, OPEN_TURNS = 30, 5

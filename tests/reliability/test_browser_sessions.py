@@ -89,6 +89,7 @@ def label_one(page, *, key: str) -> tuple[str, float]:
     return text, time.perf_counter() - started
 
 
+@pytest.mark.timeout(900)      # 5 chromiums + the server on a shared 2-core machine: minutes, not seconds
 def test_five_browser_sessions_label_concurrently_and_lose_nothing(tmp_path):
     require_chromium()
     ARTIFACTS.mkdir(exist_ok=True)
