@@ -125,7 +125,7 @@ def run_once(strategy: str, learner, settings: LoopSettings, steps: list[int], *
     labelled = np.zeros(n, dtype=bool)
     labelled[_initial_batch(strategy, learner, settings, seed)] = True
     history: dict[str, list[float]] = {}
-    for step, target in enumerate(steps):
+    for step in range(len(steps)):
         learner.fit(np.flatnonzero(labelled), seed=seed)
         for key, value in learner.evaluate().items():
             history.setdefault(key, []).append(value)
