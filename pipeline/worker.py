@@ -97,7 +97,7 @@ class Worker:
     """One worker process's loop over a jobs folder (see the module docstring)."""
 
     def __init__(self, jobs_dir, *, poll_s: float = 1.0, heartbeat_s: float = 2.0,
-                 stale_after_s: float = jf.STALE_AFTER_S, environ: dict | None = None):
+                 stale_after_s: float = jf.STALE_AFTER_S, environ: dict | None = None, parent_pid: int | None = None):
         self.jobs_dir = jf.ensure_layout(jobs_dir)
         self.worker = jf.worker_id()
         self.poll_s, self.stale_after_s = poll_s, stale_after_s
@@ -109,6 +109,7 @@ class Worker:
         self.attempt: int | None = None
         self.stopping = False
         self.busy = False
+        self.parent_pid = parent_pid       # exit when this process is gone (the supervisor was killed)
         self._paused: set[str] = set()
 
     # -- signals ------------------------------------------------------------------------------------
@@ -128,7 +129,7 @@ class Worker:
         self.heartbeat.start()
         self.heartbeat.track(None)
         try:
-            while not self.stopping:
+            while not self.orphaned():
                 if self.step() is None:
                     if once:
                         break
@@ -152,10 +153,16 @@ class Worker:
         self.process(running)
         return running.name
 
+    def orphaned(self) -> bool:
+        if not self.stopping and self.parent_pid and os.getppid() != self.parent_pid:
+            log(f"parent process {self.parent_pid} is gone; stopping")
+            self.stopping = True
+        return self.stopping
+
     def checkpoint(self, stage: str, progress: float | None = None) -> None:
         """Between stages: report progress, honour stop requests and lost claims, pause if a test asked."""
         self.heartbeat.update(stage, progress)
-        if self.stopping:
+        if self.orphaned():
             raise StopRequested("stop requested")
         if self.heartbeat.lost:
             raise ClaimLost(stage)
@@ -173,7 +180,8 @@ class Worker:
         tmp = jf.results_tmp_dir(self.jobs_dir, run_id, self.worker)
         spec = jf.read_json(running / jf.SPEC, {})
         claim = jf.read_json(running / jf.CLAIM, {})
-        log(f"{run_id}: claimed (attempt {claim.get('attempt')}, {spec.get('n_labels')} labels, {spec.get('n_pool')} turns)")
+        log(f"{run_id}: claimed (attempt {claim.get('attempt')}, {spec.get('n_labels')} labels, "
+            f"{spec.get('n_pool')} turns)")
         self.busy, self.attempt = True, claim.get("attempt")
         self.heartbeat.track(running, "claimed", 0.0)
         try:
@@ -245,6 +253,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"a job whose heartbeat is older than this is requeued (default {jf.STALE_AFTER_S:g})")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default $CONCORD_THREADS or min(2, cores))")
+    parser.add_argument("--exit-with-parent", action="store_true",
+                        help="stop (giving the job back) when the parent process dies; used by concord serve")
 
 
 def run_from_args(args) -> int:
@@ -255,7 +265,8 @@ def run_from_args(args) -> int:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=threads)                     # BLAS / OpenMP pools already loaded (concord worker)
-    worker = Worker(args.jobs, poll_s=args.poll, heartbeat_s=args.heartbeat, stale_after_s=args.stale_after)
+    worker = Worker(args.jobs, poll_s=args.poll, heartbeat_s=args.heartbeat, stale_after_s=args.stale_after,
+                    parent_pid=os.getppid() if getattr(args, "exit_with_parent", False) else None)
     worker.install_signal_handlers()
     return worker.run(once=args.once)
 

@@ -138,9 +138,11 @@ def run_job(job_dir: Path, out_dir: Path, *, checkpoint: Checkpoint | None = Non
 def _train_evaluate(spec, train, holdout, labels, encoder, timer, check):
     """Train on ``train`` and score the held-out slice; what gets deployed depends on the mode.
 
-    fast: the first model is calibrated on the held-out slice (temperature and alignment fits only:
-    argmax accuracy is unaffected), evaluated on it, then refit on every label -- weights learn from
-    all labels, for a second or two. full: the model carves its own validation split from ``train``
+    fast: the first model is calibrated on the held-out slice (temperatures, the alignment combiner
+    and the fusion weight are fitted there, as ConcordModel does with its own slice), evaluated on
+    it, then its extractor is refit on every label (as ``ConcordModel.train`` does in fast mode) so
+    the suggestions learn from all labels; the alignment part is kept. full: the model carves its own
+    validation split from ``train``
     for early stopping, so the held-out scores stay honest, and that model is deployed (a second
     fine-tune would double a minutes-long run).
     """
@@ -163,8 +165,12 @@ def _train_evaluate(spec, train, holdout, labels, encoder, timer, check):
             metrics["holdout"] = _jsonable(model.evaluate(holdout))
         check("evaluated", 0.7)
         if kind == "fast":
+            from pipeline.extractor import Extractor
+
             with timer.stage("refit"):
-                model = ConcordModel.train(labels, mode=kind, encoder=encoder, valid=holdout, seed=seed, **options)
+                model.extractor = Extractor.train(labels, mode=kind, encoder=model.extractor.encoder, valid=holdout,
+                                                  seed=seed, **options)
+                model.report["extractor"] = dict(model.extractor.train_metrics)
             check("refitted", 0.72)
     return model, metrics
 
@@ -243,7 +249,8 @@ def _prediction_table(scored: Scored) -> pa.Table:
         "turn_id": [r["id"] for r in rows],
         "intents": [list(r.get("intents") or []) for r in rows],
         "intent_probs": [json.dumps(r.get("intent_probs") or {}, ensure_ascii=False) for r in rows],
-        "entities": [[{"start": int(e["start"]), "end": int(e["end"]), "label": e["label"]} for e in r.get("entities") or []]
+        "entities": [[{"start": int(e["start"]), "end": int(e["end"]), "label": e["label"]}
+                      for e in r.get("entities") or []]
                      for r in rows],
         "entity_scores": [[f(e.get("score")) for e in r.get("entities") or []] for r in rows],
         "sentiment": [r.get("sentiment") for r in rows],

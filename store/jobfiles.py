@@ -34,7 +34,8 @@ KINDS = ("fast", "full")
 PENDING, RUNNING, RESULTS, SUPERSEDED, WORKERS = "pending", "running", "results", "superseded", "workers"
 SPEC, CLAIM, HEARTBEAT, ATTEMPTS, RESULT = "spec.json", "claim.json", "heartbeat.json", "attempts", "result.json"
 LABELS_FILE, POOL_FILE = "labels.parquet", "pool.parquet"
-PREDICTIONS_FILE, RANKING_FILE, METRICS_FILE, MODEL_DIR = "predictions.parquet", "ranking.parquet", "metrics.json", "model"
+PREDICTIONS_FILE, RANKING_FILE = "predictions.parquet", "ranking.parquet"
+METRICS_FILE, MODEL_DIR = "metrics.json", "model"
 STALE_AFTER_S = 30.0        # a heartbeat older than this means the worker is gone
 MAX_ATTEMPTS = 3            # claims of one job before it is failed instead of retried
 ENV_JOBS = "CONCORD_JOBS"
@@ -58,7 +59,8 @@ RANKING_SCHEMA = pa.schema([("turn_id", pa.string()), ("rank", pa.int32()), ("sc
 
 # -- names and paths --------------------------------------------------------------------------------
 def new_run_id(kind: str) -> str:
-    """Sortable by creation time (UTC, microseconds), unique, and says its kind: ``20240501T101500123456-fast-1a2b3c``."""
+    """Sortable by creation time (UTC, microseconds), unique, and says its kind:
+    ``20240501T101500123456-fast-1a2b3c``."""
     if kind not in KINDS:
         raise ValueError(f"kind: expected one of {list(KINDS)}, got {kind!r}")
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")

@@ -50,7 +50,8 @@ def label_records(db, project: str) -> list[dict]:
             "turn_index": _clean(row["turn_index"]), "context": list(row["context"] or []), "text": row["text"],
             "response": _clean(row["response"]), "meta": json.dumps(row["meta"] or {}, ensure_ascii=False),
             "intents": list(row["intents"] or []),
-            "entities": [{"start": int(s["start"]), "end": int(s["end"]), "label": s["label"]} for s in row["entities"] or []],
+            "entities": [{"start": int(s["start"]), "end": int(s["end"]), "label": s["label"]}
+                         for s in row["entities"] or []],
             "sentiment": _clean(row["sentiment"]), "aligned": _clean(row["aligned"]),
             "corrected_response": _clean(row["corrected_response"]), "label_source": row["label_source"]})
     return records

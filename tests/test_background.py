@@ -221,3 +221,26 @@ def test_pipeline_page_refuses_annotators_on_the_server(app_db, env):
     assert not at.exception
     assert not [b for b in at.button if b.key.startswith("pipeline_")] and len(at.dataframe) == 0
     assert any("analyst" in e.value for e in at.error)
+
+
+def test_a_worker_whose_supervisor_dies_stops_instead_of_running_orphaned(env):
+    import subprocess
+    import sys
+
+    from test_worker import REPO
+
+    jobs = env / "jobs"
+    script = ("import sys, time; from workbench.supervisor import WorkerSupervisor; "
+              f"WorkerSupervisor({str(jobs)!r}).start(); time.sleep(600)")
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=REPO,
+                              env={**os.environ, "PYTHONPATH": str(REPO), "CONCORD_THREADS": "1"})
+    try:
+        _wait(lambda: list((jobs / jf.WORKERS).glob("*.json")), 60)
+        worker_pid = jf.read_json(next((jobs / jf.WORKERS).glob("*.json")))["pid"]
+        parent.kill()
+        parent.wait(10)
+        _wait(lambda: not jf.pid_alive(worker_pid), 30)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    assert "is gone; stopping" in (jobs / "worker.log").read_text()

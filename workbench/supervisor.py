@@ -23,7 +23,8 @@ HEALTHY_AFTER_S = 60.0
 
 
 def worker_command(jobs_dir, *, python: str | None = None, extra_args: tuple[str, ...] = ()) -> list[str]:
-    return [python or sys.executable, "-m", "pipeline.worker", "--jobs", str(jobs_dir), *extra_args]
+    return [python or sys.executable, "-m", "pipeline.worker", "--jobs", str(jobs_dir), "--exit-with-parent",
+            *extra_args]
 
 
 def worker_environment(base: dict | None = None, *, threads: int | None = None) -> dict:
@@ -67,8 +68,10 @@ class WorkerSupervisor:
             if self._stopping.is_set():
                 return
             with open(self.log_path, "ab") as log:
+                # Its own session: a Ctrl-C in the terminal reaches serve, which stops the worker in
+                # order (no restart race); if serve itself dies, the worker notices and exits.
                 self.process = subprocess.Popen(self.command, env=self.env, stdin=subprocess.DEVNULL,
-                                                stdout=log, stderr=subprocess.STDOUT)
+                                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             self.started_at = time.monotonic()
 
     def _watch(self) -> None:

@@ -97,7 +97,8 @@ def render_latest_metrics(history: list[dict]) -> None:
     if len(frame) > 1:
         import plotly.express as px
 
-        fig = px.line(frame.sort_values("labels"), x="labels", y=[name for _, name in METRICS if frame[name].notna().any()],
+        shown = [name for _, name in METRICS if frame[name].notna().any()]
+        fig = px.line(frame.sort_values("labels"), x="labels", y=shown,
                       markers=True, labels={"value": "held-out score", "labels": "labels", "variable": ""})
         fig.update_layout(height=280, margin=dict(l=10, r=10, t=10, b=10), yaxis_range=[0, 1])
         st.plotly_chart(fig, width="stretch")
