@@ -163,10 +163,12 @@ def test_serve_starts_a_supervised_worker_unless_told_not_to(env, monkeypatch):
 
 # -- the pipeline page ---------------------------------------------------------------------------------------------
 def _page_script():
-    from workbench import runtime
+    """What app.py's navigation does for a module page: the server-side role check, then render."""
+    from workbench import auth, runtime
     from workbench.pages import pipeline
 
-    pipeline.render(runtime.get_store(runtime.parse_settings().db_path))
+    db = runtime.get_store(runtime.parse_settings().db_path)
+    pipeline.render(db, auth.require_role(db, pipeline.ROLES))
 
 
 def _page_as(db_path, username: str, role: str):
@@ -221,6 +223,18 @@ def test_pipeline_page_refuses_annotators_on_the_server(app_db, env):
     assert not at.exception
     assert not [b for b in at.button if b.key.startswith("pipeline_")] and len(at.dataframe) == 0
     assert any("analyst" in e.value for e in at.error)
+
+
+def test_pipeline_render_itself_refuses_a_user_without_the_role(app_db, env):
+    from streamlit.testing.v1 import AppTest
+
+    def script():
+        from workbench import auth, runtime
+        from workbench.pages import pipeline
+
+        pipeline.render(runtime.get_store(runtime.parse_settings().db_path), auth.User("ann", "annotator"))
+    at = AppTest.from_function(script, default_timeout=30).run()
+    assert not at.exception and not at.button and any("analyst" in e.value for e in at.error)
 
 
 def test_a_worker_whose_supervisor_dies_stops_instead_of_running_orphaned(env):

@@ -47,11 +47,11 @@ def render_state(db, jobs_dir, project: str) -> None:
     last = state["last"]
     if last is not None and last["status"] == "failed":
         st.error("The newest finished run failed with this error:")
-        st.code(last.get("error") or "no error message", language=None)
+        st.code(last.get("error") or "no error message", language=None, wrap_lines=True)
     loop = background.owner_loop_for(db, project)
     if loop is not None and loop.last_error:
         st.warning("The background loop hit an error (it keeps retrying):")
-        st.code(loop.last_error, language=None)
+        st.code(loop.last_error, language=None, wrap_lines=True)
     st.caption(f"Updated {time.strftime('%H:%M:%S')}")
 
 
@@ -94,7 +94,7 @@ def render_latest_metrics(history: list[dict]) -> None:
     for column, (key, name) in zip(st.columns(len(METRICS)), METRICS):
         column.metric(name, _percent(held.get(key)))
     frame = history_frame(done).dropna(subset=["Intent accuracy"])
-    if len(frame) > 1:
+    if frame["labels"].nunique() > 1:                 # a learning curve needs more than one label count
         import plotly.express as px
 
         shown = [name for _, name in METRICS if frame[name].notna().any()]
@@ -104,8 +104,12 @@ def render_latest_metrics(history: list[dict]) -> None:
         st.plotly_chart(fig, width="stretch")
 
 
-def render(db, user=None) -> None:
-    user = auth.require_role(db, ROLES)      # checked on the server, whatever the navigation showed
+def render(db, user: auth.User | None) -> None:
+    """The page body. app.py checks the role on the server before calling; checked again here (the
+    Retrain buttons write jobs) without drawing anything for a user who may not be here."""
+    if user is None or not user.can(*ROLES):
+        st.error(f"This page is for {', '.join(ROLES)} users.")  # md-safe: constant role names
+        st.stop()
     project = runtime.parse_settings().project
     jobs_dir = jobfiles.default_jobs_dir(db.path)
     st.title("Pipeline", anchor=False)
