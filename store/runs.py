@@ -75,12 +75,14 @@ def _pool_table(db, project: str) -> pa.Table:
 
 # -- writing a job -----------------------------------------------------------------------------------------
 def write_job(db, jobs_dir, *, project: str = "default", kind: str = "fast", reason: str = "",
-              encoder: str | None = None, seed: int = 0, batch_size: int = 20) -> str:
+              encoder: str | None = None, seed: int = 0, batch_size: int = 20,
+              train_options: dict | None = None) -> str:
     """Snapshot the labels and the pool into ``jobs/pending/<run_id>/`` and record the run as queued.
 
     Older pending jobs of the same kind and project are superseded (only the newest one runs).
     ``batch_size`` is the number of labels expected before the next retrain: the head of the new
-    queue order is a diverse batch of that size. Returns the run id.
+    queue order is a diverse batch of that size. ``train_options`` go to ``ConcordModel.train``
+    (e.g. ``{"time_budget_s": 600}`` for a full run). Returns the run id.
     """
     if kind not in jf.KINDS:
         raise ValueError(f"kind: expected one of {list(jf.KINDS)}, got {kind!r}")
@@ -95,7 +97,8 @@ def write_job(db, jobs_dir, *, project: str = "default", kind: str = "fast", rea
     pool = _pool_table(db, project)
     pq.write_table(pool, tmp / jf.POOL_FILE)
     spec = {"run_id": run_id, "project": project, "kind": kind, "reason": reason, "encoder": encoder,
-            "seed": seed, "batch_size": batch_size, "snapshot_hash": snapshot_hash(records),
+            "seed": seed, "batch_size": batch_size, "train_options": dict(train_options or {}),
+            "snapshot_hash": snapshot_hash(records),
             "n_labels": len(records), "n_pool": pool.num_rows, "label_schema": get_schema(db, project),
             "created_at": utcnow().isoformat()}
     jf.write_json_atomic(tmp / jf.SPEC, spec)

@@ -250,3 +250,18 @@ def test_sigkill_at_each_point_ingests_the_run_fully_exactly_once(db, env, tiny_
     assert db.query_one("SELECT count(*), count(DISTINCT run_id) FROM predictions") == (40, 1)
     assert db.query_one("SELECT count(*) FROM model_runs WHERE status = 'done'")[0] == 1
     assert not list((jobs / jf.RESULTS).glob("*.tmp"))
+
+
+def test_a_full_job_fine_tunes_and_reports_honest_held_out_scores(db, env, tiny_encoder):
+    from pipeline.worker_job import run_job
+
+    make_store(db, env, n=50, labelled=40)
+    run_id = runs.write_job(db, env / "jobs", kind="full", encoder=tiny_encoder,
+                            train_options={"max_epochs": 1, "time_budget_s": 60})
+    result = run_job(env / "jobs" / jf.PENDING / run_id, env / "out")
+    metrics = json.loads((env / "out" / jf.METRICS_FILE).read_text())
+    assert result["status"] == "done" and metrics["kind"] == "full"
+    assert metrics["holdout_use"] == "none" and metrics["holdout"]["n"] == metrics["n_holdout"] > 0
+    assert "refit_s" not in result["timings"]                       # a fine-tune is not run twice
+    assert any((env / "out" / jf.MODEL_DIR).rglob("config.json"))   # the fine-tuned encoder is saved with it
+    assert pq.read_table(env / "out" / jf.PREDICTIONS_FILE).num_rows == 50
