@@ -67,8 +67,10 @@ def test_triggers_first_run_then_every_n_labels_then_full(db, env):
 def test_triggers_validate_and_read_the_environment():
     with pytest.raises(ValueError, match="every_labels: expected a positive"):
         Triggers(every_labels=0)
-    t = Triggers.from_env({"CONCORD_RETRAIN_EVERY": "7", "CONCORD_FULL_EVERY": "70", "CONCORD_ENCODER": "/m"})
+    t = Triggers.from_env({"CONCORD_RETRAIN_EVERY": "7", "CONCORD_FULL_EVERY": "70", "CONCORD_ENCODER": "/m",
+                           "CONCORD_FULL_BUDGET_S": "300"})
     assert (t.every_labels, t.full_every_labels, t.encoder, t.full_every_s) == (7, 70, "/m", 3600.0)
+    assert t.train_options("full") == {"time_budget_s": 300.0} and t.train_options("fast") == {}
 
 
 # -- the loop with a worker: labelling reorders the queue and changes suggestions ---------------------------------

@@ -11,6 +11,10 @@ queue order and suggestions change right there), and writes a new job when one i
   ``full_every_s`` (default an hour) if any label changed since the last one;
 * on demand: ``request_retrain`` (the pipeline page's "Retrain now" button).
 
+Settings come from the environment ``concord serve`` passes on: CONCORD_RETRAIN_EVERY,
+CONCORD_FULL_EVERY, CONCORD_FULL_INTERVAL_S, CONCORD_FULL_BUDGET_S, CONCORD_ENCODER,
+CONCORD_BACKGROUND_POLL_S.
+
 Counting is done against the newest run of the kind in the database, so the schedule survives an
 app restart. Serving the next turn never waits for any of this: the queue order is precomputed.
 """
@@ -30,7 +34,7 @@ from store.db import StoreClosed
 log = logging.getLogger("concord.background")
 
 ENV_EVERY, ENV_FULL_EVERY, ENV_FULL_INTERVAL = "CONCORD_RETRAIN_EVERY", "CONCORD_FULL_EVERY", "CONCORD_FULL_INTERVAL_S"
-ENV_ENCODER, ENV_POLL = "CONCORD_ENCODER", "CONCORD_BACKGROUND_POLL_S"
+ENV_ENCODER, ENV_POLL, ENV_FULL_BUDGET = "CONCORD_ENCODER", "CONCORD_BACKGROUND_POLL_S", "CONCORD_FULL_BUDGET_S"
 LIVE = ("queued", "running", "done", "failed")      # runs that count for scheduling (not superseded ones)
 
 
@@ -45,6 +49,10 @@ class Triggers:
     stale_after_s: float = jobfiles.STALE_AFTER_S
     encoder: str | None = None
     seed: int = 0
+    full_budget_s: float | None = None      # wall-time cap of a fine-tune (None: the model's default)
+
+    def train_options(self, kind: str) -> dict:
+        return {"time_budget_s": self.full_budget_s} if kind == "full" and self.full_budget_s else {}
 
     def __post_init__(self):
         for name in ("every_labels", "full_every_labels"):
@@ -56,7 +64,8 @@ class Triggers:
         env = os.environ if environ is None else environ
         return cls(every_labels=int(env.get(ENV_EVERY) or 20), full_every_labels=int(env.get(ENV_FULL_EVERY) or 500),
                    full_every_s=float(env.get(ENV_FULL_INTERVAL) or 3600), poll_s=float(env.get(ENV_POLL) or 2.0),
-                   encoder=env.get(ENV_ENCODER) or None)
+                   encoder=env.get(ENV_ENCODER) or None,
+                   full_budget_s=float(env[ENV_FULL_BUDGET]) if env.get(ENV_FULL_BUDGET) else None)
 
 
 def _age_s(created_at, now: datetime) -> float:
@@ -92,7 +101,8 @@ def request_retrain(db, jobs_dir, project: str, *, kind: str = "fast", reason: s
     """Write a job now (the "Retrain now" button). Returns its run id; the loop ingests the result."""
     triggers = triggers or Triggers.from_env()
     run_id = runs.write_job(db, jobs_dir, project=project, kind=kind, reason=reason, encoder=triggers.encoder,
-                            seed=triggers.seed, batch_size=triggers.every_labels)
+                            seed=triggers.seed, batch_size=triggers.every_labels,
+                            train_options=triggers.train_options(kind))
     loop = _loops.get(_key(db, project))
     if loop is not None:
         loop.wake()
@@ -124,7 +134,8 @@ class OwnerLoop:
         for kind, reason in due_jobs(self.db, self.project, self.triggers):
             written.append(runs.write_job(self.db, self.jobs_dir, project=self.project, kind=kind, reason=reason,
                                           encoder=self.triggers.encoder, seed=self.triggers.seed,
-                                          batch_size=self.triggers.every_labels))
+                                          batch_size=self.triggers.every_labels,
+                                          train_options=self.triggers.train_options(kind)))
         self.ticks += 1
         return {"recovered": recovered, "ingested": ingested, "written": written}
 
