@@ -183,14 +183,6 @@ def test_no_script_runs_and_nothing_reaches_the_sentinel_on_any_page(walked):
     assert "Label" in shown_on and len(shown_on) >= 4, f"payload text visible only on {shown_on}"
 
 
-KNOWN_BUG = ("Pipeline", "StreamlitDuplicateElementKey")   # render() repeats app.py's require_role: 2 cookie mounts
-
-
 def test_every_page_draws_without_an_exception(walked):
     failing = {t: f["exceptions"] for t, f in walked["findings"].items() if f["exceptions"]}
-    known = failing.get(KNOWN_BUG[0], [])
-    if known and all(KNOWN_BUG[1] in text for text in known):
-        failing.pop(KNOWN_BUG[0])
-        assert failing == {}
-        pytest.xfail("known bug: the Pipeline page raises StreamlitDuplicateElementKey (auth.require_role twice)")
     assert failing == {}
