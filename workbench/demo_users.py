@@ -30,6 +30,6 @@ def ensure_demo_users(db, db_path: str | Path) -> list[tuple[str, str]]:
     for name, password in pairs:
         users.add_user(db, name, name, password)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write("".join(f"{name} {password}\n" for name, password in pairs))
+    with os.fdopen(fd, "w") as users_file:
+        users_file.write("".join(f"{name} {password}\n" for name, password in pairs))
     return pairs

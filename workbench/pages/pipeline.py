@@ -33,14 +33,14 @@ def _percent(value) -> str:
 def render_state(db, jobs_dir, project: str) -> None:
     state = runs.worker_state(db, jobs_dir, project)
     title, icon = STATE_LABELS[state["state"]]
-    st.subheader(f"{icon} {title}", anchor=False)
+    st.subheader(f"{icon} {title}", anchor=False)  # md-safe: a fixed state label
     for job in state["running"]:
         elapsed = background.seconds_since(job.get("at"))
         st.progress(min(1.0, float(job.get("progress") or 0.0)),
                     text=f"{job['kind']} run · stage: {job.get('stage') or 'starting'}")
-        st.caption(f"run {job['run_id']} · last heartbeat {elapsed or 0:.0f} s ago")
+        st.caption(f"run {job['run_id']} · last heartbeat {elapsed or 0:.0f} s ago")  # md-safe: minted run id, a number
     if state["pending"]:
-        st.caption(f"Waiting: {', '.join(state['pending'])}")
+        st.caption(f"Waiting: {', '.join(state['pending'])}")  # md-safe: run ids minted by new_run_id
     if state["state"] == "offline":
         st.warning("Jobs are written but no worker picks them up. `concord serve` starts one; or run:")
         st.code(f"concord worker --jobs {jobs_dir}", language="bash")
@@ -52,18 +52,18 @@ def render_state(db, jobs_dir, project: str) -> None:
     if loop is not None and loop.last_error:
         st.warning("The background loop hit an error (it keeps retrying):")
         st.code(loop.last_error, language=None, wrap_lines=True)
-    st.caption(f"Updated {time.strftime('%H:%M:%S')}")
+    st.caption(f"Updated {time.strftime('%H:%M:%S')}")  # md-safe: a clock time
 
 
 def render_retrain(db, jobs_dir, project: str, user: auth.User) -> None:
     left, right, _ = st.columns([1, 1, 3])
     if left.button("Retrain now", type="primary", key="pipeline_retrain"):
         run_id = background.request_retrain(db, jobs_dir, project, kind="fast", reason=f"on demand ({user.username})")
-        st.toast(f"Queued a fast retrain: {run_id}")
+        st.toast(f"Queued a fast retrain: {run_id}")  # md-safe: a minted run id
     if right.button("Fine-tune now", key="pipeline_finetune",
                     help="A full fine-tune of the encoder: minutes, not seconds."):
         run_id = background.request_retrain(db, jobs_dir, project, kind="full", reason=f"on demand ({user.username})")
-        st.toast(f"Queued a fine-tune: {run_id}")
+        st.toast(f"Queued a fine-tune: {run_id}")  # md-safe: a minted run id
 
 
 def history_frame(history: list[dict]) -> pd.DataFrame:
@@ -90,9 +90,9 @@ def render_latest_metrics(history: list[dict]) -> None:
     latest = done[0]
     held = latest["metrics"].get("holdout") or {}
     st.caption(f"Model {latest['model_version']} · {latest['n_labels']} labels · held-out slice of "
-               f"{held.get('n', 0)} turns · snapshot {latest['snapshot_hash']}")
+               f"{held.get('n', 0)} turns · snapshot {latest['snapshot_hash']}")  # md-safe: version, counts, a hash
     for column, (key, name) in zip(st.columns(len(METRICS)), METRICS):
-        column.metric(name, _percent(held.get(key)))
+        column.metric(name, _percent(held.get(key)))  # md-safe: fixed metric names from METRICS
     frame = history_frame(done).dropna(subset=["Intent accuracy"])
     if frame["labels"].nunique() > 1:                 # a learning curve needs more than one label count
         import plotly.express as px
