@@ -217,7 +217,8 @@ def test_sigterm_gives_the_job_back_unfinished(db, env, tiny_encoder):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("point", ["claimed", "scored", "writing", "results_written", "published", "released"])
+@pytest.mark.parametrize("point", ["claimed", "loaded", "training", "trained", "scored", "ranked", "writing",
+                                   "results_written", "published", "released"])
 def test_sigkill_at_each_point_ingests_the_run_fully_exactly_once(db, env, tiny_encoder, point):
     """Killed anywhere -- before, while and after writing and renaming the results -- the run is
     ingested fully or not at all, then redone (or, once published, just cleaned up) and ingested once."""
@@ -239,6 +240,7 @@ def test_sigkill_at_each_point_ingests_the_run_fully_exactly_once(db, env, tiny_
         assert db.query_one("SELECT count(*) FROM predictions")[0] == 40      # all of it, never part
     else:
         assert db.query_one("SELECT count(*) FROM predictions")[0] == 0
+    restarted = time.monotonic()
     second = start_worker(jobs, child_env)
     try:
         wait_for(lambda: not jf.list_runs(jobs, jf.RUNNING) and not jf.list_runs(jobs, jf.PENDING)
@@ -246,6 +248,10 @@ def test_sigkill_at_each_point_ingests_the_run_fully_exactly_once(db, env, tiny_
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(30)
+    from tests.reliability.figures import report
+
+    report(f"worker_sigkill_at_{point}", recovery_s=round(time.monotonic() - restarted, 1),
+           ingested_before_restart=bool(ingested))
     assert runs.ingest_results(db, jobs) == ([] if ingested else [run_id])
     assert db.query_one("SELECT count(*), count(DISTINCT run_id) FROM predictions") == (40, 1)
     assert db.query_one("SELECT count(*) FROM model_runs WHERE status = 'done'")[0] == 1
