@@ -124,11 +124,28 @@ class QueueRules(RuleBasedStateMachine):
     def expire(self):
         self.now += timedelta(seconds=TTL + 1)
 
-    @rule(order=st.permutations(TURNS))
-    def ingest_ranking(self, order):
-        """What ingesting a model run does to the queue: a new order (the rest of ingest is tested in test_runs)."""
-        run_id = f"run-{next(self.counter)}"
-        self.db.write(queue.set_ranking, "default", run_id, list(order), [float(i) for i in range(len(order))])
+    @rule(order=st.permutations(TURNS), twice=st.booleans())
+    def ingest_run(self, order, twice):
+        """A worker's published result goes in through the real ingest: its ranking orders the queue,
+        and ingesting the same run again changes nothing."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from store import jobfiles as jf
+        from store import runs
+
+        run_id = jf.new_run_id("fast")
+        result = self.dir / "results" / run_id
+        result.mkdir(parents=True)
+        (result / jf.SPEC).write_text(json.dumps({"project": "default", "kind": "fast"}))
+        (result / jf.RESULT).write_text(json.dumps({"status": "done"}))
+        (result / jf.METRICS_FILE).write_text("{}")
+        pq.write_table(jf.PREDICTIONS_SCHEMA.empty_table(), result / jf.PREDICTIONS_FILE)
+        pq.write_table(pa.table({"turn_id": list(order), "rank": pa.array(range(len(order)), pa.int32()),
+                                 "score": [float(i) for i in range(len(order))]}), result / jf.RANKING_FILE)
+        assert runs.ingest_one(self.db, result) is True
+        if twice:
+            assert runs.ingest_one(self.db, result) is False
         self.ranking = list(order)
 
     @rule()
