@@ -8,6 +8,8 @@ the extractor is then refit on every turn (seconds), so suggestions use all labe
 
 The suggestion for a turn with a response fuses p(intent | text) with p(intent | response)
 (``pipeline.fusion``), gated by p(response aligned) so an off-topic reply cannot hijack it.
+The alignment check reads the turn's intent from its labels when it has any (an annotated turn is
+checked against what the annotator said), else from the extractor's prediction.
 """
 from __future__ import annotations
 
