@@ -6,8 +6,6 @@ it reverts), so nothing is ever deleted and every state can be explained.
 """
 from __future__ import annotations
 
-from collections import Counter
-
 from store.queue import LIVE_LABELS, lease_turn, utcnow
 
 ACTIONS = ("submit", "skip", "undo", "flag", "adjudicate")
@@ -179,15 +177,6 @@ def progress(db, project: str, annotator: str | None = None) -> dict:
 
     labelled, per_label = label_counts(db, project)
     return {"mine_today": mine, "labelled": labelled, "total": total, "per_label": per_label}
-
-
-def majority(values: list) -> tuple[object, float]:
-    """The most common value and the share of votes it got (ties broken by first seen)."""
-    if not values:
-        return None, 0.0
-    counts = Counter(values)
-    value, n = counts.most_common(1)[0]
-    return value, n / len(values)
 
 
 def effective_labels(db, project: str = "default"):

@@ -7,6 +7,7 @@ Renamed and merged labels read as today's names.
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pandas as pd
 
@@ -60,10 +61,12 @@ def _vote(group: pd.DataFrame) -> dict:
             "disputed": bool(disputed)}
 
 
-def _majority(values: list):
-    from store.annotations import majority
-
-    return majority(values)
+def _majority(values: list) -> tuple[object, float]:
+    """The most common value and the share of votes it got (ties broken by first seen)."""
+    if not values:
+        return None, 0.0
+    value, n = Counter(values).most_common(1)[0]
+    return value, n / len(values)
 
 
 def _human_labels(latest: pd.DataFrame) -> pd.DataFrame:

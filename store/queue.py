@@ -39,8 +39,7 @@ def _claim(con, project: str, annotator: str, ttl_s: float, now: datetime, cache
     turn_id = first_open_turn(con, cache, project, annotator, now)
     if turn_id is None:
         return None
-    con.execute("DELETE FROM leases WHERE annotator = ? AND project = ?", [annotator, project])
-    con.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?)", [turn_id, annotator, project, expires])
+    lease_turn(con, project, turn_id, annotator, ttl_s, now=now)
     return turn_id
 
 
@@ -69,7 +68,7 @@ def release(db, turn_id: str, annotator: str) -> None:
 
 
 def lease_turn(con, project: str, turn_id: str, annotator: str, ttl_s: float = DEFAULT_TTL_S, now=None) -> None:
-    """Give ``turn_id`` back to ``annotator`` (after an undo), replacing whatever they held."""
+    """Lease ``turn_id`` to ``annotator`` (a claim, or giving it back after an undo); one lease each."""
     con.execute("DELETE FROM leases WHERE annotator = ? AND project = ?", [annotator, project])
     con.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?)",
                 [turn_id, annotator, project, (now or utcnow()) + timedelta(seconds=ttl_s)])
