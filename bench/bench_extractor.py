@@ -53,11 +53,31 @@ def _train_eval(name: str, mode: str, encoder=None, *, limit_train: int | None =
         train = random.Random(0).sample(train, min(limit_train, len(train)))
     model, wall, cpu = _timed(lambda: Extractor.train(train, mode=mode, encoder=encoder, **options))
     result = {"dataset": name, "mode": mode, "n_train": len(train), "train_wall_s": wall, "train_cpu_s": cpu,
-              "encoder": model.encoder_identity, **_scores(evaluate(model, test))}
+              "encoder": model.encoder_identity, **_sentiment_decision_effect(model, test),
+              **_scores(evaluate(model, test))}
     if mode == "full":
         info = model.train_metrics
-        result.update(epochs_run=info["epochs_run"], best_epoch=info["best_epoch"], stopped=info["stopped"])
+        result.update(epochs_run=info["epochs_run"], best_epoch=info["best_epoch"], stopped=info["stopped"],
+                      history=info["history"])
     return result
+
+
+def _sentiment_decision_effect(model, test: list[dict]) -> dict:
+    """Sentiment macro-F1 of a plain argmax beside the fitted decision offsets (the head's rule, which
+    ``evaluate`` reports), so a run shows what the macro-F1 decision rule adds. Offsets come from the
+    training side (calibration/validation split), never from ``test``."""
+    import numpy as np
+
+    from pipeline import metrics as M
+
+    head = model.heads["sentiment"]
+    rows = [r for r in test if r.get("sentiment")]
+    if head is None or not rows:
+        return {}
+    probs = model.predict_arrays(rows).sentiment_probs   # also fills the embedding cache evaluate reads
+    argmax = [head.classes[int(j)] for j in np.asarray(probs).argmax(1)]
+    return {"sentiment_macro_f1_argmax": round(M.macro_f1([r["sentiment"] for r in rows], argmax), 4),
+            "sentiment_decision_offset": dict(zip(head.classes, np.round(head.decision_offset, 2).tolist()))}
 
 
 def section_throughput(encoder) -> dict:
@@ -139,7 +159,7 @@ def sections(encoder) -> dict:
 
 def print_table(results: dict) -> None:
     columns = ("n_train", "intent_accuracy", "intent_micro_f1", "intent_macro_f1", "entity_f1",
-               "sentiment_macro_f1", "intent_ece", "sentiment_ece", "train_wall_s", "train_cpu_s", "epochs_run")
+               "sentiment_macro_f1", "sentiment_macro_f1_argmax", "intent_ece", "sentiment_ece", "train_wall_s", "train_cpu_s", "epochs_run")
     print(f"\n{'section':22s}" + "".join(f"{c[:16]:>17s}" for c in columns))
     for name, row in results.items():
         if name.startswith("_") or "mode" not in row:

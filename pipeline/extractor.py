@@ -206,8 +206,16 @@ class Extractor:
         if arrays.sentiment_probs is not None:
             probs = arrays.sentiment_probs[i]
             row["sentiment_probs"] = {c: float(p) for c, p in zip(arrays.sentiment_classes, probs)}
-            row["sentiment"] = arrays.sentiment_classes[int(probs.argmax())]
+            row["sentiment"] = self.decide_sentiment(probs[None, :])[0]
         return row
+
+    def decide_sentiment(self, sentiment_probs: np.ndarray) -> list[str]:
+        """Sentiment labels for probability rows (n, s): the head's macro-F1 decision rule
+        (``LinearHead.decide``), not a plain argmax, so a rare class is not under-predicted."""
+        head = self.heads["sentiment"]
+        if head is None:
+            raise ValueError("decide_sentiment: this extractor has no sentiment head")
+        return [head.classes[int(j)] for j in head.decide(sentiment_probs)]
 
     # ------------------------------------------------------------- persistence
     def save(self, out_dir) -> Path:

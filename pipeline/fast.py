@@ -15,12 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.extractor import intent_labelled, window_features
-from pipeline.heads import LinearHead, fit_sigmoid_head, fit_softmax_head, fit_temperature
+from pipeline.heads import LinearHead, fit_decision_offsets, fit_sigmoid_head, fit_softmax_head, fit_temperature
 from pipeline.tagging import OUTSIDE, encode_bio, tag_names
 
 CALIBRATION_FRACTION = 0.2
 MIN_CALIBRATION = 20        # fewer held-out turns than this: keep T = 1 (no reliable estimate)
 INTENT_C = 20.0             # inverse L2 strength on unit-norm sentence embeddings (chosen on Bitext/NLU++)
+SENTIMENT_C = 3.0           # chosen on a GoEmotions validation split carved from train (C 0.3-20 within 0.005)
 TAGGER_C = 1.0
 O_PER_ENTITY_TOKEN = 4      # subsampling: keep about this many O subwords per entity subword
 MIN_O_TOKENS = 5000
@@ -115,8 +116,19 @@ def _temperature(head: LinearHead, X, y) -> float:
     return fit_temperature(head.logits(X[known]), targets)
 
 
-def _fit_head(data_fn, *, kind: str, classes=None, C: float, fit_idx, calib, seed: int, tagger=False):
-    """Fit on ``fit_idx``, temperature on ``calib`` (records, feats, idx); refit on all if carved."""
+def decision_offsets(head: LinearHead, X, y) -> np.ndarray:
+    """Macro-F1 decision offsets for a (calibrated) softmax head from held-out rows ``X``, labels ``y``."""
+    known = np.array([label in head.classes for label in y], dtype=bool)
+    if head.kind != "softmax" or len(head.classes) < 2 or not known.any():
+        return np.zeros(len(head.classes), np.float32)
+    targets = np.array([head.classes.index(label) for label in y[known]])
+    return fit_decision_offsets(head.predict_proba(X[known]), targets)
+
+
+def _fit_head(data_fn, *, kind: str, classes=None, C: float, fit_idx, calib, seed: int, tagger=False,
+              macro_f1_decision=False):
+    """Fit on ``fit_idx``, temperature (and, if asked, macro-F1 decision offsets) on ``calib``
+    (records, feats, idx); refit on all if carved, keeping what the held-out turns gave."""
     records, feats, all_idx = data_fn.base
 
     def fit(idx, warm=None):
@@ -132,10 +144,13 @@ def _fit_head(data_fn, *, kind: str, classes=None, C: float, fit_idx, calib, see
         return None
     calib_records, calib_feats, calib_idx = calib
     if len(calib_idx):
-        head.temperature = _temperature(head, *data_fn(calib_records, calib_feats, calib_idx))
-    if len(fit_idx) < len(all_idx):  # carved: refit on every turn, keep the held-out temperature
+        held_out = data_fn(calib_records, calib_feats, calib_idx)
+        head.temperature = _temperature(head, *held_out)
+        if macro_f1_decision:
+            head.decision_offset = decision_offsets(head, *held_out)
+    if len(fit_idx) < len(all_idx):  # carved: refit on every turn, keep the held-out temperature and offsets
         refit = fit(all_idx, warm=head)
-        refit.temperature = head.temperature
+        refit.temperature, refit.decision_offset = head.temperature, head.decision_offset
         head = refit
     return head
 
@@ -151,17 +166,20 @@ class _Data:
 
 
 def train_fast(records: list[dict], schema: dict, encoder, *, valid: list[dict] | None = None, seed: int = 0,
-               progress=None, intent_C: float = INTENT_C, tagger_C: float = TAGGER_C, tag_window: int = 1,
-               calibrate: bool = True) -> tuple[dict, dict]:
-    """Fit the heads ``schema`` calls for; returns (heads, info)."""
+               progress=None, intent_C: float = INTENT_C, sentiment_C: float = SENTIMENT_C, tagger_C: float = TAGGER_C,
+               tag_window: int = 1, calibrate: bool = True) -> tuple[dict, dict]:
+    """Fit the heads ``schema`` calls for; returns (heads, info).
+
+    The sentiment head also gets macro-F1 decision offsets from the held-out turns (``LinearHead.decide``)."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=HEAD_FIT_THREADS):
         return _train_fast(records, schema, encoder, valid=valid, seed=seed, progress=progress, intent_C=intent_C,
-                           tagger_C=tagger_C, tag_window=tag_window, calibrate=calibrate)
+                           sentiment_C=sentiment_C, tagger_C=tagger_C, tag_window=tag_window, calibrate=calibrate)
 
 
-def _train_fast(records, schema, encoder, *, valid, seed, progress, intent_C, tagger_C, tag_window, calibrate):
+def _train_fast(records, schema, encoder, *, valid, seed, progress, intent_C, sentiment_C, tagger_C, tag_window,
+                calibrate):
     report = progress or (lambda stage, fraction: None)
     with_tokens = bool(schema["entities"])
     report("embedding", 0.0)
@@ -183,8 +201,8 @@ def _train_fast(records, schema, encoder, *, valid, seed, progress, intent_C, ta
                                     C=intent_C, fit_idx=fit_idx, calib=calib, seed=seed)
     report("sentiment", 0.5)
     if schema["sentiments"]:
-        heads["sentiment"] = _fit_head(_Data(_sentiment_data, base, schema=schema), kind="softmax",
-                                       C=intent_C, fit_idx=fit_idx, calib=calib, seed=seed)
+        heads["sentiment"] = _fit_head(_Data(_sentiment_data, base, schema=schema), kind="softmax", C=sentiment_C,
+                                       fit_idx=fit_idx, calib=calib, seed=seed, macro_f1_decision=True)
     report("entities", 0.7)
     if with_tokens:
         heads["tagger"] = _fit_head(_Data(_tagger_data, base, schema=schema, window=tag_window), kind="softmax",

@@ -25,6 +25,7 @@ class LinearHead:
     kind: str = "softmax"
     temperature: float = 1.0
     prior_shift: np.ndarray = field(default=None)  # (k,) added to logits, e.g. to undo class subsampling
+    decision_offset: np.ndarray = field(default=None)  # (k,) log-offsets of the decision rule only (``decide``)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -36,6 +37,11 @@ class LinearHead:
                              f"got {self.weight.shape} and {self.bias.shape}")
         if self.prior_shift is None:
             self.prior_shift = np.zeros(len(self.classes), np.float32)
+        if self.decision_offset is None:
+            self.decision_offset = np.zeros(len(self.classes), np.float32)
+        self.decision_offset = np.asarray(self.decision_offset, dtype=np.float32)
+        if self.decision_offset.shape != (len(self.classes),):
+            raise ValueError(f"head: expected decision_offset ({len(self.classes)},), got {self.decision_offset.shape}")
 
     def logits(self, X: np.ndarray) -> np.ndarray:
         """Uncalibrated scores (n, k), prior shift included."""
@@ -48,18 +54,33 @@ class LinearHead:
         """Calibrated probabilities (n, k): rows sum to 1 for softmax, independent per label for sigmoid."""
         return scores_to_proba(self.logits(X) / self.temperature, self.kind)
 
+    def decide(self, probs: np.ndarray) -> np.ndarray:
+        """Class index per row (softmax heads): ``argmax(log p + decision_offset)``.
+
+        Why apart from the probabilities: the offsets are fitted to maximise macro-F1 (a rare class
+        needs a lower bar to be predicted), while the probabilities stay calibrated for the active
+        learning and label-error code that reads them as probabilities.
+        """
+        probs = np.asarray(probs, dtype=np.float64)
+        if probs.ndim != 2 or probs.shape[1] != len(self.classes):
+            raise ValueError(f"head: expected probabilities (n, {len(self.classes)}), got {probs.shape}")
+        return (np.log(np.clip(probs, 1e-30, None)) + self.decision_offset).argmax(axis=1)
+
     def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
         return {f"{prefix}.weight": self.weight, f"{prefix}.bias": self.bias,
-                f"{prefix}.prior_shift": self.prior_shift,
+                f"{prefix}.prior_shift": self.prior_shift, f"{prefix}.decision_offset": self.decision_offset,
                 f"{prefix}.temperature": np.array(self.temperature, np.float64),
                 f"{prefix}.classes": np.array(self.classes, dtype=object).astype(str),
                 f"{prefix}.kind": np.array(self.kind)}
 
     @classmethod
     def from_arrays(cls, arrays, prefix: str) -> "LinearHead":
+        """Artifacts saved before decision offsets existed load with zero offsets (plain argmax)."""
+        offset_key = f"{prefix}.decision_offset"
         return cls(classes=[str(c) for c in arrays[f"{prefix}.classes"]], weight=arrays[f"{prefix}.weight"],
                    bias=arrays[f"{prefix}.bias"], kind=str(arrays[f"{prefix}.kind"]),
-                   temperature=float(arrays[f"{prefix}.temperature"]), prior_shift=arrays[f"{prefix}.prior_shift"])
+                   temperature=float(arrays[f"{prefix}.temperature"]), prior_shift=arrays[f"{prefix}.prior_shift"],
+                   decision_offset=arrays[offset_key] if offset_key in arrays else None)
 
 
 def scores_to_proba(scores: np.ndarray, kind: str) -> np.ndarray:
@@ -153,3 +174,52 @@ def fit_temperature(logits: np.ndarray, targets: np.ndarray, *, kind: str = "sof
 
     result = minimize_scalar(nll, bounds=(np.log(0.01), np.log(100.0)), method="bounded")
     return float(np.exp(result.x))
+
+
+MIN_DECISION_ROWS = 50       # fewer held-out rows than this: keep plain argmax (offsets would fit noise)
+DECISION_GRID = np.round(np.arange(-2.0, 2.0001, 0.1), 2)
+
+
+def macro_f1_from_indices(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
+    """Macro-F1 over classes present in gold or predictions, from integer labels (fast, for search loops)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    tp = np.bincount(y_true[y_true == y_pred], minlength=n_classes)
+    n_true, n_pred = np.bincount(y_true, minlength=n_classes), np.bincount(y_pred, minlength=n_classes)
+    seen = (n_true + n_pred) > 0
+    f1 = 2 * tp[seen] / (n_true[seen] + n_pred[seen])
+    return float(f1.mean()) if seen.any() else 0.0
+
+
+def fit_decision_offsets(probs: np.ndarray, targets: np.ndarray, *, grid: np.ndarray = DECISION_GRID,
+                         rounds: int = 3, min_rows: int = MIN_DECISION_ROWS) -> np.ndarray:
+    """Per-class log-offsets ``b`` maximising held-out macro-F1 of ``argmax(log p + b)``.
+
+    Why: a calibrated argmax maximises accuracy, not macro-F1; a rare class (GoEmotions' "ambiguous")
+    is then under-predicted. Shifting the decision, not the probabilities, is post-hoc logit adjustment
+    (Menon et al. 2021) with the shifts fitted by coordinate ascent over ``grid`` (a few rounds; a
+    move must strictly improve, so ties keep the smaller offset). Returns zeros (plain argmax) with
+    fewer than ``min_rows`` rows or fewer than two classes in ``targets``. ``probs`` (n, k) rows,
+    ``targets`` (n,) integer classes. The result is centred (argmax ignores a common shift).
+    """
+    probs, targets = np.asarray(probs, dtype=np.float64), np.asarray(targets)
+    if probs.ndim != 2 or targets.shape != (len(probs),):
+        raise ValueError(f"fit_decision_offsets: expected probs (n, k) and targets (n,), got {probs.shape} and {targets.shape}")
+    k = probs.shape[1]
+    offsets = np.zeros(k)
+    if len(probs) < min_rows or len(np.unique(targets)) < 2:
+        return offsets.astype(np.float32)
+    log_p = np.log(np.clip(probs, 1e-30, None))
+    grid = sorted(np.asarray(grid, dtype=np.float64), key=abs)
+    best = macro_f1_from_indices(targets, log_p.argmax(1), k)
+    for _ in range(rounds):
+        improved = False
+        for j in range(k):
+            for value in grid:
+                trial = offsets.copy()
+                trial[j] = value
+                score = macro_f1_from_indices(targets, (log_p + trial).argmax(1), k)
+                if score > best + 1e-12:
+                    best, offsets, improved = score, trial, True
+        if not improved:
+            break
+    return (offsets - offsets.mean()).astype(np.float32)
