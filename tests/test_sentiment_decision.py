@@ -130,3 +130,33 @@ def test_schedule_decays_to_zero_at_the_deadline_when_the_pace_misses_it():
     quick = budget_aware_linear_schedule(total_steps=1000, warmup_fraction=0.1, deadline=1e6, clock=lambda: now["t"])
     now["t"] = 101.0                                    # far ahead of the deadline: steps alone set the rate
     assert quick(500) == pytest.approx((1 - 0.5) / 0.9)
+
+
+def test_precision_choice_is_validated():
+    from pipeline.joint import resolve_precision
+
+    assert resolve_precision("fp32") == "fp32" and resolve_precision("bf16") == "bf16"
+    assert resolve_precision("auto") in ("fp32", "bf16")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        resolve_precision("fp16")
+
+
+@pytest.mark.parametrize("freeze, precision", [(True, "bf16"), (False, "fp32")])
+def test_full_mode_freezes_only_the_word_embeddings_when_asked(sentiment_model, freeze, precision):
+    from pipeline.extractor import Extractor, evaluate
+
+    fast, records = sentiment_model
+    full = Extractor.train(records, mode="full", encoder=fast.encoder, seed=0, max_epochs=2, lr=1e-3, head_lr=3e-3,
+                           batch_size=16, freeze_word_embeddings=freeze, precision=precision)
+    assert full.train_metrics["precision"] == precision
+    before, after = fast.encoder.model, full.encoder.model
+    same_words = torch_equal(before.get_input_embeddings().weight, after.get_input_embeddings().weight)
+    assert same_words == freeze
+    assert not torch_equal(before.encoder.layer[0].attention.self.query.weight, after.encoder.layer[0].attention.self.query.weight)
+    assert evaluate(full, records)["sentiment_macro_f1"] > 0.8
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return bool(torch.equal(a.detach(), b.detach()))
