@@ -7,9 +7,14 @@ writes is exactly what ``store.runs.ingest_one`` reads:
     predictions.parquet  one row per pool turn (the model's suggestion + an uncertainty score)
     ranking.parquet      the unlabelled turns in the order annotators should see them
     embeddings.npz       ``ids`` (n_pool,) and ``vectors`` float16 (n_pool, dim) sentence embeddings
-    metrics.json         held-out metrics, sizes, strategy, encoder, snapshot hash, reason
+    metrics.json         held-out metrics and ``holdout_ids``, sizes, strategy, encoder, snapshot hash, reason
     model/               the trained model (``ConcordModel.save``), absent on a cold start
     result.json          status, timings, the model's encoder identity
+
+Held-out turns' prediction rows are out of sample: a fast run refits its extractor on every label
+after evaluating, so their rows come from the model as it was before the refit (the one the
+held-out metrics describe); a full run deploys a model that never saw them. Analyst views restrict
+model-vs-label comparisons to ``holdout_ids`` (``store.analysis``).
 """
 from __future__ import annotations
 
@@ -115,10 +120,13 @@ def run_job(job_dir: Path, out_dir: Path, *, checkpoint: Checkpoint | None = Non
     with timer.stage("encoder"):
         encoder = load_encoder(spec.get("encoder"))
     train, holdout = holdout_split(labels, seed=int(spec.get("seed") or 0))
-    model, metrics = None, {}
+    model, metrics, holdout_model = None, {}, None
     if trainable(train):
-        model, metrics = _train_evaluate(spec, train, holdout, labels, encoder, timer, check)
+        model, metrics, holdout_model = _train_evaluate(spec, train, holdout, labels, encoder, timer, check)
     scored = _score(model, encoder, pool, timer, check)
+    if holdout_model is not None and holdout_model is not model:
+        with timer.stage("score_holdout"):
+            _substitute_holdout_rows(scored, holdout_model, pool, {r["id"] for r in holdout})
     ranking = _rank(spec, pool, labels, scored, timer, check)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -136,7 +144,8 @@ def run_job(job_dir: Path, out_dir: Path, *, checkpoint: Checkpoint | None = Non
 
 
 def _train_evaluate(spec, train, holdout, labels, encoder, timer, check):
-    """Train on ``train`` and score the held-out slice; what gets deployed depends on the mode.
+    """Train on ``train`` and score the held-out slice; returns (deployed model, metrics, the model
+    that never trained on the held-out slice, or None without one). What gets deployed depends on the mode.
 
     fast: the first model is calibrated on the held-out slice (temperatures, the alignment combiner
     and the fusion weight are fitted there, as ConcordModel does with its own slice), evaluated on
@@ -160,19 +169,31 @@ def _train_evaluate(spec, train, holdout, labels, encoder, timer, check):
                                    **options)
     check("trained", 0.65)
     metrics = {"holdout_use": "calibration" if valid else "none"}
-    if holdout:
-        with timer.stage("evaluate"):
-            metrics["holdout"] = _jsonable(model.evaluate(holdout))
-        check("evaluated", 0.7)
-        if kind == "fast":
-            from pipeline.extractor import Extractor
+    if not holdout:
+        return model, metrics, None
+    with timer.stage("evaluate"):
+        metrics["holdout"] = _jsonable(model.evaluate(holdout))
+    check("evaluated", 0.7)
+    metrics["holdout_ids"] = [r["id"] for r in holdout]
+    if kind != "fast":
+        return model, metrics, model
+    with timer.stage("refit"):
+        deployed = _refit_extractor(model, labels, holdout, seed=seed, options=options)
+    check("refitted", 0.72)
+    return deployed, metrics, model
 
-            with timer.stage("refit"):
-                model.extractor = Extractor.train(labels, mode=kind, encoder=model.extractor.encoder, valid=holdout,
-                                                  seed=seed, **options)
-                model.report["extractor"] = dict(model.extractor.train_metrics)
-            check("refitted", 0.72)
-    return model, metrics
+
+def _refit_extractor(model, labels, holdout, *, seed: int, options: dict):
+    """A copy of ``model`` whose extractor is refit on every label (alignment and fusion kept);
+    ``model`` itself stays as it was, to score the held-out turns it never trained on."""
+    from pipeline.extractor import Extractor
+    from pipeline.model import ConcordModel
+
+    extractor = Extractor.train(labels, mode="fast", encoder=model.extractor.encoder, valid=holdout, seed=seed,
+                                **options)
+    return ConcordModel(extractor=extractor, alignment=model.alignment, fusion_weight=model.fusion_weight,
+                        fusion_gated=model.fusion_gated,
+                        report={**model.report, "extractor": dict(extractor.train_metrics)})
 
 
 def _jsonable(obj):
@@ -183,8 +204,10 @@ def _jsonable(obj):
 class Scored:
     """What the model says about every pool turn: suggestion rows plus the arrays active learning needs."""
 
-    def __init__(self, *, ids, rows, embeddings, probs=None, multi_label=False, token_probs=None, sentiment_probs=None):
+    def __init__(self, *, ids, rows, embeddings, probs=None, multi_label=False, token_probs=None, sentiment_probs=None,
+                 intent_classes=None):
         self.ids, self.rows, self.embeddings, self.probs = ids, rows, embeddings, probs
+        self.intent_classes = list(intent_classes or [])
         self.multi_label, self.token_probs, self.sentiment_probs = multi_label, token_probs, sentiment_probs
         self.uncertainty = None
         if probs is not None and len(probs):
@@ -207,9 +230,30 @@ def _score(model, encoder, pool: list[dict], timer: Timer, check: Checkpoint) ->
             probs = pool_scores.intent_probs   # the fused suggestion the annotator sees
             scored = Scored(ids=ids, rows=pool_scores.rows, embeddings=arrays.embeddings, probs=probs,
                             multi_label=arrays.multi_label, token_probs=arrays.token_probs,
-                            sentiment_probs=arrays.sentiment_probs)
+                            sentiment_probs=arrays.sentiment_probs, intent_classes=arrays.intent_classes)
     check("scored", 0.85)
     return scored
+
+
+def _substitute_holdout_rows(scored: Scored, holdout_model, pool: list[dict], holdout_ids: set) -> None:
+    """Replace the held-out turns' rows (and uncertainty) by ``holdout_model``'s, scored from the same
+    unlabelled pool records as every other row. Labelled turns are never ranked, so only their rows change."""
+    from pipeline.active import margin_scores
+    from pipeline.model import align_columns
+
+    positions = [i for i, r in enumerate(pool) if r["id"] in holdout_ids]
+    if not positions or scored.rows is None:
+        return
+    held = holdout_model.score_pool([pool[i] for i in positions])
+    for i, row in zip(positions, held.rows):
+        scored.rows[i] = row
+    if scored.probs is None or held.intent_probs is None:
+        return
+    probs = align_columns(held.intent_probs, held.arrays.intent_classes, scored.intent_classes)
+    if not scored.multi_label:
+        probs = probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
+    scored.probs[positions] = probs
+    scored.uncertainty[positions] = margin_scores(probs, multi_label=scored.multi_label)
 
 
 def _rank(spec: dict, pool: list[dict], labels: list[dict], scored: Scored, timer: Timer,

@@ -268,6 +268,49 @@ def test_a_full_job_fine_tunes_and_reports_honest_held_out_scores(db, env, tiny_
     metrics = json.loads((env / "out" / jf.METRICS_FILE).read_text())
     assert result["status"] == "done" and metrics["kind"] == "full"
     assert metrics["holdout_use"] == "none" and metrics["holdout"]["n"] == metrics["n_holdout"] > 0
+    assert len(set(metrics["holdout_ids"])) == metrics["n_holdout"]  # the deployed model never saw these turns
     assert "refit_s" not in result["timings"]                       # a fine-tune is not run twice
     assert any((env / "out" / jf.MODEL_DIR).rglob("config.json"))   # the fine-tuned encoder is saved with it
     assert pq.read_table(env / "out" / jf.PREDICTIONS_FILE).num_rows == 50
+
+
+# -- honest held-out rows ----------------------------------------------------------------------------------------
+def test_fast_run_publishes_held_out_rows_from_the_model_that_never_saw_them(db, env, tiny_encoder):
+    """The extractor is refit on every label after evaluation; the held-out turns' published rows must be the
+    pre-refit model's (retrained here independently), not the deployed one's, and the store must scope to them."""
+    from pipeline.encoders import load_encoder
+    from pipeline.model import ConcordModel
+    from pipeline.worker_job import holdout_split, read_records, run_job
+    from store import analysis
+
+    make_store(db, env, n=60, labelled=40)
+    jobs = env / "jobs"
+    run_id = runs.write_job(db, jobs, kind="fast", encoder=tiny_encoder, batch_size=5)
+    job = jobs / jf.PENDING / run_id
+    run_job(job, env / "out")
+    metrics = json.loads((env / "out" / jf.METRICS_FILE).read_text())
+    labels, pool = read_records(job / jf.LABELS_FILE), read_records(job / jf.POOL_FILE)
+    train, holdout = holdout_split(labels, seed=0)
+    assert sorted(metrics["holdout_ids"]) == sorted(r["id"] for r in holdout) and len(holdout) == metrics["n_holdout"] > 0
+
+    held_pool = [r for r in pool if r["id"] in set(metrics["holdout_ids"])]
+    before = ConcordModel.train(train, mode="fast", encoder=load_encoder(tiny_encoder), valid=holdout, seed=0)
+    deployed = ConcordModel.load(env / "out" / jf.MODEL_DIR)
+    published = {p["turn_id"]: json.loads(p["intent_probs"])
+                 for p in pq.read_table(env / "out" / jf.PREDICTIONS_FILE).to_pylist()}
+    gaps_before, gaps_deployed = [], []
+    for record, b, d in zip(held_pool, before.predict(held_pool), deployed.predict(held_pool)):
+        got = published[record["id"]]
+        gaps_before += [abs(got[c] - b["intent_probs"][c]) for c in b["intent_probs"]]
+        gaps_deployed += [abs(got[c] - d["intent_probs"].get(c, 0.0)) for c in got]
+    assert max(gaps_before) < 1e-5                 # exactly the held-out model's rows ...
+    assert max(gaps_deployed) > 1e-4               # ... which differ from what the refit model says
+
+    jf.publish_results(env / "out", jobs, run_id)
+    assert runs.ingest_results(db, jobs) == [run_id]
+    health = analysis.confusion(db)
+    assert health["scope"] == "held-out" and health["n"] == len(holdout)
+    gold = {r["id"]: r["intents"][0] for r in holdout}
+    correct = sum(max(published[t], key=published[t].get) == g for t, g in gold.items())
+    assert sum(health["matrix"][i][i] for i in range(len(health["labels"]))) == correct
+
