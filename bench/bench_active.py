@@ -81,7 +81,13 @@ def print_table(name: str, curve: dict, rows: dict) -> None:
               f"{r.get('auc_vs_random_points', 0):+6.2f} {r.get('worst_gap_vs_random_points', 0):+9.2f}")
 
 
-def run_dataset(name: str, strategies: list[str], repeats: int, encoder, overrides: dict | None = None) -> dict:
+def section_name(name: str, overrides: dict | None = None, tag: str = "") -> str:
+    """The active.json section (and CURVE-<section>.json) of one run: data set, overrides, tag."""
+    return name + "".join(f"-{k}{v}" for k, v in (overrides or {}).items()) + (f"-{tag}" if tag else "")
+
+
+def run_dataset(name: str, strategies: list[str], repeats: int, encoder, overrides: dict | None = None,
+                tag: str = "") -> dict:
     pool = intent_only(datasets.load(name, split="train"))
     test = intent_only(datasets.load(name, split="test"))
     chosen = {**DATASET_SETTINGS[name], **(overrides or {})}
@@ -89,11 +95,11 @@ def run_dataset(name: str, strategies: list[str], repeats: int, encoder, overrid
     started = time.perf_counter()
     curve = simulate(pool, test, strategies=strategies, settings=settings, encoder=encoder)
     seconds = time.perf_counter() - started
-    tag = name + "".join(f"-{k}{v}" for k, v in (overrides or {}).items())
-    write_curve(curve, OUT / f"CURVE-{tag}.json")
+    write_curve(curve, OUT / f"CURVE-{section_name(name, overrides, tag)}.json")
     rows = compare_to_random(curve)
     print_table(name, curve, rows)
-    print(f"({len(pool)} pool turns, {len(test)} test turns, {seconds:.0f}s)")
+    print(f"settings: {chosen}, repeats {repeats}, cold start {settings.cold_start}; "
+          f"{len(pool)} pool turns, {len(test)} test turns, {seconds:.0f}s")
     return {"settings": chosen, "repeats": repeats, "seconds": round(seconds, 1),
             "summary": rows, "curve": curve}
 
@@ -161,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--encoder", default=None)
     parser.add_argument("--budget", type=int, default=None, help="override the per-dataset budget")
     parser.add_argument("--batch-size", type=int, default=None, help="override the per-dataset batch size")
+    parser.add_argument("--tag", default="", help="suffix for the active.json section and CURVE file "
+                        "(keeps exploratory runs apart)")
     parser.add_argument("--timing-only", action="store_true")
     parser.add_argument("--no-timing", action="store_true")
     args = parser.parse_args(argv)
@@ -177,9 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         strategies = [s for s in args.strategies.split(",") if s]
         overrides = {k: v for k, v in (("budget", args.budget), ("batch_size", args.batch_size)) if v}
         for name in [d for d in args.datasets.split(",") if d]:
-            section = name + "".join(f"-{k}{v}" for k, v in overrides.items())
-            save_section(path, ("datasets", section),
-                         run_dataset(name, strategies, args.repeats, encoder, overrides))
+            save_section(path, ("datasets", section_name(name, overrides, args.tag)),
+                         run_dataset(name, strategies, args.repeats, encoder, overrides, args.tag))
     if not args.no_timing:
         save_section(path, ("timing_10k",), time_retrain(encoder))
     print(f"\nwrote {path}")

@@ -88,6 +88,50 @@ def entropy_scores(probs, *, multi_label: bool = False) -> np.ndarray:
     return -(p * np.log(p + _EPS)).sum(axis=1) / np.log(k)
 
 
+def second_best_scores(probs, *, multi_label: bool = False) -> np.ndarray:
+    """2 x P(second most likely answer), in [0, 1]: high only for a close two-way confusion.
+
+    Why not plain margin: margin = 1 - p1 + p2 also scores a *flat* row high (p1 small), and a
+    flat row is usually one the text cannot decide ("thanks, that's all" belongs to whatever
+    service the dialog was about): labelling it teaches little, however many times it is asked.
+    2 p2 = (p1 + p2) x (1 - (p1 - p2) / (p1 + p2)) is margin inside the top two, weighted by
+    how much of the mass those two hold. Multi-label: 2 x P(second most likely label set), the
+    set with the least certain label flipped (low when the whole set is a guess).
+    """
+    p = as_prob_matrix(probs, multi_label=multi_label)
+    if p.shape[0] == 0:
+        return np.zeros(0)
+    if multi_label:
+        m = np.maximum(p, 1 - p)
+        best = np.exp(np.log(m + _EPS).sum(axis=1))
+        m_min = m.min(axis=1)
+        return np.clip(2.0 * best * (1.0 - m_min) / m_min, 0.0, 1.0)
+    if p.shape[1] == 1:
+        return np.zeros(p.shape[0])
+    return 2.0 * -np.partition(-p, 1, axis=1)[:, 1]
+
+
+def rarity_weighted_scores(probs, *, multi_label: bool = False) -> np.ndarray:
+    """Uncertainty that counts more where the label is rare in the pool, in [0, 1].
+
+    Why: uncertainty alone spends labels on frequent, inherently ambiguous labels while a rare
+    label's classifier, trained on a handful of positives, decides most of the exact-set errors.
+    Each label j gets weight (1 + m_j)^-1/2, m_j = the pool's expected count of j under the model
+    (the sum of its probabilities: no labels needed). Multi-label: the weighted mean of per-label
+    closeness to the decision threshold, 1 - |2p - 1|. Single-label: margin uncertainty times the
+    expected weight of the row's class.
+    """
+    p = as_prob_matrix(probs, multi_label=multi_label)
+    if p.shape[0] == 0:
+        return np.zeros(0)
+    weight = 1.0 / np.sqrt(1.0 + p.sum(axis=0))
+    weight /= weight.max()
+    if multi_label:
+        closeness = 1.0 - np.abs(2.0 * p - 1.0)
+        return (closeness * weight).sum(axis=1) / weight.sum()
+    return margin_scores(p) * (p @ weight)
+
+
 _MEASURE_FUNCS = {
     "least_confidence": least_confidence_scores,
     "margin": margin_scores,

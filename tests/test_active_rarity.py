@@ -1,0 +1,64 @@
+"""Rarity-weighted uncertainty: a doubt about a rare label outranks the same doubt about a common one."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.active import strategies as st
+from pipeline.active.selection import select_batch
+
+
+def _pool_with_a_common_and_a_rare_label() -> np.ndarray:
+    """Label 0 is present in most pool rows, label 1 in almost none; rows 0 and 1 are each unsure
+    about exactly one of them, by the same amount."""
+    probs = np.zeros((40, 2))
+    probs[:, 0] = 0.95
+    probs[:, 1] = 0.02
+    probs[0] = [0.5, 0.02]     # unsure about the common label
+    probs[1] = [0.95, 0.5]     # unsure about the rare label
+    return probs
+
+
+def test_multi_label_doubt_about_a_rare_label_ranks_first():
+    probs = _pool_with_a_common_and_a_rare_label()
+    scores = st.rarity_weighted_scores(probs, multi_label=True)
+    assert scores.shape == (40,) and scores.min() >= 0 and scores.max() <= 1
+    assert np.argmax(scores) == 1 and scores[1] > scores[0] > np.median(scores)
+    assert select_batch("rarity", batch_size=1, probs=probs, multi_label=True).tolist() == [1]
+    # swap which label is rare: the pick follows the data, not the column
+    swapped = probs[:, ::-1].copy()
+    swapped[[0, 1]] = swapped[[1, 0]]
+    assert np.argmax(st.rarity_weighted_scores(swapped, multi_label=True)) == 0  # row 0 now doubts the rare one
+
+
+def test_single_label_weights_margin_by_the_class_rarity():
+    probs = np.tile([0.9, 0.05, 0.05], (30, 1))
+    probs[0] = [0.45, 0.10, 0.45]   # same margin as row 1 ...
+    probs[1] = [0.45, 0.45, 0.10]
+    probs[2:6] = [0.05, 0.9, 0.05]  # ... but class 1 is commoner than class 2 in the pool
+    scores = st.rarity_weighted_scores(probs)
+    assert st.margin_scores(probs)[0] == pytest.approx(st.margin_scores(probs)[1])
+    assert scores[0] > scores[1]
+    assert np.argsort(-scores)[:2].tolist() == [0, 1]
+
+
+def test_rarity_validates_its_input():
+    with pytest.raises(ValueError, match="summing to 1"):
+        st.rarity_weighted_scores(np.array([[0.5, 0.2]]))
+    assert st.rarity_weighted_scores(np.zeros((0, 3)), multi_label=True).shape == (0,)
+
+
+def test_second_best_prefers_a_two_way_confusion_over_a_flat_guess():
+    probs = np.array([
+        [0.48, 0.46, 0.02, 0.02, 0.02],   # two-way confusion: 2 p2 = 0.92
+        [0.20, 0.20, 0.20, 0.20, 0.20],   # flat: margin's top pick (margin 0), 2 p2 = 0.4
+        [0.90, 0.04, 0.02, 0.02, 0.02],   # confident
+    ])
+    scores = st.second_best_scores(probs)
+    np.testing.assert_allclose(scores, [0.92, 0.40, 0.08])
+    assert np.argmax(st.margin_scores(probs)) == 1            # what margin would ask
+    assert select_batch("second_best", batch_size=1, probs=probs).tolist() == [0]
+    # multi-label: a set with one doubtful label beats a set where every label is a guess
+    multi = np.array([[0.5, 0.99, 0.01], [0.5, 0.5, 0.5], [0.99, 0.01, 0.99]])
+    ml = st.second_best_scores(multi, multi_label=True)
+    assert np.argmax(ml) == 0 and ml[2] < ml[1] < ml[0] and ml.max() <= 1

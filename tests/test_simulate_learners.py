@@ -1,0 +1,63 @@
+"""The simulated loop's intent head: production's fast-mode fitting and calibration on plain arrays."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.simulate_learners import fit_calibrated_head, platt_sigmoid
+
+
+def _multi_label_data(n: int, seed: int, *, k: int = 6, d: int = 16):
+    """Rows whose labels are noisy linear functions of the features (a rare-positive regime)."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=(k, d))
+    x = rng.normal(size=(n, d))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    logits = 4.0 * x @ w.T - 2.5
+    y = (rng.random((n, k)) < 1 / (1 + np.exp(-logits))).astype(float)
+    return x, y
+
+
+def test_platt_recovers_a_known_scale_and_shift():
+    rng = np.random.default_rng(0)
+    z = rng.normal(scale=3.0, size=(4000, 5))
+    true_a, true_b = 0.5, 1.2                      # p = sigmoid(0.5 z + 1.2)
+    y = (rng.random(z.shape) < 1 / (1 + np.exp(-(true_a * z + true_b)))).astype(float)
+    temperature, shift = platt_sigmoid(z, y)
+    assert temperature == pytest.approx(1 / true_a, rel=0.1)
+    assert shift == pytest.approx(true_b / true_a, rel=0.15)
+
+
+def test_platt_leaves_calibrated_logits_alone():
+    rng = np.random.default_rng(1)
+    z = rng.normal(scale=2.0, size=(4000, 4))
+    y = (rng.random(z.shape) < 1 / (1 + np.exp(-z))).astype(float)
+    temperature, shift = platt_sigmoid(z, y)
+    assert temperature == pytest.approx(1.0, abs=0.1)
+    assert shift == pytest.approx(0.0, abs=0.1)
+
+
+def test_platt_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="expected logits and targets of one"):
+        platt_sigmoid(np.zeros((3, 2)), np.zeros((3, 3)))
+
+
+def test_calibrated_sigmoid_head_shifts_towards_the_held_out_truth():
+    x, y = _multi_label_data(300, 0)
+    head = fit_calibrated_head(x, y, classes=list(range(y.shape[1])), seed=0)
+    assert head.kind == "sigmoid" and head.prior_shift.shape == (y.shape[1],)
+    assert np.all(head.prior_shift == head.prior_shift[0])      # one shift shared by every label
+    # the shift was fit on held-out rows: refitting with shuffled labels must give another one
+    y_shuffled = y[np.random.default_rng(5).permutation(len(y))]
+    other = fit_calibrated_head(x, y_shuffled, classes=list(range(y.shape[1])), seed=0)
+    assert not np.isclose(head.prior_shift[0], other.prior_shift[0])
+
+
+def test_small_sets_are_not_calibrated_and_softmax_gets_only_a_temperature():
+    x, y = _multi_label_data(60, 1)
+    head = fit_calibrated_head(x, y, classes=list(range(y.shape[1])), seed=0)
+    assert head.temperature == 1.0 and np.all(head.prior_shift == 0)   # < 100 rows: nothing held out
+    x_big, y_big = _multi_label_data(400, 2)
+    soft = fit_calibrated_head(x_big, y_big.argmax(axis=1), seed=0)
+    assert soft.kind == "softmax" and np.all(soft.prior_shift == 0)
+    assert soft.temperature != 1.0
