@@ -46,41 +46,14 @@ def intent_metrics(y_true: np.ndarray, y_pred: np.ndarray, *, multi_label: bool)
         }
 
 
-def platt_sigmoid(logits, targets) -> tuple[float, float]:
-    """One temperature and one logit shift shared by every label (Platt scaling), by held-out NLL.
-
-    Why a shift and not only a temperature: an L2-regularised one-vs-rest head trained on few
-    positives per label pulls every logit towards "absent", so its sets miss labels; the shift
-    that makes held-out probabilities calibrated moves the p = 0.5 decision back. It shrinks as
-    labels accumulate (measured on NLU++: about +1.1 logits at 300 labels, +0.4 at 2,500).
-    Returns (temperature, shift) for ``LinearHead``: p = sigmoid((z + shift) / temperature).
-    """
-    from scipy.optimize import minimize
-
-    z = np.asarray(logits, dtype=np.float64)
-    t = np.asarray(targets, dtype=np.float64)
-    if z.shape != t.shape or z.ndim != 2:
-        raise ValueError(f"platt_sigmoid: expected logits and targets of one (n, k) shape, got {z.shape} and {t.shape}")
-
-    def nll(params):
-        a, b = params
-        s = a * z + b
-        value = np.mean(np.logaddexp(0, s) - t * s)
-        g = (1.0 / (1.0 + np.exp(-np.clip(s, -60, 60))) - t) / t.size
-        return float(value), np.array([(g * z).sum(), g.sum()])
-
-    a, b = minimize(nll, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B",
-                    bounds=[(1e-2, 1e2), (-10.0, 10.0)]).x
-    return float(1.0 / a), float(b / a)
-
-
 def fit_calibrated_head(x: np.ndarray, y: np.ndarray, *, classes: list | None = None, seed: int = 0,
                         warm_start=None):
     """The fast intent head on arrays, the way ``pipeline.fast`` trains it.
 
     ``classes`` given: a multi-label sigmoid head on a 0/1 matrix ``y``; else a softmax head on
-    labels ``y``. With enough rows a seeded 20% is held out for calibration (temperature; plus
-    the shared Platt shift for sigmoid heads), then the head is refit on all rows, warm-started.
+    labels ``y``. With enough rows a seeded 20% is held out for calibration (``fast._temperature``:
+    a temperature; for sigmoid heads also the shared Platt shift, ``fast.platt_sigmoid``), then
+    the head is refit on all rows, warm-started, keeping the calibration.
     """
     from pipeline.fast import INTENT_C, _split, _temperature
     from pipeline.heads import fit_sigmoid_head, fit_softmax_head
@@ -96,13 +69,9 @@ def fit_calibrated_head(x: np.ndarray, y: np.ndarray, *, classes: list | None = 
     head = fit(fit_rows, warm_start)
     if len(calib_rows) == 0:
         return head
-    if classes is not None:
-        head.temperature, shift = platt_sigmoid(head.logits(x[calib_rows]), y[calib_rows])
-    else:
-        head.temperature, shift = _temperature(head, x[calib_rows], y[calib_rows]), 0.0
+    head.temperature = _temperature(head, x[calib_rows], y[calib_rows])  # sigmoid: + Platt shift
     refit = fit(np.arange(len(x)), head)
-    refit.temperature = head.temperature
-    refit.prior_shift = np.full(len(refit.classes), shift, np.float32)
+    refit.temperature, refit.prior_shift = head.temperature, head.prior_shift
     return refit
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.simulate_learners import fit_calibrated_head, platt_sigmoid
+from pipeline.fast import platt_sigmoid, train_fast
+from pipeline.simulate_learners import fit_calibrated_head
 
 
 def _multi_label_data(n: int, seed: int, *, k: int = 6, d: int = 16):
@@ -61,3 +62,27 @@ def test_small_sets_are_not_calibrated_and_softmax_gets_only_a_temperature():
     soft = fit_calibrated_head(x_big, y_big.argmax(axis=1), seed=0)
     assert soft.kind == "softmax" and np.all(soft.prior_shift == 0)
     assert soft.temperature != 1.0
+
+
+class _TableEncoder:
+    """Sentence vectors looked up by text: lets ``train_fast`` run on known features."""
+
+    def __init__(self, table: dict):
+        self.table = table
+
+    def embed(self, texts):
+        return np.stack([self.table[t] for t in texts]).astype(np.float32)
+
+
+def test_production_fast_head_and_the_simulated_one_agree_on_the_platt_shift():
+    x, y = _multi_label_data(300, 3)
+    names = [f"l{j}" for j in range(y.shape[1])]
+    records = [{"id": str(i), "text": f"turn {i}", "intents": [names[j] for j in np.flatnonzero(row)],
+                "meta": {"no_intent": not row.any()}} for i, row in enumerate(y)]
+    encoder = _TableEncoder({r["text"]: x[i] for i, r in enumerate(records)})
+    schema = {"intents": names, "multi_label": True, "sentiments": [], "entities": []}
+    heads, _ = train_fast(records, schema, encoder, seed=4)
+    simulated = fit_calibrated_head(x, y, classes=names, seed=4)
+    assert heads["intent"].kind == "sigmoid" and heads["intent"].prior_shift[0] != 0
+    np.testing.assert_allclose(heads["intent"].prior_shift, simulated.prior_shift, atol=0.01)
+    assert heads["intent"].temperature == pytest.approx(simulated.temperature, rel=0.01)
