@@ -266,11 +266,13 @@ def budget_aware_linear_schedule(*, total_steps: int, warmup_fraction: float, de
 def _train_epoch(model, encoder: Encoder, train: list[dict], schema: dict, batches, optimizer, scheduler, *,
                  max_length: int, deadline: float, on_step, precision: str = "fp32") -> bool:
     """One pass over ``batches`` (forward under ``precision``'s autocast, losses in fp32); returns
-    True if the wall-clock deadline cut it short."""
+    (True if the wall-clock deadline cut it short, the number of turns trained on)."""
     import torch
 
+    seen = 0
     for step, idx in enumerate(batches):
         chunk = [train[i] for i in idx]
+        seen += len(chunk)
         batch = encoder.tokenize([r["text"] for r in chunk], max_length=max_length)
         with _autocast(precision):
             outputs = model(encoder.model_inputs(batch))
@@ -284,8 +286,8 @@ def _train_epoch(model, encoder: Encoder, train: list[dict], schema: dict, batch
         scheduler.step()
         on_step(step)
         if time.perf_counter() > deadline:
-            return True
-    return False
+            return True, seen
+    return False, seen
 
 
 def train_full(cls, records: list[dict], schema: dict, encoder: Encoder, *, valid: list[dict] | None = None,
@@ -321,11 +323,11 @@ def train_full(cls, records: list[dict], schema: dict, encoder: Encoder, *, vali
     best, history, stopped = {"score": -1.0, "epoch": 0, "state": None}, [], "max_epochs"
     for epoch in range(1, max_epochs + 1):
         on_step = lambda step, e=epoch: report(f"epoch {e}/{max_epochs}", 0.05 + 0.9 * (e - 1 + step / steps) / max_epochs)  # noqa: E731
-        cut = _train_epoch(model, encoder, train, schema, _batches(len(train), batch_size, lengths, rng), optimizer,
+        cut, seen = _train_epoch(model, encoder, train, schema, _batches(len(train), batch_size, lengths, rng), optimizer,
                            scheduler, max_length=max_length, deadline=started + time_budget_s, on_step=on_step,
                            precision=precision)
         scores = _validation_score(model, encoder, valid, schema, max_length=max_length)
-        history.append({"epoch": epoch, **{k: round(v, 4) for k, v in scores.items()},
+        history.append({"epoch": epoch, "turns": seen, **{k: round(v, 4) for k, v in scores.items()},
                         "seconds": round(time.perf_counter() - started, 1)})
         if scores["mean"] > best["score"]:
             best = {"score": scores["mean"], "epoch": epoch,
