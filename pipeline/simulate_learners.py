@@ -71,7 +71,9 @@ def fit_calibrated_head(x: np.ndarray, y: np.ndarray, *, classes: list | None = 
         return head
     head.temperature = _temperature(head, x[calib_rows], y[calib_rows])  # sigmoid: + Platt shift
     refit = fit(np.arange(len(x)), head)
-    refit.temperature, refit.prior_shift = head.temperature, head.prior_shift
+    refit.temperature = head.temperature
+    if classes is not None:  # the sigmoid head's Platt shift (a softmax refit may have more classes)
+        refit.prior_shift = head.prior_shift
     return refit
 
 

@@ -86,3 +86,16 @@ def test_production_fast_head_and_the_simulated_one_agree_on_the_platt_shift():
     assert heads["intent"].kind == "sigmoid" and heads["intent"].prior_shift[0] != 0
     np.testing.assert_allclose(heads["intent"].prior_shift, simulated.prior_shift, atol=0.01)
     assert heads["intent"].temperature == pytest.approx(simulated.temperature, rel=0.01)
+
+
+def test_softmax_refit_may_see_a_class_the_held_out_split_hid():
+    from pipeline.fast import _split
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(200, 8))
+    y = rng.integers(0, 4, size=200)
+    y[:2] = 9  # a class with two rows, both held out by the chosen seed's split
+    seed = next(s for s in range(1000) if {0, 1} <= set(_split(200, s)[1].tolist()))
+    head = fit_calibrated_head(x, y, seed=seed)
+    assert head.classes == [0, 1, 2, 3, 9]
+    assert head.predict_proba(x).shape == (200, 5)
