@@ -62,3 +62,30 @@ def test_second_best_prefers_a_two_way_confusion_over_a_flat_guess():
     multi = np.array([[0.5, 0.99, 0.01], [0.5, 0.5, 0.5], [0.99, 0.01, 0.99]])
     ml = st.second_best_scores(multi, multi_label=True)
     assert np.argmax(ml) == 0 and ml[2] < ml[1] < ml[0] and ml.max() <= 1
+
+
+def test_local_margin_discounts_flat_rows_only_next_to_labelled_turns():
+    probs = np.array([
+        [0.2, 0.2, 0.2, 0.2, 0.2],   # flat, far from every label: unexplored -> keep margin's score
+        [0.2, 0.2, 0.2, 0.2, 0.2],   # flat, beside a labelled turn: the text does not decide it
+        [0.5, 0.46, 0.02, 0.01, 0.01],
+    ])
+    pool = np.array([[0.0, 1.0], [1.0, 0.05], [0.7, 0.7]])
+    labelled = np.array([[1.0, 0.0]])
+    scores = st.local_margin_scores(probs, embeddings=pool, labeled_embeddings=labelled)
+    assert scores[0] == pytest.approx(1.0)               # similarity 0: plain margin
+    assert scores[1] < 0.45 and scores[2] > scores[1]
+    # the same rows with the labelled turn moved beside row 0 swap the order of the flat rows
+    moved = st.local_margin_scores(probs, embeddings=pool, labeled_embeddings=np.array([[0.0, 1.0]]))
+    assert moved[1] > moved[0]
+    # no labelled embeddings (e.g. the worker before it passes them): plain margin
+    np.testing.assert_allclose(st.local_margin_scores(probs, embeddings=pool), st.margin_scores(probs))
+    with pytest.raises(ValueError, match=r"expected \(n, d\) and \(m, d\)"):
+        st.local_margin_scores(probs, embeddings=pool, labeled_embeddings=np.ones((1, 3)))
+
+
+def test_nearest_cosine_matches_a_brute_force_loop():
+    rng = np.random.default_rng(3)
+    x, ref = rng.normal(size=(50, 4)), rng.normal(size=(7, 4))
+    brute = [max(float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)) for b in ref) for a in x]
+    np.testing.assert_allclose(st.nearest_cosine(x, ref, chunk=8), brute, rtol=1e-9)

@@ -19,10 +19,12 @@ from pipeline.active import diversity as div
 from pipeline.active import strategies as st
 
 BASE_STRATEGIES = ("random", "least_confidence", "margin", "entropy", "multi_head",
-                   "alignment_driven", "bald", "badge", "coreset", "rarity", "second_best")
+                   "alignment_driven", "bald", "badge", "coreset", "rarity", "second_best",
+                   "focused_margin", "local_margin")
 DIVERSITY_METHODS = ("kmeans_pp", "cluster", "prefilter")
 COLD_START_METHODS = ("representative", "kmeans_pp", "k_center", "random")
-_SCORED = ("least_confidence", "margin", "entropy", "multi_head", "alignment_driven", "bald", "rarity", "second_best")
+_SCORED = ("least_confidence", "margin", "entropy", "multi_head", "alignment_driven", "bald", "rarity", "second_best",
+           "focused_margin", "local_margin")
 # Chosen by bench/bench_active.py (3 repeats; bench/out/active.json): margin scores, Zhdanov's
 # pre-filter (top 10 x batch by margin) + k-means, after a k-means "representative" cold start.
 # Labels to 95% of full-data accuracy vs random: Bitext 130 vs 300 (-57%), SGD 1025 vs 1875 (-45%),
@@ -103,6 +105,11 @@ def pool_scores(base: str, pool: PoolArrays, *, seed: int = 0) -> np.ndarray | N
     """Per-row uncertainty for a scored base (None for random / badge / coreset)."""
     if base in ("least_confidence", "margin", "entropy"):
         return st.uncertainty_scores(pool.probs, measure=base, multi_label=pool.multi_label)
+    if base == "local_margin":
+        return st.local_margin_scores(pool.probs, embeddings=pool.embeddings,
+                                      labeled_embeddings=pool.labeled_embeddings, multi_label=pool.multi_label)
+    if base == "focused_margin":
+        return st.focused_margin_scores(pool.probs, multi_label=pool.multi_label)
     if base == "second_best":
         return st.second_best_scores(pool.probs, multi_label=pool.multi_label)
     if base == "rarity":

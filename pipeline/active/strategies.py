@@ -88,6 +88,75 @@ def entropy_scores(probs, *, multi_label: bool = False) -> np.ndarray:
     return -(p * np.log(p + _EPS)).sum(axis=1) / np.log(k)
 
 
+def _top_two(p: np.ndarray, multi_label: bool) -> tuple[np.ndarray, np.ndarray]:
+    """P(most likely answer) and P(second most likely) per row (label sets under independence
+    for multi-label: the second flips the least certain label)."""
+    if multi_label:
+        m = np.maximum(p, 1 - p)
+        best = np.exp(np.log(m + _EPS).sum(axis=1))
+        m_min = m.min(axis=1)
+        return best, best * (1.0 - m_min) / m_min
+    if p.shape[1] == 1:
+        return p[:, 0], np.zeros(p.shape[0])
+    top2 = -np.partition(-p, 1, axis=1)[:, :2]
+    return top2[:, 0], top2[:, 1]
+
+
+def focused_margin_scores(probs, *, multi_label: bool = False) -> np.ndarray:
+    """Margin uncertainty times (p1 + p2) ** g, with g the model's mean confidence on the pool.
+
+    Why: a flat row (small p1) is worth asking about while the model knows little (it is
+    likely a class not seen yet: that is how margin explores), but once the model is confident
+    on most of the pool a row that stays flat is usually one the text cannot decide ("thanks,
+    that's all"), and margin would keep spending labels on it. The exponent moves the score
+    from margin (g = 0) towards 2 x P(second best) (g = 1, ``second_best_scores``) as the
+    model's mean P(best answer) grows, without needing to know how many labels exist.
+    """
+    p = as_prob_matrix(probs, multi_label=multi_label)
+    if p.shape[0] == 0:
+        return np.zeros(0)
+    p1, p2 = _top_two(p, multi_label)
+    gamma = float(p1.mean())
+    return np.clip((1.0 - p1 + p2) * (p1 + p2) ** gamma, 0.0, 1.0)
+
+
+def local_margin_scores(probs, *, embeddings=None, labeled_embeddings=None,
+                        multi_label: bool = False) -> np.ndarray:
+    """Margin uncertainty, discounted for flat rows that sit next to turns already labelled.
+
+    Score = margin x (p1 + p2) ** s, with s in [0, 1] the cosine similarity of the row to its
+    nearest labelled turn (clipped at 0). Why: a flat row far from every label is unexplored
+    ground (often a class not seen yet): margin's pick. A flat row right beside labelled turns
+    is one the model has been shown and still cannot decide: usually the text does not say
+    ("thanks, that's all" belongs to whatever service the dialog was about), and asking again
+    teaches little; there the score tends to 2 x P(second best), a close two-way confusion.
+    Without embeddings of both the pool and the labelled turns this is plain margin.
+    """
+    p = as_prob_matrix(probs, multi_label=multi_label)
+    if p.shape[0] == 0:
+        return np.zeros(0)
+    p1, p2 = _top_two(p, multi_label)
+    margin = 1.0 - p1 + p2
+    if embeddings is None or labeled_embeddings is None or len(labeled_embeddings) == 0:
+        return np.clip(margin, 0.0, 1.0)
+    similarity = nearest_cosine(embeddings, labeled_embeddings)
+    if similarity.shape != (p.shape[0],):
+        raise ValueError(f"embeddings: expected {p.shape[0]} rows to match probs, got {similarity.shape[0]}")
+    return np.clip(margin * (p1 + p2) ** np.clip(similarity, 0.0, 1.0), 0.0, 1.0)
+
+
+def nearest_cosine(x, reference, *, chunk: int = 4096) -> np.ndarray:
+    """Each row's cosine similarity to its nearest ``reference`` row (chunked: bounded memory)."""
+    x = np.asarray(x, dtype=np.float64)
+    ref = np.asarray(reference, dtype=np.float64)
+    if x.ndim != 2 or ref.ndim != 2 or x.shape[1] != ref.shape[1]:
+        raise ValueError(f"nearest_cosine: expected (n, d) and (m, d) arrays, got {x.shape} and {ref.shape}")
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), _EPS)
+    ref = ref / np.maximum(np.linalg.norm(ref, axis=1, keepdims=True), _EPS)
+    return np.concatenate([(x[i:i + chunk] @ ref.T).max(axis=1) for i in range(0, len(x), chunk)]) \
+        if len(x) else np.zeros(0)
+
+
 def second_best_scores(probs, *, multi_label: bool = False) -> np.ndarray:
     """2 x P(second most likely answer), in [0, 1]: high only for a close two-way confusion.
 
