@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.extractor import intent_labelled, window_features
+from pipeline.extractor import intent_labelled
 from pipeline.heads import LinearHead, fit_decision_offsets, fit_sigmoid_head, fit_softmax_head, fit_temperature
 from pipeline.tagging import OUTSIDE, encode_bio, tag_names
 
@@ -72,35 +72,65 @@ def _sentiment_data(records, feats, idx, schema):
 
 
 def _tagger_data(records, feats, idx, schema, window: int):
+    """(X, y): every subword of ``idx``'s turns, its vector with ``window`` neighbours each side, and its tag."""
+    y, vectors = _subword_tags(records, feats, idx, schema)
+    width = feats.tokens[0].vectors.shape[1] * (2 * window + 1) if feats.tokens else 0
+    if not vectors:
+        return np.zeros((0, width), np.float32), y
+    return _windowed_rows(vectors, np.arange(len(y)), window), y
+
+
+def _tagger_fit_data(records, feats, idx, schema, window: int, *, seed: int):
+    """(X, y, rate) to fit the tagger on: every entity subword and a seeded share ``rate`` of O subwords
+    (``_outside_rows``), chosen before the windowed rows are built so the (2·window+1)·dim-wide matrix
+    of every subword (mostly O; gigabytes at 100k labelled turns) is never materialised."""
+    y, vectors = _subword_tags(records, feats, idx, schema)
+    if not vectors:
+        return _tagger_data(records, feats, idx, schema, window) + (1.0,)
+    rows, rate = _outside_rows(y, seed)
+    return _windowed_rows(vectors, rows, window), y[rows], rate
+
+
+def _subword_tags(records, feats, idx, schema) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(BIO tag name per subword of ``idx``'s turns, concatenated; those turns' subword vectors)."""
     names = tag_names(schema["entities"])
-    X, y = [], []
-    for i in idx:
-        tokens = feats.tokens[i]
-        X.append(window_features(tokens.vectors, window))
-        y.append(np.array(names, dtype=object)[encode_bio(tokens.offsets, records[i].get("entities") or [], names)])
-    if not X:
-        return np.zeros((0, feats.tokens[0].vectors.shape[1] * (2 * window + 1)), np.float32), np.array([], dtype=object)
-    return np.concatenate(X), np.concatenate(y)
+    name_array = np.array(names, dtype=object)
+    tokens = [feats.tokens[i] for i in idx]
+    tags = [name_array[encode_bio(t.offsets, records[i].get("entities") or [], names)] for i, t in zip(idx, tokens)]
+    return (np.concatenate(tags) if tags else np.array([], dtype=object)), [t.vectors for t in tokens]
+
+
+def _windowed_rows(vectors: list[np.ndarray], rows: np.ndarray, window: int) -> np.ndarray:
+    """Rows ``rows`` (indices into the turns' concatenated subwords) of ``window_features`` per turn.
+
+    The turns are stacked with ``window`` zero rows before, between and after them, so a neighbour
+    across a turn boundary reads zeros exactly as ``window_features``' per-turn padding does."""
+    lengths = np.array([len(v) for v in vectors])
+    ends = np.cumsum(lengths)
+    stacked = np.zeros((int(ends[-1]) + window * (len(vectors) + 1), vectors[0].shape[1]), dtype=vectors[0].dtype)
+    starts = window + np.concatenate([[0], np.cumsum(lengths + window)[:-1]])
+    for v, start in zip(vectors, starts):
+        stacked[start:start + len(v)] = v
+    turn = np.searchsorted(ends, rows, side="right")
+    at = starts[turn] + rows - (ends[turn] - lengths[turn])
+    return np.concatenate([stacked[at + offset] for offset in range(-window, window + 1)], axis=1)
 
 
 # ----------------------------------------------------------------- fitting
-def _subsample_outside(X, y, seed: int):
-    """Keep every entity subword and a random share ``rate`` of O subwords; returns (X, y, rate)."""
+def _outside_rows(y, seed: int) -> tuple[np.ndarray, float]:
+    """(rows to keep, rate): every entity subword and a random share ``rate`` of O subwords."""
     outside = y == OUTSIDE
     n_out, n_in = int(outside.sum()), int((~outside).sum())
     keep_out = max(MIN_O_TOKENS, O_PER_ENTITY_TOKEN * n_in)
     if n_out <= keep_out:
-        return X, y, 1.0
+        return np.arange(len(y)), 1.0
     rng = np.random.default_rng(seed)
     chosen = rng.choice(np.flatnonzero(outside), size=keep_out, replace=False)
-    rows = np.sort(np.concatenate([np.flatnonzero(~outside), chosen]))
-    return X[rows], y[rows], keep_out / n_out
+    return np.sort(np.concatenate([np.flatnonzero(~outside), chosen])), keep_out / n_out
 
 
-def _fit_softmax(X, y, *, C, warm_start=None, subsample_seed=None):
-    rate = 1.0
-    if subsample_seed is not None:
-        X, y, rate = _subsample_outside(X, y, subsample_seed)
+def _fit_softmax(X, y, *, C, warm_start=None, rate: float = 1.0):
+    """A softmax head; ``rate`` < 1 says O rows were subsampled at that rate, undone by a prior shift."""
     head = fit_softmax_head(X, list(y), C=C, warm_start=warm_start)
     if rate < 1.0 and OUTSIDE in head.classes:
         head.prior_shift[head.classes.index(OUTSIDE)] = -np.log(rate)
@@ -164,14 +194,17 @@ def _fit_head(data_fn, *, kind: str, classes=None, C: float, fit_idx, calib, see
     records, feats, all_idx = data_fn.base
 
     def fit(idx, warm=None):
-        X, y = data_fn(records, feats, idx)
+        if tagger:
+            X, y, rate = _tagger_fit_data(records, feats, idx, **data_fn.kw, seed=seed)
+        else:
+            (X, y), rate = data_fn(records, feats, idx), 1.0
         if len(X) == 0 or (kind == "softmax" and len(set(y)) == 0):
             return None
         if warm is not None and warm.weight.shape[1] != X.shape[1]:   # other features (tag window, encoder)
             warm = None
         if kind == "sigmoid":
             return fit_sigmoid_head(X, y, classes, C=C, warm_start=warm)
-        return _fit_softmax(X, y, C=C, warm_start=warm, subsample_seed=seed if tagger else None)
+        return _fit_softmax(X, y, C=C, warm_start=warm, rate=rate)
 
     head = fit(fit_idx, warm=warm)
     if head is None:

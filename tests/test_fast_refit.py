@@ -1,5 +1,6 @@
-"""Fast-mode warm starts: a refit from the previous model's heads lands on the same model as a cold fit,
-and a head whose features do not match (another tag window) is ignored rather than crashing the fit."""
+"""Fast-mode refits: a warm start from the previous model's heads lands on the same model as a cold fit (and a
+head over other features is ignored), and the tagger's subsampled training rows equal the rows of the full
+per-turn window matrix that ``pipeline.extractor.window_features`` builds."""
 from __future__ import annotations
 
 import os
@@ -61,3 +62,31 @@ def test_a_warm_head_over_other_features_is_ignored(setup):
     cold = Extractor.train(first + more, mode="fast", encoder=encoder, seed=0, tag_window=1)
     warm = Extractor.train(first + more, mode="fast", encoder=encoder, seed=0, tag_window=1, warm_heads=narrow.heads)
     np.testing.assert_array_equal(cold.heads["tagger"].weight, warm.heads["tagger"].weight)
+
+
+@pytest.mark.parametrize("window", [0, 1, 2])
+def test_tagger_rows_are_the_chosen_rows_of_the_per_turn_window_matrix(setup, window):
+    from pipeline import fast
+    from pipeline.extractor import label_schema, window_features
+
+    first, _, encoder = setup
+    records = first[:50]
+    schema = label_schema(records)
+    feats = fast._features(encoder, records, True)
+    idx = np.arange(0, 50, 2)
+    full = np.concatenate([window_features(feats.tokens[i].vectors, window) for i in idx])
+    X, y = fast._tagger_data(records, feats, idx, schema, window)
+    np.testing.assert_array_equal(X, full)
+    assert list(y[:3]) and set(y) >= {"O", "B-order"}
+    old_min = fast.MIN_O_TOKENS
+    fast.MIN_O_TOKENS = 10                      # force subsampling on this small set
+    try:
+        Xs, ys, rate = fast._tagger_fit_data(records, feats, idx, schema, window, seed=3)
+    finally:
+        fast.MIN_O_TOKENS = old_min
+    kept_o = int((ys == "O").sum())
+    assert 0 < rate < 1 and rate == pytest.approx(kept_o / int((y == "O").sum()))
+    assert (ys != "O").sum() == (y != "O").sum()                     # every entity subword is kept
+    matches = [np.flatnonzero((full == row).all(axis=1)) for row in Xs]
+    assert all(len(m) for m in matches)                              # each row is a row of the full matrix ...
+    assert all(y[m[0]] == t for m, t in zip(matches, ys))            # ... with its own tag
