@@ -121,3 +121,13 @@ def test_settings_come_from_script_arguments_before_the_environment():
     assert runtime.parse_settings(["--db", "/arg.duckdb"], env) == runtime.Settings("/arg.duckdb", "envp")
     assert runtime.parse_settings([], env) == runtime.Settings("/env.duckdb", "envp")
     assert runtime.parse_settings([], {}).project == runtime.DEFAULT_PROJECT
+
+
+def test_confusion_axis_labels_escape_tags_but_keep_quotes():
+    from workbench.components.analysis import confusion_figure
+
+    names = ['say "hi"', "<img src=x onerror=y()>"]
+    fig = confusion_figure({"labels": names, "matrix": [[1, 1], [0, 2]]}, title="t")
+    shown = set(fig.data[0].x) | set(fig.data[0].y)
+    assert 'say "hi"' in shown                              # Plotly would print &quot; literally
+    assert "&lt;img src=x onerror=y()&gt;" in shown and not any("<img" in s for s in shown)

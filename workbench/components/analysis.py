@@ -62,7 +62,13 @@ def scope_note(scope: str | None) -> None:
 
 # ------------------------------------------------------------------------------- charts
 def _safe(labels) -> list[str]:
-    return [html.escape(str(x)) for x in labels]
+    return [_plotly_text(x) for x in labels]
+
+
+def _plotly_text(value) -> str:
+    """Escape <, > and & so Plotly's pseudo-HTML renders a label as text; quotes stay as they are
+    (Plotly shows ``&quot;`` literally, and without a ``<`` no tag or attribute can start)."""
+    return html.escape(str(value), quote=False)
 
 
 def confusion_figure(data: dict, *, title: str) -> go.Figure:
@@ -72,8 +78,8 @@ def confusion_figure(data: dict, *, title: str) -> go.Figure:
     for i, gold in enumerate(labels):
         for j, pred in enumerate(labels):
             if matrix[i][j]:
-                xs.append(html.escape(pred))
-                ys.append(html.escape(gold))
+                xs.append(_plotly_text(pred))
+                ys.append(_plotly_text(gold))
                 counts.append(matrix[i][j])
                 custom.append([i, j])
     side = max(6, min(28, int(560 / max(1, len(labels)))))
@@ -128,7 +134,7 @@ def map_figure(points: pd.DataFrame) -> go.Figure:
     size = 5 + 14 * points["misalignment_prob"].fillna(0.0).to_numpy(float)
     for intent, rows in points.groupby("intent", sort=True).indices.items():
         fig.add_trace(go.Scatter(
-            x=points["x"].to_numpy()[rows], y=points["y"].to_numpy()[rows], mode="markers", name=html.escape(str(intent)),
+            x=points["x"].to_numpy()[rows], y=points["y"].to_numpy()[rows], mode="markers", name=_plotly_text(intent),
             customdata=points["turn_id"].to_numpy()[rows, None], marker=dict(size=size[rows], opacity=0.75, line=dict(width=0)),
             hovertemplate="%{customdata[0]}<extra>%{fullData.name}</extra>"))
     fig.update_layout(height=520, legend_title_text="intent", margin=dict(l=10, r=10, t=10, b=10),
