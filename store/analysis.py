@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from store import agreement as _agreement
+from store import entity_errors
 from store.agreement import turn_votes  # noqa: F401 (re-export)
 from store.current import (CURRENT_LABELS, cached, current_labels, current_labels_sql, data_version,  # noqa: F401
                            labelled_records, labelled_turn_ids, over_current, turn_texts)
@@ -260,8 +261,11 @@ def label_error_candidates(db, project: str = "default", *, field: str = "intent
 
     Score = 1 - p(given label) (cleanlab's self-confidence label quality), from the stored
     probabilities: out-of-sample only for held-out turns (see module docstring); the page offers the
-    out-of-fold audit (``pipeline.label_errors.rank_label_errors``) for the rest.
+    out-of-fold audit (``pipeline.label_errors.rank_label_errors``) for the rest. ``field="entity"``:
+    span disagreements (``store.entity_errors``), one row per span, with ``row_id``/``start``/``end``/``span_text``.
     """
+    if field == "entity":
+        return _entity_candidates(db, project, run_id=run_id, limit=limit)
     columns = ["turn_id", "text", "response", "given", "suggested", "score", "p_suggested"]
     snapshot = model_snapshot(db, project, run_id=run_id)
     if snapshot is None:
@@ -274,6 +278,18 @@ def label_error_candidates(db, project: str = "default", *, field: str = "intent
                         "score": 1.0 - f[p_given].fillna(0.0), "p_suggested": f[p_pred]})
     out = out.sort_values(["score", "turn_id"], ascending=[False, True]).head(limit)
     return out.merge(turn_texts(db, out["turn_id"].tolist()), on="turn_id", how="left")[columns]
+
+
+def _entity_candidates(db, project: str, *, run_id: str | None, limit: int) -> pd.DataFrame:
+    """``store.entity_errors`` over the run's scope (its held-out slice when it lists one), today's type names."""
+    run = resolve_run(db, project, run_id)
+    if run is None:
+        return pd.DataFrame(columns=[*entity_errors.COLUMNS, "text", "response"])
+    condition, params, _scope_name = _scope(run)
+    frame = entity_errors.entity_error_candidates(db, project, run=run, scope_sql=condition, scope_params=params,
+                                                  limit=limit)
+    rename = _renamer(db, project, "entity")
+    return frame.assign(given=frame["given"].map(rename), suggested=frame["suggested"].map(rename))
 
 
 # ------------------------------------------------------------------------------ misalignment

@@ -19,6 +19,8 @@ import streamlit as st
 from store import analysis, annotations, evidence
 from workbench import runtime
 
+OUTSIDE = "O"     # the entity label of "no entity here" in label-error rows
+
 ANALYST_ROLES = ("analyst", "admin")
 FLASH_KEY = "analysis_flash"
 
@@ -171,8 +173,9 @@ def reliability_figure(bins: pd.DataFrame) -> go.Figure:
 
 
 # --------------------------------------------------------------------------- turn tables
-def pick_turn(frame: pd.DataFrame, *, key: str, columns: list[str] | None = None) -> dict | None:
-    """A selectable table of turns (text shown by st.dataframe); returns the selected row as a dict."""
+def pick_turn(frame: pd.DataFrame, *, key: str, columns: list[str] | None = None, id_column: str = "turn_id") -> dict | None:
+    """A selectable table of turns (text shown by st.dataframe); returns the selected row as a dict.
+    ``id_column`` names a row (e.g. ``row_id`` when a turn has several rows, one per entity span)."""
     if frame.empty:
         st.text("No turns here.")
         return None
@@ -182,11 +185,11 @@ def pick_turn(frame: pd.DataFrame, *, key: str, columns: list[str] | None = None
     rows = event.selection.rows if event is not None else []
     choice = st.session_state.get(f"{key}_pick")
     if rows:
-        choice = frame.iloc[rows[0]]["turn_id"]
+        choice = frame.iloc[rows[0]][id_column]
         st.session_state[f"{key}_pick"] = choice
-    if choice not in set(frame["turn_id"]):
-        choice = frame.iloc[0]["turn_id"]
-    return frame[frame["turn_id"] == choice].iloc[0].to_dict()
+    if choice not in set(frame[id_column]):
+        choice = frame.iloc[0][id_column]
+    return frame[frame[id_column] == choice].iloc[0].to_dict()
 
 
 def show_turn(row: dict) -> None:
@@ -204,33 +207,57 @@ def _annotation_id(db, project: str, *parts) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "|".join(map(str, (*parts, version)))))
 
 
+def _entities_with(entities: list[dict], given: dict, value: dict) -> list[dict]:
+    """The turn's spans with the region ``[start, end)`` relabelled: spans of the ``given`` type that
+    overlap it are dropped (none when given is "O", a missed entity), then ``value`` is added unless its
+    label is "O" (the model sees no entity there). Spans of other types stay as they are."""
+    start, end = int(value["start"]), int(value["end"])
+    kept = [dict(s) for s in entities
+            if not (s["label"] == given.get("label") != OUTSIDE and s["start"] < end and start < s["end"])]
+    if value.get("label") != OUTSIDE:
+        kept.append({"start": start, "end": end, "label": value["label"]})
+    unique = {(int(s["start"]), int(s["end"]), s["label"]): s for s in kept}
+    return [unique[k] for k in sorted(unique)]
+
+
 def _labels_with(current: dict, field: str, given, value) -> dict:
+    entities = list(current.get("entities") or [])
+    if field == "entity":
+        entities = _entities_with(entities, given, value)
     intents = list(current.get("intents") or [])
     if field == "intent" and isinstance(value, (list, tuple)):      # multi-label suggestion: the whole set
         intents = list(value)
     elif field == "intent":
         intents = [value if i == given else i for i in intents] if given in intents else [value]
         intents = list(dict.fromkeys(intents))
-    return {"intents": intents, "entities": current.get("entities") or [],
+    return {"intents": intents, "entities": entities,
             "sentiment": value if field == "sentiment" else current.get("sentiment"),
             "aligned": value if field == "aligned" else current.get("aligned")}
 
 
+def _describe(value) -> str:
+    """A label for notes and messages; an entity row's span reads ``type [start-end]`` (code points)."""
+    if isinstance(value, dict):
+        return f"{value.get('label')} [{value.get('start')}-{value.get('end')}]"
+    return str(value)
+
+
 def apply_fix(db, user, project: str, *, turn_id: str, field: str, given, value, action: str) -> None:
     """``relabel`` (field -> value) or ``confirm`` (keep the labels) as the analyst's adjudication; ``review``
-    flags the turn for the adjudication queue."""
+    flags the turn for the adjudication queue. Entity rows pass spans ``{start, end, label}``."""
+    given_text, value_text = _describe(given), _describe(value)
     current = analysis.current_labels(db, project, [turn_id]).get(turn_id) or {}
     annotation_id = _annotation_id(db, project, action, turn_id, field, given, value, user.username)
     if action == "review":
         annotations.flag(db, annotation_id=annotation_id, turn_id=turn_id, project=project, annotator=user.username,
-                         note=f"analyst: check {field}: given {given}, model suggests {value}")
+                         note=f"analyst: check {field}: given {given_text}, model suggests {value_text}")
         flash("success", f"Sent {turn_id} to review (the adjudication queue on the Agreement page).")
         return
     labels = _labels_with(current, field, given, value) if action == "relabel" else _labels_with(current, "", None, None)
     annotations.adjudicate(db, annotation_id=annotation_id, turn_id=turn_id, project=project, reviewer=user.username,
-                           note=f"analyst {action}: {field} {given} -> {value if action == 'relabel' else given}",
+                           note=f"analyst {action}: {field} {given_text} -> {value_text if action == 'relabel' else given_text}",
                            **labels)
-    what = f"{field} {given} -> {value}" if action == "relabel" else f"{field} {given} confirmed"
+    what = f"{field} {given_text} -> {value_text}" if action == "relabel" else f"{field} {given_text} confirmed"
     flash("success", f"{turn_id}: {what}. Stored as the gold label; earlier labels stay in the history.")
 
 

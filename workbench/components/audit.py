@@ -26,7 +26,7 @@ def _run(key: tuple, records: list[dict]) -> None:
     try:
         from pipeline.label_errors import rank_label_errors
 
-        rows = rank_label_errors(records, fields=("intent", "sentiment"), progress=progress)
+        rows = rank_label_errors(records, fields=("intent", "sentiment", "entity"), progress=progress)
         _audits[key].update(state="done", rows=rows, finished=time.time())
     except Exception as exc:  # shown on the page; the app keeps running
         _audits[key].update(state="failed", error=f"{type(exc).__name__}: {exc}")
@@ -52,6 +52,8 @@ def rows_frame(db, rows: list[dict], field: str) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=["turn_id", "text", "response", "given", "suggested", "score"])
     frame = frame.rename(columns={"id": "turn_id"})
+    if field == "entity":        # several rows per turn: one per span
+        frame["row_id"] = [f"{t}:{a}-{b}" for t, a, b in zip(frame["turn_id"], frame["start"], frame["end"])]
     return frame.merge(analysis.turn_texts(db, frame["turn_id"].tolist()), on="turn_id", how="left")
 
 

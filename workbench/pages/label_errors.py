@@ -15,6 +15,10 @@ from workbench.components import analysis as ui
 from workbench.components import audit
 
 SOURCES = {"run": "Model run predictions (instant)", "audit": "Out-of-fold audit (cleanlab; trains k times)"}
+FIELDS = ["intent", "sentiment", "entity"]
+SCORES = {False: "score = 1 - p(given label)",
+          True: "score = the model's confidence in its span; labelled spans it does not find have no score and come last"}
+COLUMNS = {"entity": ["turn_id", "span_text", "start", "end", "given", "suggested", "score"]}
 
 
 def candidates(db, project: str, source: str, field: str, run_id: str | None) -> pd.DataFrame | None:
@@ -31,7 +35,7 @@ def render(db, user) -> None:
     ui.show_flash()
     left, right = st.columns(2)
     source = left.radio("Source", list(SOURCES), format_func=SOURCES.get, key="errors_source", horizontal=True)
-    field = right.radio("Field", ["intent", "sentiment"], key="errors_field", horizontal=True)
+    field = right.radio("Field", FIELDS, key="errors_field", horizontal=True)
     run_id = ui.run_picker(db, project, key="errors_run") if source == "run" else None
     if source == "run" and run_id is None:
         return
@@ -40,12 +44,17 @@ def render(db, user) -> None:
     rows = candidates(db, project, source, field, run_id)
     if rows is None:
         return
-    st.text(f"{len(rows)} candidate(s), most likely error first (score = 1 - p(given label))")
-    row = ui.pick_turn(rows, key=f"errors_{source}_{field}",
-                       columns=["turn_id", "text", "given", "suggested", "score"])
+    entity = field == "entity"
+    st.text(f"{len(rows)} candidate(s), most likely error first ({SCORES[entity and source == 'run']})")
+    row = ui.pick_turn(rows, key=f"errors_{source}_{field}", id_column="row_id" if entity else "turn_id",
+                       columns=COLUMNS.get(field, ["turn_id", "text", "given", "suggested", "score"]))
     if row is None:
         return
     ui.show_turn(row)
-    ui.fix_buttons(db, user, project, turn_id=row["turn_id"], field=field, given=row["given"],
-                   suggested=row["suggested"], key="errors_fix")
+    given, suggested = row["given"], row["suggested"]
+    if entity:      # the fix acts on this span: {start, end, label}
+        given, suggested = ({"start": int(row["start"]), "end": int(row["end"]), "label": label}
+                            for label in (given, suggested))
+    ui.fix_buttons(db, user, project, turn_id=row["turn_id"], field=field, given=given, suggested=suggested,
+                   key="errors_fix")
     ui.evidence_panel(db, project, row["turn_id"], run_id=run_id)
