@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.extractor import intent_labelled
+from pipeline.extractor import intent_labelled, window_features
 from pipeline.heads import LinearHead, fit_decision_offsets, fit_sigmoid_head, fit_softmax_head, fit_temperature
 from pipeline.tagging import OUTSIDE, encode_bio, tag_names
 
@@ -77,7 +77,7 @@ def _tagger_data(records, feats, idx, schema, window: int):
     width = feats.tokens[0].vectors.shape[1] * (2 * window + 1) if feats.tokens else 0
     if not vectors:
         return np.zeros((0, width), np.float32), y
-    return _windowed_rows(vectors, np.arange(len(y)), window), y
+    return np.concatenate([window_features(v, window) for v in vectors]), y
 
 
 def _tagger_fit_data(records, feats, idx, schema, window: int, *, seed: int):
@@ -101,19 +101,20 @@ def _subword_tags(records, feats, idx, schema) -> tuple[np.ndarray, list[np.ndar
 
 
 def _windowed_rows(vectors: list[np.ndarray], rows: np.ndarray, window: int) -> np.ndarray:
-    """Rows ``rows`` (indices into the turns' concatenated subwords) of ``window_features`` per turn.
-
-    The turns are stacked with ``window`` zero rows before, between and after them, so a neighbour
-    across a turn boundary reads zeros exactly as ``window_features``' per-turn padding does."""
+    """Rows ``rows`` (indices into the turns' concatenated subwords) of ``window_features`` per turn:
+    each subword's vector beside its ``window`` neighbours on each side, zeros past its turn's ends."""
+    flat = np.concatenate(vectors)
     lengths = np.array([len(v) for v in vectors])
     ends = np.cumsum(lengths)
-    stacked = np.zeros((int(ends[-1]) + window * (len(vectors) + 1), vectors[0].shape[1]), dtype=vectors[0].dtype)
-    starts = window + np.concatenate([[0], np.cumsum(lengths + window)[:-1]])
-    for v, start in zip(vectors, starts):
-        stacked[start:start + len(v)] = v
     turn = np.searchsorted(ends, rows, side="right")
-    at = starts[turn] + rows - (ends[turn] - lengths[turn])
-    return np.concatenate([stacked[at + offset] for offset in range(-window, window + 1)], axis=1)
+    position, length = rows - (ends[turn] - lengths[turn]), lengths[turn]
+    parts = []
+    for offset in range(-window, window + 1):
+        inside = (position + offset >= 0) & (position + offset < length)
+        part = flat[np.where(inside, rows + offset, 0)]
+        part[~inside] = 0.0
+        parts.append(part)
+    return np.concatenate(parts, axis=1)
 
 
 # ----------------------------------------------------------------- fitting
