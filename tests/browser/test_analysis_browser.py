@@ -5,14 +5,12 @@ test-artifacts/."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-from test_label_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port, stop, wait_for_health
+import serving
+from serving import CHROMIUM, CHROMIUM_ARGS, require_chromium, screenshot, stop
 
 pytestmark = pytest.mark.browser
 
@@ -58,27 +56,15 @@ def build_database(path: Path, tmp: Path) -> tuple[str, str]:
 
 @pytest.fixture
 def served(tmp_path):
-    pytest.importorskip("playwright")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed")
+    require_chromium()
     db_path = tmp_path / "analyst.duckdb"
     cell = build_database(db_path, tmp_path)
-    port = free_port()
-    log = open(tmp_path / "serve.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "workbench.cli", "serve", "--db", str(db_path), "--port", str(port), "--no-worker"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True)
-    try:
-        wait_for_health(port, server)
-        yield {"url": f"http://localhost:{port}", "db": db_path, "server": server, "cell": cell}
-    finally:
-        stop(server)
-        log.close()
+    with serving.served(db_path, tmp_path) as app:
+        yield {**app, "db": db_path, "cell": cell}
 
 
 def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"analysis-{name}.png"), full_page=True)
+    screenshot(page, f"analysis-{name}")
 
 
 def no_exception(page) -> None:

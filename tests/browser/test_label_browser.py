@@ -9,60 +9,18 @@ local port counts every request it gets. Screenshots go to test-artifacts/.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
-import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import serving
+from serving import CHROMIUM, CHROMIUM_ARGS, Sentinel, require_chromium, screenshot, stop
 
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 PASSWORD = "keyboard-only-1"
 ZH_TEXT = "退款 🙂 订单12345"
 EMOJI_TEXT = "😤😤 order 777 never came"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Sentinel:
-    """A local HTTP server that records every request: the page must never reach it."""
-
-    def __init__(self):
-        hits = self.hits = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's naming)
-                hits.append(self.path)
-                self.send_response(404)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def xss_text(port: int) -> str:
@@ -100,48 +58,15 @@ def build_database(path: Path, tmp: Path, sentinel_port: int) -> None:
 
 @pytest.fixture
 def served(tmp_path):
-    pytest.importorskip("playwright")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed")
+    require_chromium()
     sentinel = Sentinel()
     db_path = tmp_path / "browser.duckdb"
     build_database(db_path, tmp_path, sentinel.port)
-    port = free_port()
-    log = open(tmp_path / "serve.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "workbench.cli", "serve", "--db", str(db_path), "--port", str(port), "--no-worker"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True)
     try:
-        wait_for_health(port, server)
-        yield {"url": f"http://localhost:{port}", "db": db_path, "sentinel": sentinel, "server": server}
+        with serving.served(db_path, tmp_path) as app:
+            yield {**app, "db": db_path, "sentinel": sentinel}
     finally:
-        stop(server)
         sentinel.close()
-        log.close()
-
-
-def wait_for_health(port: int, server: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"concord serve exited with {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://localhost:{port}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError("concord serve did not become healthy")
-
-
-def stop(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
 
 
 # -- page helpers -----------------------------------------------------------------------------------
@@ -195,8 +120,7 @@ def select_with_mouse(page, first: int, last: int) -> None:
 
 
 def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"label-{name}.png"), full_page=True)
+    screenshot(page, f"label-{name}")
 
 
 def test_three_turns_by_keyboard_with_exact_code_point_spans(served):

@@ -10,20 +10,18 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+import serving
+from serving import CHROMIUM, CHROMIUM_ARGS, require_chromium, screenshot, wait_until
 
 from store import jobfiles as jf
 
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_label_browser import CHROMIUM, CHROMIUM_ARGS, free_port, shot, stop, wait_for_health  # noqa: E402
 
 PASSWORD = "pipeline-pass-1"
 
@@ -42,14 +40,6 @@ def build(tmp: Path) -> tuple[Path, Path]:
         assert importer.import_files(db, [REPO / "sample_data" / "dialogs.jsonl"], labels="ignore").ok
         users.add_user(db, "pipe", "annotator", PASSWORD)
     return db_path, encoder
-
-
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.2)
 
 
 def current_text(page) -> str:
@@ -73,53 +63,42 @@ def label_one(page, key: str) -> str:
 
 
 def test_serve_retrains_while_labelling_and_survives_a_worker_sigkill(tmp_path):
-    pytest.importorskip("playwright")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed")
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     db_path, encoder = build(tmp_path)
     jobs = tmp_path / "served.jobs"
-    port = free_port()
     env = {**os.environ, "CONCORD_ENCODER": str(encoder), "CONCORD_RETRAIN_EVERY": "3", "CONCORD_CACHE": str(tmp_path / "cache"),
            "CONCORD_THREADS": "1", "CONCORD_BACKGROUND_POLL_S": "0.5", "CONCORD_WORKER_PAUSE_AT": "training",
            "CONCORD_WORKER_PAUSE_S": "120", "PYTHONPATH": str(REPO)}
     env.pop(jf.ENV_JOBS, None)
-    log = open(tmp_path / "serve.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "workbench.cli", "serve", "--db", str(db_path), "--port", str(port)],
-                              stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, env=env, start_new_session=True)
-    try:
-        wait_for_health(port, server)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1440, "height": 960})
-            page.goto(f"http://localhost:{port}")       # the first visit starts the app's owner loop
-            # The cold-start run (no labels yet: a diverse first batch) is ingested before anyone labels.
-            wait_until(lambda: len(jf.list_runs(jobs, jf.RESULTS)) == 1, 180, "the cold-start run")
-            cold = jf.list_runs(jobs, jf.RESULTS)[0]
-            time.sleep(2)
-            page.get_by_label("User name").fill("pipe")
-            page.get_by_role("textbox", name="Password").fill(PASSWORD)
-            page.keyboard.press("Enter")
-            expect(page.locator(".cc-text")).to_be_visible(timeout=30_000)
-            shot(page, "pipeline-first-turn")
-            labelled = [label_one(page, key) for key in ("1", "2", "3")]   # three intents -> a fast retrain
-            wait_until(lambda: (jobs / "faults" / "training").exists(), 180, "the worker to start training")
-            victim = int((jobs / "faults" / "training").read_text())
-            os.kill(victim, signal.SIGKILL)                                 # mid-training
-            killed_at = time.monotonic()
-            labelled.append(label_one(page, "1"))                           # the app keeps serving meanwhile
-            wait_until(lambda: len(jf.list_runs(jobs, jf.RESULTS)) == 2, 180, "the redone run to be published")
-            recovery_s = time.monotonic() - killed_at
-            time.sleep(3)                                                   # the owner loop ingests (0.5 s poll)
-            labelled.append(label_one(page, "2"))
-            expect(page.get_by_text("Suggestion from model v2-fast")).to_be_visible(timeout=30_000)
-            shown_after = current_text(page)
-            shot(page, "pipeline-after-retrain")
-            browser.close()
-    finally:
-        stop(server)
-        log.close()
+    with serving.served(db_path, tmp_path, worker=True, env=env) as app, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        page.goto(app["url"])       # the first visit starts the app's owner loop
+        # The cold-start run (no labels yet: a diverse first batch) is ingested before anyone labels.
+        wait_until(lambda: len(jf.list_runs(jobs, jf.RESULTS)) == 1, 180, "the cold-start run")
+        cold = jf.list_runs(jobs, jf.RESULTS)[0]
+        time.sleep(2)
+        page.get_by_label("User name").fill("pipe")
+        page.get_by_role("textbox", name="Password").fill(PASSWORD)
+        page.keyboard.press("Enter")
+        expect(page.locator(".cc-text")).to_be_visible(timeout=30_000)
+        screenshot(page, "pipeline-first-turn")
+        labelled = [label_one(page, key) for key in ("1", "2", "3")]   # three intents -> a fast retrain
+        wait_until(lambda: (jobs / "faults" / "training").exists(), 180, "the worker to start training")
+        victim = int((jobs / "faults" / "training").read_text())
+        os.kill(victim, signal.SIGKILL)                                 # mid-training
+        killed_at = time.monotonic()
+        labelled.append(label_one(page, "1"))                           # the app keeps serving meanwhile
+        wait_until(lambda: len(jf.list_runs(jobs, jf.RESULTS)) == 2, 180, "the redone run to be published")
+        recovery_s = time.monotonic() - killed_at
+        time.sleep(3)                                                   # the owner loop ingests (0.5 s poll)
+        labelled.append(label_one(page, "2"))
+        expect(page.get_by_text("Suggestion from model v2-fast")).to_be_visible(timeout=30_000)
+        shown_after = current_text(page)
+        screenshot(page, "pipeline-after-retrain")
+        browser.close()
     print(f"worker recovery after SIGKILL (restart + redo + publish): {recovery_s:.1f} s")
     fast = [r for r in jf.list_runs(jobs, jf.RESULTS) if r != cold][0]
     assert jf.read_json(jobs / jf.RESULTS / fast / jf.RESULT)["attempt"] == 2
