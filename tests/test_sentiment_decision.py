@@ -160,3 +160,11 @@ def torch_equal(a, b) -> bool:
     import torch
 
     return bool(torch.equal(a.detach(), b.detach()))
+
+
+def test_offsets_that_do_not_carry_across_halves_are_dropped():
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 3, 400)
+    probs = rng.dirichlet(np.ones(3), size=400)               # no signal: any offset only fits noise
+    assert not fit_decision_offsets(probs, y).any()
+    assert fit_decision_offsets(probs, y, cross_check=False).any()
