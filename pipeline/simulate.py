@@ -29,11 +29,13 @@ HEAD_THREADS = 1
 COMMITTEE_SIZE = 5  # bootstrap heads behind 'bald'
 # What ``--strategy all`` compares: every base that optimises the measured labels, plus the
 # diversity variants of margin. Not in "all" (still selectable by name): alignment_driven (it
-# targets response-fit labels, which the intent / entity curve does not measure) and bald (5 extra
+# targets response-fit labels, which the intent / entity curve does not measure), bald (5 extra
 # head fits per step, and on SGD it lost 9.8 AUC points to random: bootstrap heads disagree most
-# on outliers).
+# on outliers), and the variants that lost to margin+prefilter in bench/bench_active.py runs:
+# rarity (NLU++ ~ random), second_best and focused_margin (no exploration: Bitext -12 to -17
+# points early).
 ALL_STRATEGIES = ("random", "least_confidence", "margin", "entropy", "badge", "coreset",
-                  "margin+kmeans_pp", "margin+cluster", "margin+prefilter")
+                  "margin+kmeans_pp", "margin+cluster", "margin+prefilter", "local_margin+prefilter")
 
 
 @dataclass(frozen=True)

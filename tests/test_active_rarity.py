@@ -73,8 +73,9 @@ def test_local_margin_discounts_flat_rows_only_next_to_labelled_turns():
     pool = np.array([[0.0, 1.0], [1.0, 0.05], [0.7, 0.7]])
     labelled = np.array([[1.0, 0.0]])
     scores = st.local_margin_scores(probs, embeddings=pool, labeled_embeddings=labelled)
-    assert scores[0] == pytest.approx(1.0)               # similarity 0: plain margin
+    assert scores[0] == pytest.approx(1.0)               # farther than the median row: plain margin
     assert scores[1] < 0.45 and scores[2] > scores[1]
+    assert scores[2] == pytest.approx(st.margin_scores(probs)[2])   # the median row: no discount
     # the same rows with the labelled turn moved beside row 0 swap the order of the flat rows
     moved = st.local_margin_scores(probs, embeddings=pool, labeled_embeddings=np.array([[0.0, 1.0]]))
     assert moved[1] > moved[0]

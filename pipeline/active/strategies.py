@@ -122,15 +122,17 @@ def focused_margin_scores(probs, *, multi_label: bool = False) -> np.ndarray:
 
 def local_margin_scores(probs, *, embeddings=None, labeled_embeddings=None,
                         multi_label: bool = False) -> np.ndarray:
-    """Margin uncertainty, discounted for flat rows that sit next to turns already labelled.
+    """Margin uncertainty, discounted for flat rows that sit closer to labelled turns than most.
 
-    Score = margin x (p1 + p2) ** s, with s in [0, 1] the cosine similarity of the row to its
-    nearest labelled turn (clipped at 0). Why: a flat row far from every label is unexplored
-    ground (often a class not seen yet): margin's pick. A flat row right beside labelled turns
-    is one the model has been shown and still cannot decide: usually the text does not say
-    ("thanks, that's all" belongs to whatever service the dialog was about), and asking again
-    teaches little; there the score tends to 2 x P(second best), a close two-way confusion.
-    Without embeddings of both the pool and the labelled turns this is plain margin.
+    Score = margin x (p1 + p2) ** c, with closeness c in [0, 1]: the row's cosine similarity to
+    its nearest labelled turn, above the pool's median similarity, as a fraction of the way to 1
+    (relative, so it means the same for any encoder or domain). Why: a flat row far from the
+    labels is unexplored ground (often a class not seen yet): margin's pick, c = 0. A flat row
+    right beside labelled turns is one the model has been shown and still cannot decide:
+    usually the text does not say ("thanks, that's all" belongs to whatever service the dialog
+    was about), and asking again teaches little; there the score tends to 2 x P(second best),
+    a close two-way confusion. Without embeddings of both the pool and the labelled turns this
+    is plain margin.
     """
     p = as_prob_matrix(probs, multi_label=multi_label)
     if p.shape[0] == 0:
@@ -142,7 +144,9 @@ def local_margin_scores(probs, *, embeddings=None, labeled_embeddings=None,
     similarity = nearest_cosine(embeddings, labeled_embeddings)
     if similarity.shape != (p.shape[0],):
         raise ValueError(f"embeddings: expected {p.shape[0]} rows to match probs, got {similarity.shape[0]}")
-    return np.clip(margin * (p1 + p2) ** np.clip(similarity, 0.0, 1.0), 0.0, 1.0)
+    typical = float(np.median(similarity))
+    closeness = np.clip((similarity - typical) / max(1.0 - typical, _EPS), 0.0, 1.0)
+    return np.clip(margin * (p1 + p2) ** closeness, 0.0, 1.0)
 
 
 def nearest_cosine(x, reference, *, chunk: int = 4096) -> np.ndarray:
