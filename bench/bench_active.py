@@ -100,7 +100,7 @@ def run_dataset(name: str, strategies: list[str], repeats: int, encoder, overrid
     print_table(name, curve, rows)
     print(f"settings: {chosen}, repeats {repeats}, cold start {settings.cold_start}; "
           f"{len(pool)} pool turns, {len(test)} test turns, {seconds:.0f}s")
-    return {"settings": chosen, "repeats": repeats, "seconds": round(seconds, 1),
+    return {"settings": chosen, "repeats": repeats, "seconds": round(seconds, 1), "saved_at": round(time.time()),
             "summary": rows, "curve": curve}
 
 
@@ -148,6 +148,38 @@ def time_retrain(encoder, *, labelled_sizes=(2_000, 10_000)) -> dict:
     return out
 
 
+def merged_curve(report: dict, name: str) -> dict | None:
+    """One curve per data set from every saved section measured the same way as the newest one
+    (default settings, >= 3 repeats, the same full-data reference, i.e. the same learner): runs
+    of different strategies made at different times then share one table and one random baseline."""
+    sections = [section for key, section in report.get("datasets", {}).items()
+                if (key == name or key.startswith(name + "-")) and section["settings"] == DATASET_SETTINGS[name]
+                and section["repeats"] >= 3]
+    if not sections:
+        return None
+    sections.sort(key=lambda section: section.get("saved_at", 0.0))
+    full_data = sections[-1]["curve"]["full_data"]
+    merged = {"full_data": full_data, "strategies": {}}
+    for section in sections:
+        if section["curve"]["full_data"] == full_data:
+            merged["strategies"].update(section["curve"]["strategies"])
+    if "random" in merged["strategies"]:  # random first, as in a single run's table
+        merged["strategies"] = {"random": merged["strategies"].pop("random"), **merged["strategies"]}
+    return merged
+
+
+def print_report(path: Path, names: list[str]) -> None:
+    """The comparison table per data set, from active.json's comparable sections."""
+    report = json.loads(path.read_text())
+    for name in names:
+        curve = merged_curve(report, name)
+        if curve is None or "random" not in curve["strategies"]:
+            print(f"\n== {name}: no comparable runs with random in {path}")
+            continue
+        print_table(name, curve, compare_to_random(curve))
+        print(f"settings: {DATASET_SETTINGS[name]}, >= 3 repeats")
+
+
 def save_section(path: Path, keys: tuple, value) -> None:
     """Update one section of active.json, re-reading it first (several runs may share the file)."""
     report = json.loads(path.read_text()) if path.exists() else {}
@@ -169,11 +201,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=None, help="override the per-dataset batch size")
     parser.add_argument("--tag", default="", help="suffix for the active.json section and CURVE file "
                         "(keeps exploratory runs apart)")
+    parser.add_argument("--report", action="store_true",
+                        help="only print the tables from active.json (sections measured the same way merged)")
     parser.add_argument("--timing-only", action="store_true")
     parser.add_argument("--no-timing", action="store_true")
     args = parser.parse_args(argv)
     if not datasets.available():
         print("bench_active: ../shared/data is absent; nothing to measure")
+        return 0
+    if args.report:
+        print_report(OUT / "active.json", [d for d in args.datasets.split(",") if d])
         return 0
     from pipeline.encoders import configure_threads, load_encoder
 
