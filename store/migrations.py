@@ -138,6 +138,18 @@ MIGRATIONS: list[list[str]] = [
             exported_by VARCHAR,
             exported_at TIMESTAMP NOT NULL DEFAULT current_timestamp)""",
     ],
+    [   # 2: out-of-fold label-error audits outlive the app process that ran them
+        """CREATE TABLE label_audits (
+            audit_id VARCHAR PRIMARY KEY,
+            project VARCHAR NOT NULL,
+            state VARCHAR NOT NULL,                  -- done | failed
+            data_version VARCHAR,                    -- the labels it audited (store.current.data_version)
+            n_labelled INTEGER,
+            rows VARCHAR,                            -- JSON list, most likely error first
+            error VARCHAR,
+            started_at TIMESTAMP,
+            finished_at TIMESTAMP NOT NULL DEFAULT current_timestamp)""",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)

@@ -78,3 +78,4 @@ def test_page_relabels_one_span_in_place(app_db):  # noqa: F811
     now = analysis.current_labels(app_db, "default", ["x10"])["x10"]
     assert now["source"] == "adjudicated"
     assert sorted((s["start"], s["end"], s["label"]) for s in now["entities"]) == [(0, 4, DATE), (21, 29, DATE)]
+

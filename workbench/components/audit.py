@@ -1,5 +1,6 @@
 """The out-of-fold label-error audit from the browser: started on request, run in a background thread
-(it trains the fast heads k times, seconds to minutes), its result kept per database and project.
+(it trains the fast heads k times, seconds to minutes); while it runs its progress lives in memory, and
+once it ends its result is recorded in the store (``store.audits``), so it survives an app restart.
 
 Why a thread and not the worker: the audit reads the current labels and needs no job hand-off; it only
 uses the frozen encoder's cached embeddings. The pipeline module is imported lazily, inside the thread,
@@ -9,27 +10,35 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 
 import pandas as pd
 import streamlit as st
 
-from store import analysis
+from store import analysis, audits
 
 _audits: dict[tuple, dict] = {}
 _lock = threading.Lock()
 
 
-def _run(key: tuple, records: list[dict]) -> None:
+def _run(db, project: str, key: tuple, records: list[dict]) -> None:
     def progress(stage: str, fraction: float) -> None:
         _audits[key].update(stage=stage, fraction=fraction)
 
+    current = _audits[key]
     try:
         from pipeline.label_errors import rank_label_errors
 
         rows = rank_label_errors(records, fields=("intent", "sentiment", "entity"), progress=progress)
-        _audits[key].update(state="done", rows=rows, finished=time.time())
+        outcome = {"state": "done", "rows": rows}
     except Exception as exc:  # shown on the page; the app keeps running
-        _audits[key].update(state="failed", error=f"{type(exc).__name__}: {exc}")
+        outcome = {"state": "failed", "error": f"{type(exc).__name__}: {exc}"}
+    try:
+        audits.record_audit(db, project, audit_id=current["audit_id"], version=current["version"], n_labelled=current["n"],
+                            started_at=current["started"], **outcome)
+    except Exception as exc:  # the store closed under us (shutdown): keep the result in memory at least
+        outcome.setdefault("error", f"not recorded: {type(exc).__name__}: {exc}")
+    current.update(outcome, finished=time.time())
 
 
 def start(db, project: str) -> None:
@@ -39,12 +48,17 @@ def start(db, project: str) -> None:
             return
         records = analysis.labelled_records(db, project)
         _audits[key] = {"state": "running", "stage": "starting", "fraction": 0.0, "n": len(records),
-                        "started": time.time(), "version": analysis.data_version(db, project)}
-    threading.Thread(target=_run, args=(key, records), name=f"concord-audit:{project}", daemon=True).start()
+                        "started": time.time(), "version": audits.version_key(db, project),
+                        "audit_id": str(uuid.uuid4())}
+    threading.Thread(target=_run, args=(db, project, key, records), name=f"concord-audit:{project}", daemon=True).start()
 
 
 def state(db, project: str) -> dict | None:
-    return _audits.get((db.path, project))
+    """The running audit's progress, else the newest recorded one (this process's or an earlier one's)."""
+    mine = _audits.get((db.path, project))
+    if mine is not None and mine["state"] == "running":
+        return mine
+    return audits.latest_audit(db, project) or mine
 
 
 def rows_frame(db, rows: list[dict], field: str) -> pd.DataFrame:
@@ -77,6 +91,6 @@ def panel(db, project: str, *, field: str) -> pd.DataFrame | None:
         st.error("The audit failed.")
         st.text(current["error"])
         return None
-    if current["version"] != analysis.data_version(db, project):
+    if current["version"] != audits.version_key(db, project):
         st.caption("Labels changed since this audit ran; run it again to include the changes.")
     return rows_frame(db, current["rows"], field)
