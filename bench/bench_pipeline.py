@@ -172,8 +172,8 @@ def main() -> int:
 
 
 def print_table(report: dict) -> None:
-    keys = ["encoder_s", "load_s", "train_s", "evaluate_s", "refit_s", "score_s", "score_holdout_s", "rank_s", "write_s",
-            "total_s"]
+    keys = ["encoder_s", "load_s", "train_s", "evaluate_s", "refit_s", "score_s", "score_holdout_s", "rank_s",
+            "write_s", "total_s"]
     print(f"fast retrain + rescoring: pool {report['pool']}, {report['labels']} labels, {report['threads']} threads, "
           f"load average {report['load_average'][0]:.1f}")
     print(f"{'run':<26}{'job':>7}{'worker':>8}{'ingest':>8}{'total':>8}   worker stages (s)")

@@ -291,7 +291,8 @@ def test_fast_run_publishes_held_out_rows_from_the_model_that_never_saw_them(db,
     metrics = json.loads((env / "out" / jf.METRICS_FILE).read_text())
     labels, pool = read_records(job / jf.LABELS_FILE), read_records(job / jf.POOL_FILE)
     train, holdout = holdout_split(labels, seed=0)
-    assert sorted(metrics["holdout_ids"]) == sorted(r["id"] for r in holdout) and len(holdout) == metrics["n_holdout"] > 0
+    assert sorted(metrics["holdout_ids"]) == sorted(r["id"] for r in holdout)
+    assert len(holdout) == metrics["n_holdout"] > 0
 
     held_pool = [r for r in pool if r["id"] in set(metrics["holdout_ids"])]
     before = ConcordModel.train(train, mode="fast", encoder=load_encoder(tiny_encoder), valid=holdout, seed=0)
