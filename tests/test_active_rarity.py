@@ -90,3 +90,21 @@ def test_nearest_cosine_matches_a_brute_force_loop():
     x, ref = rng.normal(size=(50, 4)), rng.normal(size=(7, 4))
     brute = [max(float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)) for b in ref) for a in x]
     np.testing.assert_allclose(st.nearest_cosine(x, ref, chunk=8), brute, rtol=1e-9)
+
+
+def test_default_strategy_reads_the_labelled_turns_when_given():
+    from pipeline.active import DEFAULT_STRATEGY
+
+    rng = np.random.default_rng(0)
+    flat = np.full((20, 4), 0.25)                                    # rows 0-19: flat
+    confused = np.tile([0.55, 0.40, 0.03, 0.02], (20, 1))            # rows 20-39: two-way confusion
+    probs = np.vstack([flat, confused])
+    near = np.array([1.0, 0.0, 0.0]) + rng.normal(scale=0.01, size=(20, 3))
+    far = np.array([0.0, 1.0, 0.0]) + rng.normal(scale=0.3, size=(20, 3))
+    embeddings = np.vstack([near, far])
+    labelled = np.array([[1.0, 0.0, 0.0]])                           # beside the flat rows
+    with_labels = select_batch(DEFAULT_STRATEGY, batch_size=2, probs=probs, embeddings=embeddings,
+                               labeled_embeddings=labelled)
+    without = select_batch(DEFAULT_STRATEGY, batch_size=2, probs=probs, embeddings=embeddings)
+    assert set(with_labels.tolist()) <= set(range(20, 40))           # flat rows beside labels: skipped
+    assert set(without.tolist()) <= set(range(20))                   # plain margin asks for them

@@ -25,12 +25,16 @@ DIVERSITY_METHODS = ("kmeans_pp", "cluster", "prefilter")
 COLD_START_METHODS = ("representative", "kmeans_pp", "k_center", "random")
 _SCORED = ("least_confidence", "margin", "entropy", "multi_head", "alignment_driven", "bald", "rarity", "second_best",
            "focused_margin", "local_margin")
-# Chosen by bench/bench_active.py (3 repeats; bench/out/active.json): margin scores, Zhdanov's
-# pre-filter (top 10 x batch by margin) + k-means, after a k-means "representative" cold start.
-# Labels to 95% of full-data accuracy vs random: Bitext 130 vs 300 (-57%), SGD 1025 vs 1875 (-45%),
-# NLU++ 1825 vs 1775 (+3%); AUC +8.1 / +2.2 / +0.7 points; worst gap vs random at any budget
-# +2.5 / +0.3 / -0.5 points. margin+cluster was close (-47% / -43% / 0%; AUC +6.5 / +2.1 / +0.7).
-DEFAULT_STRATEGY = "margin+prefilter"
+# Chosen by bench/bench_active.py (3 repeats each; bench/out/active.json; `--report` prints it):
+# local_margin scores (margin, discounted for flat rows nearer the labelled turns than the pool's
+# median row), Zhdanov's pre-filter (top 10 x batch) + k-means, after a k-means "representative"
+# cold start. Labels to 95% of full-data accuracy vs random, fast head with production's
+# calibration: Bitext 140 vs 290 (-52%), SGD 1025 vs 2125 (-52%), NLU++ see NLUPP_NOTE; worst gap
+# vs random at any budget +2.4 / +0.8 points. margin+prefilter: -52% / -26% (SGD's context-only
+# turns stay flat however often they are labelled, and margin keeps asking for them).
+# It needs ``labeled_embeddings``; without them (the worker does not pass them yet) local_margin
+# is plain margin, i.e. the default behaves as margin+prefilter.
+DEFAULT_STRATEGY = "local_margin+prefilter"
 DEFAULT_COLD_START = "representative"
 
 
