@@ -18,114 +18,20 @@ misaligned, gives the calibrated misalignment probability (``AlignmentModel``).
 """
 from __future__ import annotations
 
+from copy import copy
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pipeline.ridge import (  # noqa: F401 (re-exported: the ridge is part of the alignment model's API)
+    RankChoice, RidgeFit, _as_matrix, choose_alpha, choose_rank, fit_reduced_rank_ridge, rank_curve,
+)
+
 if TYPE_CHECKING:
     from pipeline.fusion import ResponseIntentClassifier
 
 FEATURES = ("cosine", "cosine_csls", "intent_agreement", "pair_logit")
-
-
-def _as_matrix(name: str, array, *, rows: int | None = None) -> np.ndarray:
-    array = np.asarray(array, dtype=np.float64)
-    if array.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-D array, got shape {array.shape}")
-    if rows is not None and len(array) != rows:
-        raise ValueError(f"{name}: expected {rows} rows, got {len(array)}")
-    return array
-
-
-@dataclass(frozen=True)
-class RidgeFit:
-    """A = U·V (rank r) with intercepts: predict(I) = (I − input_mean)·U·V + output_mean."""
-
-    U: np.ndarray                 # (d_in, r) = B·V.T, B the full-rank ridge solution
-    V: np.ndarray                 # (r, d_out) top-r right singular vectors of the fitted values
-    singular_values: np.ndarray   # (r,) of the fitted values, largest first
-    input_mean: np.ndarray
-    output_mean: np.ndarray
-    alpha: float
-
-    @property
-    def rank(self) -> int:
-        return int(self.V.shape[0])
-
-    def truncate(self, rank: int) -> "RidgeFit":
-        if not 1 <= rank <= self.rank:
-            raise ValueError(f"rank: expected 1..{self.rank}, got {rank}")
-        return replace(self, U=self.U[:, :rank], V=self.V[:rank], singular_values=self.singular_values[:rank])
-
-    def predict(self, I: np.ndarray) -> np.ndarray:
-        I = _as_matrix("I", I)
-        if I.shape[1] != self.U.shape[0]:
-            raise ValueError(f"I: expected {self.U.shape[0]} columns, got {I.shape[1]}")
-        return (I - self.input_mean) @ self.U @ self.V + self.output_mean
-
-
-def fit_reduced_rank_ridge(I, Y, *, alpha: float, max_rank: int | None = None) -> RidgeFit:
-    """Closed-form reduced-rank ridge regression of Y on I (both centred).
-
-    B = (IᵀI + αI)⁻¹IᵀY via the SVD of I; the fitted values I·B are projected onto their top
-    right singular vectors V (r × d_out), so A_r = B·V_rᵀ·V_r. Truncating the result gives every
-    lower rank for free (``RidgeFit.truncate``).
-    """
-    I, Y = _as_matrix("I", I), _as_matrix("Y", Y, rows=len(np.asarray(I)))
-    if alpha <= 0:
-        raise ValueError(f"alpha: expected > 0, got {alpha}")
-    input_mean, output_mean = I.mean(axis=0), Y.mean(axis=0)
-    Ic, Yc = I - input_mean, Y - output_mean
-    left, s, right_t = np.linalg.svd(Ic, full_matrices=False)
-    B = right_t.T @ ((s / (s ** 2 + alpha))[:, None] * (left.T @ Yc))
-    _, fitted_s, fitted_vt = np.linalg.svd(Ic @ B, full_matrices=False)
-    limit = min(len(fitted_s), max_rank or len(fitted_s))
-    V = fitted_vt[:limit]
-    return RidgeFit(B @ V.T, V, fitted_s[:limit], input_mean, output_mean, float(alpha))
-
-
-def rank_curve(fit: RidgeFit, I_valid, Y_valid) -> np.ndarray:
-    """Validation R² of ``fit`` truncated to each rank 1..fit.rank (one pass, no refits).
-
-    With orthonormal V, SSE(r) = ‖Yc‖² − Σ_{j≤r} (2·⟨Yc·v_j, Z_j⟩ − ‖Z_j‖²), Z = Ic·U.
-    """
-    I_valid, Y_valid = _as_matrix("I_valid", I_valid), _as_matrix("Y_valid", Y_valid, rows=len(I_valid))
-    Yc = Y_valid - fit.output_mean
-    Z = (I_valid - fit.input_mean) @ fit.U
-    W = Yc @ fit.V.T
-    gain = np.cumsum(2 * np.sum(W * Z, axis=0) - np.sum(Z * Z, axis=0))
-    total = np.sum((Y_valid - Y_valid.mean(axis=0)) ** 2)
-    return 1.0 - (np.sum(Yc * Yc) - gain) / max(total, 1e-12)
-
-
-def choose_alpha(I_train, Y_train, I_valid, Y_valid, *, alphas=(0.1, 1.0, 10.0, 100.0)) -> tuple[float, dict]:
-    """The ridge penalty with the best full-rank validation R²; returns (alpha, {alpha: R²})."""
-    scores = {}
-    for alpha in alphas:
-        fit = fit_reduced_rank_ridge(I_train, Y_train, alpha=alpha)
-        scores[float(alpha)] = float(rank_curve(fit, I_valid, Y_valid)[-1])
-    return max(scores, key=scores.get), scores
-
-
-@dataclass(frozen=True)
-class RankChoice:
-    rank: int             # the "common divisor": smallest rank within tolerance of the best
-    best_rank: int
-    curve: np.ndarray     # validation R² per rank 1..max
-    fit: RidgeFit         # fitted on the training pairs, truncated to ``rank``
-
-
-def choose_rank(I_train, Y_train, I_valid, Y_valid, *, alpha: float = 10.0, tolerance: float = 0.01,
-                max_rank: int | None = None) -> RankChoice:
-    """The smallest rank whose validation R² is within ``tolerance`` (absolute) of the best rank's."""
-    if tolerance < 0:
-        raise ValueError(f"tolerance: expected >= 0, got {tolerance}")
-    fit = fit_reduced_rank_ridge(I_train, Y_train, alpha=alpha, max_rank=max_rank)
-    curve = rank_curve(fit, I_valid, Y_valid)
-    best = int(np.argmax(curve))
-    rank = int(np.flatnonzero(curve >= curve[best] - tolerance)[0]) + 1
-    return RankChoice(rank, best + 1, curve, fit.truncate(rank))
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
@@ -267,22 +173,24 @@ class AlignmentModel:
     def fit(cls, arrays: PairArrays, *, intent_targets, classes: list[str], groups, misaligned=None,
             holdout=None, multi_label: bool = False, representation: str = "embedding",
             tolerance: float = 0.01, negatives: int = 4, hidden: int = 128, seed: int = 0,
-            prior_misaligned: float | None = None, threads: int = 1) -> "AlignmentModel":
+            prior_misaligned: float | None = None, threads: int = 1, refit_all: bool = True) -> "AlignmentModel":
         """Fit on turns with responses. ``misaligned`` marks turns judged misaligned (the rest count as
         aligned pairs); ``holdout`` marks rows kept out of the components to fit the combiner and to
         choose alpha and rank (default: 25% of groups). ``threads`` caps BLAS threads: on a shared
-        2-core machine two threads measured 6x slower than one for the pair MLP."""
+        2-core machine two threads measured 6x slower than one for the pair MLP. ``refit_all``: refit the
+        cheap parts (ridge, response classifier) on every aligned pair at the end, held-out ones included;
+        off when the held-out rows must stay unseen (``refit_on`` can do it later on a copy)."""
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=threads):
             return cls._fit(arrays, intent_targets=intent_targets, classes=classes, groups=groups,
                             misaligned=misaligned, holdout=holdout, multi_label=multi_label,
                             representation=representation, tolerance=tolerance, negatives=negatives,
-                            hidden=hidden, seed=seed, prior_misaligned=prior_misaligned)
+                            hidden=hidden, seed=seed, prior_misaligned=prior_misaligned, refit_all=refit_all)
 
     @classmethod
     def _fit(cls, arrays, *, intent_targets, classes, groups, misaligned, holdout, multi_label,
-             representation, tolerance, negatives, hidden, seed, prior_misaligned) -> "AlignmentModel":
+             representation, tolerance, negatives, hidden, seed, prior_misaligned, refit_all) -> "AlignmentModel":
         from pipeline.fusion import ResponseIntentClassifier
 
         n = len(arrays.response)
@@ -321,7 +229,8 @@ class AlignmentModel:
             "tolerance": tolerance, "aligned_pairs": int(aligned.sum()), "judged_misaligned": int(misaligned.sum()),
             "calibration_rows": int(len(labels)), "in_sample_calibration": bool(in_sample),
         }
-        model._refit_cheap_parts(arrays, aligned, targets, classes, multi_label, seed)
+        if refit_all:
+            model._refit_cheap_parts(arrays, aligned, targets, classes, multi_label, seed)
         return model
 
     def _fit_combiner(self, features: np.ndarray, labels: np.ndarray) -> None:
@@ -334,6 +243,16 @@ class AlignmentModel:
         lr = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000)
         lr.fit((features - self.feature_mean) / self.feature_scale, labels)
         self.combiner = np.concatenate([lr.intercept_, lr.coef_[0]])
+
+    def refit_on(self, arrays: PairArrays, *, intent_targets, misaligned=None, multi_label: bool = False,
+                 seed: int = 0) -> "AlignmentModel":
+        """A copy whose cheap parts (ridge, response classifier) are refit on every aligned pair of
+        ``arrays``; the pair MLP and the combiner are kept. For deploying after a held-out evaluation."""
+        misaligned = np.zeros(len(arrays.response), bool) if misaligned is None else np.asarray(misaligned, bool)
+        refit = copy(self)
+        refit._refit_cheap_parts(arrays, ~misaligned, np.asarray(intent_targets, np.float64),
+                                 list(self.intent_classes or []), multi_label, seed)
+        return refit
 
     def _refit_cheap_parts(self, arrays, aligned, targets, classes, multi_label, seed) -> None:
         """Closed-form ridge and the linear response classifier are cheap: refit them on every aligned pair."""

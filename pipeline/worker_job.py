@@ -198,17 +198,20 @@ def _train_evaluate(spec, train, holdout, labels, encoder, timer, check):
 
 
 def _refit_extractor(model, labels, holdout, *, seed: int, options: dict):
-    """A copy of ``model`` whose extractor is refit on every label (alignment and fusion kept), starting
-    from its heads' weights (a few more labels: a few L-BFGS steps); ``model`` itself stays as it was,
-    to score the held-out turns it never trained on."""
+    """A copy of ``model`` whose extractor, alignment ridge and response classifier are refit on every
+    label (pair classifier, combiner and fusion weight kept), starting from its heads' weights (a few
+    more labels: a few L-BFGS steps); ``model`` itself stays as it was, to score the held-out turns it
+    never trained on."""
     from pipeline.extractor import Extractor
     from pipeline.model import ConcordModel
 
     extractor = Extractor.train(labels, mode="fast", encoder=model.extractor.encoder, valid=holdout, seed=seed,
                                 warm_heads=model.extractor.heads, **options)
-    return ConcordModel(extractor=extractor, alignment=model.alignment, fusion_weight=model.fusion_weight,
-                        fusion_gated=model.fusion_gated,
-                        report={**model.report, "extractor": dict(extractor.train_metrics)})
+    deployed = ConcordModel(extractor=extractor, alignment=model.alignment, fusion_weight=model.fusion_weight,
+                            fusion_gated=model.fusion_gated,
+                            report={**model.report, "extractor": dict(extractor.train_metrics)})
+    deployed.alignment = deployed.alignment_refit_on(labels, seed=seed)
+    return deployed
 
 
 def _jsonable(obj):

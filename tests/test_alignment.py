@@ -171,3 +171,32 @@ def test_representations_select_the_intent_vector():
         arrays.intent_vectors("nope")
     full = PairArrays(u, c, y, targets, label_features=targets)
     assert full.intent_vectors("both").shape == (15, 48 + 5)
+
+
+def test_choose_alpha_scores_equal_the_full_rank_reduced_rank_fits():
+    """One shared SVD for every alpha must give what a separate reduced-rank fit at full rank gives."""
+    from pipeline.alignment import choose_alpha, fit_reduced_rank_ridge, rank_curve
+
+    rng = np.random.default_rng(3)
+    I, A = rng.normal(size=(80, 12)), rng.normal(size=(12, 7))
+    Y = I @ A + rng.normal(scale=2.0, size=(80, 7))
+    best, scores = choose_alpha(I[:60], Y[:60], I[60:], Y[60:], alphas=(0.1, 10.0, 1000.0))
+    for alpha, r2 in scores.items():
+        fit = fit_reduced_rank_ridge(I[:60], Y[:60], alpha=alpha)
+        assert r2 == pytest.approx(float(rank_curve(fit, I[60:], Y[60:])[-1]), abs=1e-9)
+    assert best == max(scores, key=scores.get) and len(set(scores.values())) == 3
+
+
+def test_entity_indicators_take_the_most_likely_inside_subword_per_type():
+    from types import SimpleNamespace
+
+    from pipeline.model import entity_indicators
+
+    tags = ["O", "B-city", "I-city", "B-date", "I-date"]
+    rng = np.random.default_rng(0)
+    probs = [rng.dirichlet(np.ones(5), size=n) for n in (3, 0, 5, 1)]
+    arrays = SimpleNamespace(ids=list("abcd"), token_probs=probs, tag_names=tags)
+    got = entity_indicators(arrays, ["city", "date", "person"])
+    for i, p in enumerate(probs):
+        expected = [p[:, [1, 2]].sum(1).max() if len(p) else 0.0, p[:, [3, 4]].sum(1).max() if len(p) else 0.0, 0.0]
+        np.testing.assert_allclose(got[i], expected)

@@ -193,6 +193,29 @@ def test_helpers_on_plain_arrays():
     assert all(conversations[r["conversation_id"]] == h for r, h in zip(records, held))   # whole conversations
 
 
+def test_explicit_validation_turns_never_train_the_alignment_parts(workspace):
+    """With ``valid`` given, the ridge and the response classifier see only the training turns, so
+    held-out predictions stay out-of-sample (the worker's health views rely on it); ``alignment_refit_on``
+    then refits a copy on everything for deployment."""
+    from pipeline.encoders import load_encoder
+
+    _, encoder_dir, train, test = workspace
+    encoder = load_encoder(encoder_dir)
+    relabelled = [dict(r, intents=["greeting"]) for r in test]        # held-out labels that would pull it away
+    probe = np.asarray(encoder.embed([r["response"] for r in train if r["response"]][:12]))
+
+    def response_probs(model):
+        return model.alignment.response_classifier.predict_proba(probe)
+
+    a = ConcordModel.train(train, encoder=encoder, valid=test, seed=0)
+    b = ConcordModel.train(train, encoder=encoder, valid=relabelled, seed=0)
+    np.testing.assert_allclose(response_probs(a), response_probs(b))
+    np.testing.assert_allclose(a.alignment.ridge.U, b.alignment.ridge.U)
+    deployed = b.alignment_refit_on(train + relabelled)
+    assert not np.allclose(response_probs(b), deployed.response_classifier.predict_proba(probe))
+    assert deployed is not b.alignment and b.alignment.ridge is not deployed.ridge
+
+
 @pytest.mark.slow
 def test_packaged_encoder_on_the_sample_dialogs(repo_root, tmp_path, monkeypatch):
     """The real encoder on Concord's own sample set: judged-misaligned replies rank low, fusion is learned."""
