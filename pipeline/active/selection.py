@@ -29,9 +29,11 @@ _SCORED = ("least_confidence", "margin", "entropy", "multi_head", "alignment_dri
 # local_margin scores (margin, discounted for flat rows nearer the labelled turns than the pool's
 # median row), Zhdanov's pre-filter (top 10 x batch) + k-means, after a k-means "representative"
 # cold start. Labels to 95% of full-data accuracy vs random, fast head with production's
-# calibration: Bitext 140 vs 290 (-52%), SGD 1025 vs 2125 (-52%), NLU++ see NLUPP_NOTE; worst gap
-# vs random at any budget +2.4 / +0.8 points. margin+prefilter: -52% / -26% (SGD's context-only
-# turns stay flat however often they are labelled, and margin keeps asking for them).
+# calibration: Bitext 140 vs 290 (-52%), SGD 1025 vs 2125 (-52%), NLU++ 1625 vs 1575 (+3%: no
+# strategy tried saves labels there, multi-label exact-set accuracy); worst gap vs random at any
+# budget +2.4 / +0.8 / -1.9 points (NLU++ +1.5 ahead up to 725 labels, 1-1.9 behind at 1000-1600).
+# margin+prefilter: -52% / -26% / -6% (SGD's context-only turns stay flat however often they are
+# labelled, and margin keeps asking for them), worst gap +2.5 / -0.7 / -2.2.
 # It needs ``labeled_embeddings``; without them (the worker does not pass them yet) local_margin
 # is plain margin, i.e. the default behaves as margin+prefilter.
 DEFAULT_STRATEGY = "local_margin+prefilter"
