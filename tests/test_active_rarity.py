@@ -108,3 +108,19 @@ def test_default_strategy_reads_the_labelled_turns_when_given():
     without = select_batch(DEFAULT_STRATEGY, batch_size=2, probs=probs, embeddings=embeddings)
     assert set(with_labels.tolist()) <= set(range(20, 40))           # flat rows beside labels: skipped
     assert set(without.tolist()) <= set(range(20))                   # plain margin asks for them
+
+
+def test_adaptive_spread_follows_the_label_kind():
+    rng = np.random.default_rng(2)
+    embeddings = rng.normal(size=(120, 5))
+    probs = rng.dirichlet([0.5] * 4, size=120)
+    multi = rng.random((120, 4))
+    scores = st.margin_scores(probs)
+    scores_ml = st.margin_scores(multi, multi_label=True)
+    from pipeline.active import diversity as div
+
+    single = select_batch("margin+adaptive", batch_size=6, probs=probs, embeddings=embeddings, seed=3)
+    assert single.tolist() == div.prefilter_cluster_batch(embeddings, scores, batch_size=6, seed=3).tolist()
+    ml = select_batch("margin+adaptive", batch_size=6, probs=multi, embeddings=embeddings, multi_label=True, seed=3)
+    assert ml.tolist() == div.cluster_top_batch(embeddings, scores_ml, batch_size=6, seed=3).tolist()
+    assert single.tolist() != div.cluster_top_batch(embeddings, scores, batch_size=6, seed=3).tolist()

@@ -21,22 +21,25 @@ from pipeline.active import strategies as st
 BASE_STRATEGIES = ("random", "least_confidence", "margin", "entropy", "multi_head",
                    "alignment_driven", "bald", "badge", "coreset", "rarity", "second_best",
                    "focused_margin", "local_margin")
-DIVERSITY_METHODS = ("kmeans_pp", "cluster", "prefilter")
+DIVERSITY_METHODS = ("kmeans_pp", "cluster", "prefilter", "adaptive")
 COLD_START_METHODS = ("representative", "kmeans_pp", "k_center", "random")
 _SCORED = ("least_confidence", "margin", "entropy", "multi_head", "alignment_driven", "bald", "rarity", "second_best",
            "focused_margin", "local_margin")
 # Chosen by bench/bench_active.py (3 repeats each; bench/out/active.json; `--report` prints it):
 # local_margin scores (margin, discounted for flat rows nearer the labelled turns than the pool's
-# median row), Zhdanov's pre-filter (top 10 x batch) + k-means, after a k-means "representative"
-# cold start. Labels to 95% of full-data accuracy vs random, fast head with production's
-# calibration: Bitext 140 vs 290 (-52%), SGD 1025 vs 2125 (-52%), NLU++ 1625 vs 1575 (+3%: no
-# strategy tried saves labels there, multi-label exact-set accuracy); worst gap vs random at any
-# budget +2.4 / +0.8 / -1.9 points (NLU++ +1.5 ahead up to 725 labels, 1-1.9 behind at 1000-1600).
-# margin+prefilter: -52% / -26% / -6% (SGD's context-only turns stay flat however often they are
-# labelled, and margin keeps asking for them), worst gap +2.5 / -0.7 / -2.2.
-# It needs ``labeled_embeddings``; without them (the worker does not pass them yet) local_margin
-# is plain margin, i.e. the default behaves as margin+prefilter.
-DEFAULT_STRATEGY = "local_margin+prefilter"
+# median row) after a k-means "representative" cold start; the batch is spread by "adaptive":
+# single-label data takes Zhdanov's pre-filter (top 10 x batch, k-means, nearest the centres),
+# multi-label data clusters the whole pool and takes each cluster's top row (more coverage: on
+# multi-label exact-set accuracy uncertainty alone barely beats random, and the pre-filter fell
+# 1.9 points behind it mid-curve). Labels to 95% of full-data accuracy vs random, fast head with
+# production's calibration: Bitext 140 vs 290 (-52%), SGD 1025 vs 2125 (-52%), NLU++ 1525 vs 1575
+# (-3%; no strategy tried saves much there); worst gap vs random at any budget +2.4 / +0.8 / -0.5
+# points. margin+prefilter: -52% / -26% / -6%, worst gap +2.5 / -0.7 / -2.2 (SGD's context-only
+# turns stay flat however often they are labelled, and margin keeps asking for them). The
+# multi-label choice rests on one data set (NLU++), made after seeing it.
+# local_margin needs ``labeled_embeddings``; without them (the worker does not pass them yet) it
+# is plain margin, i.e. the default then behaves as margin+adaptive.
+DEFAULT_STRATEGY = "local_margin+adaptive"
 DEFAULT_COLD_START = "representative"
 
 
@@ -157,6 +160,8 @@ def _diverse(diversity: str, scores: np.ndarray, pool: PoolArrays, k: int, seed:
         raise ValueError(f"strategy '+{diversity}': expected embeddings for the diversity step, got None")
     if diversity == "kmeans_pp":
         return div.kmeans_pp_batch(pool.embeddings, batch_size=k, weights=scores, seed=seed)
+    if diversity == "adaptive":  # see DEFAULT_STRATEGY: the label kind decides how much to spread
+        diversity = "cluster" if pool.multi_label else "prefilter"
     if diversity == "cluster":
         return div.cluster_top_batch(pool.embeddings, scores, batch_size=k, seed=seed)
     return div.prefilter_cluster_batch(pool.embeddings, scores, batch_size=k, seed=seed)
