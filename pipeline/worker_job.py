@@ -281,6 +281,7 @@ def _rank(spec: dict, pool: list[dict], labels: list[dict], scored: Scored, time
 
     labelled = {r["id"] for r in labels}
     rows = np.array([i for i, r in enumerate(pool) if r["id"] not in labelled], dtype=np.int64)
+    seen = np.array([i for i, r in enumerate(pool) if r["id"] in labelled], dtype=np.int64)
     with timer.stage("rank"):
         if len(rows) == 0:
             order = np.zeros(0, dtype=np.int64)
@@ -292,6 +293,7 @@ def _rank(spec: dict, pool: list[dict], labels: list[dict], scored: Scored, time
                               probs=take(scored.probs), embeddings=scored.embeddings[rows],
                               token_probs=None if scored.token_probs is None else [scored.token_probs[i] for i in rows],
                               sentiment_probs=take(scored.sentiment_probs), multi_label=scored.multi_label,
+                              labeled_embeddings=scored.embeddings[seen] if len(seen) else None,  # local_margin
                               seed=int(spec.get("seed") or 0))
     ranked = rows[order]
     score = None if scored.uncertainty is None else scored.uncertainty[ranked].astype(np.float64)

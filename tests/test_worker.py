@@ -87,6 +87,21 @@ def test_run_job_trains_evaluates_scores_and_ranks_the_unlabelled_pool(db, env, 
     assert {"load_s", "train_s", "evaluate_s", "refit_s", "score_s", "rank_s", "write_s", "total_s"} <= set(result["timings"])
 
 
+def test_ranking_sees_the_labelled_turns_embeddings(db, env, tiny_encoder, monkeypatch):
+    """The default strategy (local_margin) discounts uncertain rows near labelled turns: the worker must
+    hand it the labelled pool turns' embeddings, or it silently falls back to plain margin."""
+    import pipeline.active as active
+    from pipeline.worker_job import run_job
+
+    calls, original = [], active.rank_pool
+    monkeypatch.setattr(active, "rank_pool", lambda *a, **kw: calls.append(kw) or original(*a, **kw))
+    make_store(db, env, n=60, labelled=30)
+    run_id = runs.write_job(db, env / "jobs", kind="fast", encoder=tiny_encoder, batch_size=5)
+    run_job(env / "jobs" / jf.PENDING / run_id, env / "out")
+    (kw,) = calls
+    assert kw["labeled_embeddings"].shape == (30, 32) and kw["embeddings"].shape == (30, 32)
+
+
 def test_cold_start_without_labels_ranks_the_pool_by_diversity(db, env, tiny_encoder):
     from pipeline.worker_job import run_job
 

@@ -37,8 +37,8 @@ _SCORED = ("least_confidence", "margin", "entropy", "multi_head", "alignment_dri
 # points. margin+prefilter: -52% / -26% / -6%, worst gap +2.5 / -0.7 / -2.2 (SGD's context-only
 # turns stay flat however often they are labelled, and margin keeps asking for them). The
 # multi-label choice rests on one data set (NLU++), made after seeing it.
-# local_margin needs ``labeled_embeddings``; without them (the worker does not pass them yet) it
-# is plain margin, i.e. the default then behaves as margin+adaptive.
+# local_margin needs ``labeled_embeddings`` (the worker passes the labelled pool turns'); without
+# them it is plain margin, i.e. the default then behaves as margin+adaptive.
 DEFAULT_STRATEGY = "local_margin+adaptive"
 DEFAULT_COLD_START = "representative"
 
