@@ -275,7 +275,10 @@ class ConcordModel:
             features[rows] = scores.features
             if fused is not None and fused_rows is not None:
                 fused[rows] = fused_rows
-        out_rows = [self._row(records[i], arrays, fused, i, alignment_score[i], misalignment[i]) for i in range(n)]
+        sentiments = (None if arrays.sentiment_probs is None or not n   # the head's macro-F1 rule, not argmax
+                      else self.extractor.decide_sentiment(arrays.sentiment_probs))
+        out_rows = [self._row(records[i], arrays, fused, i, alignment_score[i], misalignment[i],
+                              None if sentiments is None else sentiments[i]) for i in range(n)]
         return PoolScores(out_rows, arrays, fused, alignment_score, misalignment, features)
 
     def _score_responses(self, records, arrays) -> tuple[AlignmentScores, np.ndarray | None]:
@@ -294,7 +297,7 @@ class ConcordModel:
                      gate=scores.alignment_score if self.fusion_gated else None)
         return scores, fused
 
-    def _row(self, record, arrays: ExtractorArrays, fused, i: int, alignment_score, misalignment) -> dict:
+    def _row(self, record, arrays: ExtractorArrays, fused, i: int, alignment_score, misalignment, sentiment) -> dict:
         from pipeline.tagging import decode_spans
 
         row = {"id": record.get("id"), "intents": [], "intent_probs": {}, "entities": [], "sentiment": None,
@@ -312,7 +315,7 @@ class ConcordModel:
         if arrays.sentiment_probs is not None:
             probs = arrays.sentiment_probs[i]
             row["sentiment_probs"] = {c: float(p) for c, p in zip(arrays.sentiment_classes, probs)}
-            row["sentiment"] = arrays.sentiment_classes[int(np.argmax(probs))]
+            row["sentiment"] = sentiment
         return row
 
     def predict(self, records: list[dict]) -> list[dict]:

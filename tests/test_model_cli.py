@@ -193,6 +193,16 @@ def test_helpers_on_plain_arrays():
     assert all(conversations[r["conversation_id"]] == h for r, h in zip(records, held))   # whole conversations
 
 
+def test_predict_uses_the_sentiment_decision_rule_not_plain_argmax(trained_dir, workspace):
+    model = ConcordModel.load(trained_dir)
+    head = model.extractor.heads["sentiment"]
+    rare = "positive"
+    head.decision_offset = np.where(np.array(head.classes) == rare, 1e3, 0.0)   # the rule says: always positive
+    rows = model.predict(workspace[3][:10])
+    assert {row["sentiment"] for row in rows} == {rare}
+    assert any(max(row["sentiment_probs"], key=row["sentiment_probs"].get) != rare for row in rows)
+
+
 def test_explicit_validation_turns_never_train_the_alignment_parts(workspace):
     """With ``valid`` given, the ridge and the response classifier see only the training turns, so
     held-out predictions stay out-of-sample (the worker's health views rely on it); ``alignment_refit_on``
