@@ -116,7 +116,8 @@ def build_project(db, *, n_turns: int = 100_000, labelled_share: float = 0.6, ov
         run_id = f"2024050{r + 1}T000000000000-fast-bench{r}"
         n_labels = int(len(labelled) * (r + 1) / n_runs)
         accuracy = 0.6 + 0.3 * (r + 1) / n_runs
-        metrics = {"n_labels": n_labels, "holdout": {"n": n_labels // 5, "intent_accuracy": accuracy,
+        held_ids = [f"t{i:06d}" for i in labelled[:n_labels][::5]]   # the worker lists its held-out slice
+        metrics = {"n_labels": n_labels, "holdout_ids": held_ids, "holdout": {"n": n_labels // 5, "intent_accuracy": accuracy,
                                                       "intent_macro_f1": accuracy - 0.03, "entity_f1": 0.7 + 0.05 * r,
                                                       "sentiment_macro_f1": 0.6 + 0.05 * r}}
         db.write(lambda con, rid=run_id, m=metrics, nl=n_labels, rr=r: con.execute(
