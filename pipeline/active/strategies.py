@@ -55,6 +55,13 @@ def least_confidence_scores(probs, *, multi_label: bool = False) -> np.ndarray:
     return (1.0 - p.max(axis=1)) * k / (k - 1)
 
 
+def _best_label_set(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Multi-label rows: P(the most likely label set) and m, the least certain label's max(p, 1 - p);
+    flipping that label gives the second most likely set, P(best) * (1 - m) / m."""
+    m = np.maximum(p, 1 - p)
+    return np.exp(np.log(m + _EPS).sum(axis=1)), m.min(axis=1)
+
+
 def margin_scores(probs, *, multi_label: bool = False) -> np.ndarray:
     """1 - (P(best answer) - P(second-best answer)): high when the top two are close.
 
@@ -65,9 +72,7 @@ def margin_scores(probs, *, multi_label: bool = False) -> np.ndarray:
     if p.shape[0] == 0:
         return np.zeros(0)
     if multi_label:
-        m = np.maximum(p, 1 - p)
-        best = np.exp(np.log(m + _EPS).sum(axis=1))
-        m_min = m.min(axis=1)
+        best, m_min = _best_label_set(p)
         return 1.0 - best * (1.0 - (1.0 - m_min) / m_min)
     if p.shape[1] == 1:
         return 1.0 - p[:, 0]
@@ -175,9 +180,7 @@ def second_best_scores(probs, *, multi_label: bool = False) -> np.ndarray:
     if p.shape[0] == 0:
         return np.zeros(0)
     if multi_label:
-        m = np.maximum(p, 1 - p)
-        best = np.exp(np.log(m + _EPS).sum(axis=1))
-        m_min = m.min(axis=1)
+        best, m_min = _best_label_set(p)
         return np.clip(2.0 * best * (1.0 - m_min) / m_min, 0.0, 1.0)
     if p.shape[1] == 1:
         return np.zeros(p.shape[0])
