@@ -25,6 +25,11 @@ OUTSIDE = "O"
 COLUMNS = ["row_id", "turn_id", "start", "end", "span_text", "given", "suggested", "score"]
 
 
+def span_row_id(turn_id: str, start: int, end: int) -> str:
+    """One label-error row per span of a turn: the id the page selects it by (run and audit rows alike)."""
+    return f"{turn_id}:{int(start)}-{int(end)}"
+
+
 def _overlaps(a: dict, b: dict) -> bool:
     return a["start"] < b["end"] and b["start"] < a["end"]
 
@@ -69,7 +74,7 @@ def entity_error_candidates(db, project: str = "default", *, run: dict, scope_sq
             given = [dict(s) for s in _list(r.given)]
             predicted = [dict(s) for s in _list(r.predicted)]
             for d in span_disagreements(given, predicted, [None if _nan(s) else float(s) for s in _list(r.scores)]):
-                rows.append({"row_id": f"{r.turn_id}:{d['start']}-{d['end']}", "turn_id": r.turn_id,
+                rows.append({"row_id": span_row_id(r.turn_id, d["start"], d["end"]), "turn_id": r.turn_id,
                              "span_text": r.text[d["start"]:d["end"]], "text": r.text, "response": r.response, **d})
         out = pd.DataFrame(rows, columns=[*COLUMNS, "text", "response"])
         return out.sort_values(["score", "turn_id", "start"], ascending=[False, True, True], na_position="last")

@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from store import analysis, audits
+from store.entity_errors import span_row_id
 
 _audits: dict[tuple, dict] = {}
 _lock = threading.Lock()
@@ -54,11 +55,9 @@ def start(db, project: str) -> None:
 
 
 def state(db, project: str) -> dict | None:
-    """The running audit's progress, else the newest recorded one (this process's or an earlier one's)."""
-    mine = _audits.get((db.path, project))
-    if mine is not None and mine["state"] == "running":
-        return mine
-    return audits.latest_audit(db, project) or mine
+    """This process's audit (running or ended: the same result it recorded), else the newest one an
+    earlier process recorded."""
+    return _audits.get((db.path, project)) or audits.latest_audit(db, project)
 
 
 def rows_frame(db, rows: list[dict], field: str) -> pd.DataFrame:
@@ -67,7 +66,7 @@ def rows_frame(db, rows: list[dict], field: str) -> pd.DataFrame:
         return pd.DataFrame(columns=["turn_id", "text", "response", "given", "suggested", "score"])
     frame = frame.rename(columns={"id": "turn_id"})
     if field == "entity":        # several rows per turn: one per span
-        frame["row_id"] = [f"{t}:{a}-{b}" for t, a, b in zip(frame["turn_id"], frame["start"], frame["end"])]
+        frame["row_id"] = [span_row_id(t, a, b) for t, a, b in zip(frame["turn_id"], frame["start"], frame["end"])]
     return frame.merge(analysis.turn_texts(db, frame["turn_id"].tolist()), on="turn_id", how="left")
 
 
