@@ -182,7 +182,7 @@ def test_agreement_page_resolves_a_disagreement(app_db):
 
 @pytest.mark.slow
 def test_out_of_fold_audit_runs_from_the_page(app_db):
-    """The audit button trains the packaged encoder's fast heads out-of-fold in a thread; its rows then list."""
+    """The audit button trains the packaged encoder's fast heads out-of-fold in a child process; its rows then list."""
     from workbench.components import audit
 
     at = page_as("label_errors", "ana")

@@ -1,45 +1,85 @@
-"""The out-of-fold label-error audit from the browser: started on request, run in a background thread
-(it trains the fast heads k times, seconds to minutes); while it runs its progress lives in memory, and
-once it ends its result is recorded in the store (``store.audits``), so it survives an app restart.
+"""The out-of-fold label-error audit from the browser: started on request, run as a child process
+(``pipeline.audit_run``: it trains the fast heads k times, seconds to minutes) watched by a thread that
+keeps its progress in memory; once it ends its result is recorded in the store (``store.audits``), so
+it survives an app restart.
 
-Why a thread and not the worker: the audit reads the current labels and needs no job hand-off; it only
-uses the frozen encoder's cached embeddings. The pipeline module is imported lazily, inside the thread,
-so the workbench never imports torch at module level.
+Why a child process: the app never loads torch (only the child does), and minutes of training cannot
+hold the app's GIL while pages render. Records go in and ranked rows come out as files, as with the
+worker, so the child never opens the database; killing it leaves the app serving (the audit fails).
 """
 from __future__ import annotations
 
+import atexit
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from store import analysis, audits
 from store.entity_errors import span_row_id
+from store.jobfiles import read_json
+from workbench.supervisor import worker_environment
 
 _audits: dict[tuple, dict] = {}
 _lock = threading.Lock()
+_children: set[subprocess.Popen] = set()     # running audit processes, stopped when the app exits
+POLL_S = 0.5
 
 
 def _run(db, project: str, key: tuple, records: list[dict]) -> None:
-    def progress(stage: str, fraction: float) -> None:
-        _audits[key].update(stage=stage, fraction=fraction)
-
     current = _audits[key]
-    try:
-        from pipeline.label_errors import rank_label_errors
-
-        rows = rank_label_errors(records, fields=("intent", "sentiment", "entity"), progress=progress)
-        outcome = {"state": "done", "rows": rows}
-    except Exception as exc:  # shown on the page; the app keeps running
-        outcome = {"state": "failed", "error": f"{type(exc).__name__}: {exc}"}
+    outcome = _audit_in_child(records, current)
     try:
         audits.record_audit(db, project, audit_id=current["audit_id"], version=current["version"], n_labelled=current["n"],
                             started_at=current["started"], **outcome)
     except Exception as exc:  # the store closed under us (shutdown): keep the result in memory at least
         outcome.setdefault("error", f"not recorded: {type(exc).__name__}: {exc}")
     current.update(outcome, finished=time.time())
+
+
+def _audit_in_child(records: list[dict], current: dict) -> dict:
+    """Run ``pipeline.audit_run`` on ``records``, mirroring its progress into ``current``; its outcome dict."""
+    folder = Path(tempfile.mkdtemp(prefix="concord-audit-"))
+    paths = {"records": folder / "records.jsonl", "out": folder / "out.json", "progress": folder / "progress.json"}
+    try:
+        with open(paths["records"], "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        command = [sys.executable, "-m", "pipeline.audit_run", *(a for name, path in paths.items() for a in (f"--{name}", str(path)))]
+        with open(folder / "audit.log", "wb") as log:
+            child = subprocess.Popen(command, env=worker_environment(), stdout=log, stderr=subprocess.STDOUT)
+            _children.add(child)
+            try:
+                while child.poll() is None:
+                    current.update(read_json(paths["progress"], {}) or {})
+                    time.sleep(POLL_S)
+            finally:
+                _children.discard(child)
+        return _outcome(read_json(paths["out"]), child.returncode, folder / "audit.log")
+    except Exception as exc:  # shown on the page; the app keeps running
+        return {"state": "failed", "error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _outcome(result: dict | None, returncode: int, log: Path) -> dict:
+    if result and result.get("state") in ("done", "failed"):
+        return result
+    tail = log.read_text(encoding="utf-8", errors="replace")[-1500:].strip()
+    return {"state": "failed", "error": f"the audit process ended with exit code {returncode} and no result\n{tail}"}
+
+
+@atexit.register
+def _stop_children() -> None:
+    for child in list(_children):
+        child.terminate()
 
 
 def start(db, project: str) -> None:
