@@ -129,6 +129,8 @@ class EmbeddingLearner:
         probs = self.head.predict_proba(x) if len(self.head.classes) > 1 else None
         arrays = {"probs": probs, "embeddings": x, "multi_label": self.multi_label,
                   "labeled_embeddings": self.pool_embeddings[labelled_idx]}
+        if self.multi_label and len(labelled_idx):  # the count of labels a turn usually has
+            arrays["labeled_cardinality"] = float(self.y_pool[labelled_idx].sum(axis=1).mean())
         if committee and probs is not None:
             arrays["committee_probs"] = self._committee_probs(labelled_idx, x, committee, seed)
         return arrays
@@ -181,4 +183,6 @@ class ExtractorLearner:
         return {"probs": arrays.intent_probs, "embeddings": self.pool_embeddings[rest],
                 "token_probs": arrays.token_probs, "sentiment_probs": arrays.sentiment_probs,
                 "multi_label": bool(self.model.schema.get("multi_label")),
-                "labeled_embeddings": self.pool_embeddings[labelled_idx]}
+                "labeled_embeddings": self.pool_embeddings[labelled_idx],
+                "labeled_cardinality": float(np.mean([len(self.pool[i].get("intents") or [])
+                                                      for i in labelled_idx])) if len(labelled_idx) else None}

@@ -15,6 +15,7 @@ from pipeline.active.selection import (
 )
 from pipeline.active.strategies import (
     alignment_scores,
+    cardinality_margin_scores,
     entropy_scores,
     focused_margin_scores,
     least_confidence_scores,
@@ -29,8 +30,8 @@ from pipeline.active.strategies import (
 
 __all__ = [
     "BASE_STRATEGIES", "COLD_START_METHODS", "DEFAULT_COLD_START", "DEFAULT_STRATEGY",
-    "DIVERSITY_METHODS", "alignment_scores", "entropy_scores", "focused_margin_scores",
-    "least_confidence_scores", "local_margin_scores", "margin_scores", "multi_head_scores",
-    "parse_strategy", "rank_pool", "rarity_weighted_scores", "second_best_scores", "select_batch",
-    "token_uncertainty_scores", "uncertainty_scores",
+    "DIVERSITY_METHODS", "alignment_scores", "cardinality_margin_scores", "entropy_scores",
+    "focused_margin_scores", "least_confidence_scores", "local_margin_scores", "margin_scores",
+    "multi_head_scores", "parse_strategy", "rank_pool", "rarity_weighted_scores", "second_best_scores",
+    "select_batch", "token_uncertainty_scores", "uncertainty_scores",
 ]

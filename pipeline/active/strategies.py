@@ -154,6 +154,34 @@ def local_margin_scores(probs, *, embeddings=None, labeled_embeddings=None,
     return np.clip(margin * (p1 + p2) ** closeness, 0.0, 1.0)
 
 
+def cardinality_margin_scores(probs, *, embeddings=None, labeled_embeddings=None,
+                              labeled_cardinality: float | None = None, multi_label: bool = False) -> np.ndarray:
+    """Local margin, raised where the predicted label *count* disagrees with the usual count.
+
+    Score = sqrt(local_margin x c / max c), c = |#labels with p >= 0.5 - expected count| + 1 (Li &
+    Guo 2013's label-cardinality inconsistency). Why: exact-set accuracy is lost whenever the set
+    has the wrong size, and a row whose predicted set is empty or oversized is one the per-label
+    margins alone rank low (each label may be confidently wrong). The expected count is
+    ``labeled_cardinality`` (mean labels per labelled turn) or, without it, the pool's sum of
+    probabilities per row. Single-label rows always predict one label: plain local margin.
+    """
+    p = as_prob_matrix(probs, multi_label=multi_label)
+    local = local_margin_scores(p, embeddings=embeddings, labeled_embeddings=labeled_embeddings,
+                                multi_label=multi_label)
+    if not multi_label or p.shape[0] == 0:
+        return local
+    if labeled_cardinality is None:
+        expected = float(p.sum(axis=1).mean())
+    elif (isinstance(labeled_cardinality, (int, float, np.number)) and not isinstance(labeled_cardinality, bool)
+          and np.isfinite(labeled_cardinality) and labeled_cardinality >= 0):
+        expected = float(labeled_cardinality)
+    else:
+        raise ValueError(f"labeled_cardinality: expected a number >= 0 (mean labels per labelled turn), "
+                         f"got {labeled_cardinality!r}")
+    inconsistency = np.abs((p >= 0.5).sum(axis=1) - expected) + 1.0
+    return np.sqrt(local * inconsistency / inconsistency.max())
+
+
 def nearest_cosine(x, reference, *, chunk: int = 4096) -> np.ndarray:
     """Each row's cosine similarity to its nearest ``reference`` row (chunked: bounded memory)."""
     x = np.asarray(x, dtype=np.float64)
