@@ -294,6 +294,7 @@ def _rank(spec: dict, pool: list[dict], labels: list[dict], scored: Scored, time
                               token_probs=None if scored.token_probs is None else [scored.token_probs[i] for i in rows],
                               sentiment_probs=take(scored.sentiment_probs), multi_label=scored.multi_label,
                               labeled_embeddings=scored.embeddings[seen] if len(seen) else None,  # local_margin
+                              labeled_cardinality=_mean_label_count(labels) if scored.multi_label else None,
                               seed=int(spec.get("seed") or 0))
     ranked = rows[order]
     score = None if scored.uncertainty is None else scored.uncertainty[ranked].astype(np.float64)
@@ -301,6 +302,12 @@ def _rank(spec: dict, pool: list[dict], labels: list[dict], scored: Scored, time
     return pa.table({"turn_id": pa.array([pool[i]["id"] for i in ranked], pa.string()),
                      "rank": pa.array(np.arange(len(ranked), dtype=np.int32)),
                      "score": pa.array(score if score is not None else [None] * len(ranked), pa.float64())})
+
+
+def _mean_label_count(labels: list[dict]) -> float | None:
+    """Mean intents per labelled turn (cardinality_margin compares each prediction's set size with it)."""
+    counts = [len(r["intents"]) for r in labels if r.get("intents")]
+    return float(np.mean(counts)) if counts else None
 
 
 def _prediction_table(scored: Scored) -> pa.Table:
