@@ -46,8 +46,9 @@ OUT = REPO / "bench" / "out" / "alignment.json"
 REPRESENTATIONS = ("embedding", "labels", "both")
 
 
-def swapped_copy(records: list[dict], rate: float, seed: int) -> tuple[list[dict], np.ndarray]:
-    """``records`` with ``rate`` of the responses swapped between conversations; mask of swapped turns."""
+def swapped_copy(records: list[dict], rate: float, seed: int) -> tuple[list[dict], np.ndarray, np.ndarray]:
+    """``records`` with ``rate`` of the responses swapped between conversations; mask of swapped turns;
+    per turn, the row whose response it now has (itself when not swapped)."""
     rng = np.random.default_rng(seed)
     groups = np.array([r["conversation_id"] for r in records])
     chosen = np.sort(rng.choice(len(records), int(round(rate * len(records))), replace=False))
@@ -57,7 +58,9 @@ def swapped_copy(records: list[dict], rate: float, seed: int) -> tuple[list[dict
         out[t]["response"] = records[s]["response"]
     swapped = np.zeros(len(records), bool)
     swapped[turns] = True
-    return out, swapped
+    source = np.arange(len(records))
+    source[turns] = sources
+    return out, swapped, source
 
 
 def ranking_scores(model: ConcordModel, records: list[dict], sub_combiners: dict) -> dict[str, np.ndarray]:
@@ -93,7 +96,7 @@ def plain_linear_baseline(model: ConcordModel, train: list[dict], test_sets: lis
     U, Y = encoder.embed([r["text"] for r in rows]), encoder.embed([r["response"] for r in rows])
     fit = fit_reduced_rank_ridge(U, Y, alpha=1.0)
     results = []
-    for records, swapped in test_sets:
+    for records, swapped, _ in test_sets:
         score = -cosine_rows(fit.predict(encoder.embed([r["text"] for r in records])),
                              encoder.embed([r["response"] for r in records]))
         results.append(_auc_pk(score, swapped))
@@ -114,12 +117,55 @@ def _mean_std(results: list[dict]) -> dict:
 def evaluate_swaps(model, train, test_sets, *, seed: int, labelled: bool) -> dict:
     subs = {"discriminative": sub_combiner(model, train, [2, 3], seed)}
     per_method: dict[str, list] = {}
-    for records, swapped in test_sets:
+    for records, swapped, _ in test_sets:
         if not labelled:
             records = [dict(r, intents=[]) for r in records]
         for name, score in ranking_scores(model, records, subs).items():
             per_method.setdefault(name, []).append(_auc_pk(score, swapped))
     return {name: _mean_std(results) for name, results in per_method.items()}
+
+
+def conversation_services(records: list[dict]) -> dict[str, str | None]:
+    """SGD conversation -> its service (the prefix of its turns' "Service_N:Intent" labels)."""
+    services: dict[str, str | None] = {}
+    for r in records:
+        found = next((i.split(":")[0] for i in r.get("intents") or [] if ":" in i), None)
+        if services.get(r["conversation_id"]) is None:
+            services[r["conversation_id"]] = found
+    return services
+
+
+GENERIC_COSINE, GENERIC_SERVICES = 0.8, 3
+
+
+def generic_responses(model: ConcordModel, train: list[dict], responses: list[str]) -> np.ndarray:
+    """Per response: is it generic, i.e. do training responses within cosine 0.8 of it come from at
+    least 3 services ("Have a nice day.", "Anything else?")? Swapped in, such a reply often still fits."""
+    services = conversation_services(train)
+    encoder = model.extractor.encoder
+    bank = encoder.embed([r["response"] for r in train])
+    bank_service = np.array([services[r["conversation_id"]] or "" for r in train])
+    close = encoder.embed(responses) @ bank.T >= GENERIC_COSINE
+    return np.array([len(set(bank_service[row])) >= GENERIC_SERVICES for row in close])
+
+
+def swap_breakdown(model: ConcordModel, train: list[dict], test: list[dict], test_sets) -> dict:
+    """Which swaps the combined score misses: share of swapped turns ranked inside the top k, split by
+    where the response came from (a conversation of another service, or of the same service: another
+    restaurant dialogue's "What time would you like?" often fits as well) and by whether the response
+    is generic (``generic_responses``)."""
+    services = conversation_services(test)
+    generic = generic_responses(model, train, [r["response"] for r in test])
+    caught: dict[str, list] = {"other_service": [], "same_service": [], "specific_response": [], "generic_response": []}
+    for records, swapped, source in test_sets:
+        score = model.score_pool(records).misalignment_prob
+        top = np.zeros(len(records), bool)
+        top[np.argsort(-score, kind="stable")[:int(swapped.sum())]] = True
+        for i in np.flatnonzero(swapped):
+            same = services[test[i]["conversation_id"]] == services[test[source[i]]["conversation_id"]]
+            caught["same_service" if same else "other_service"].append(bool(top[i]))
+            caught["generic_response" if generic[source[i]] else "specific_response"].append(bool(top[i]))
+    return {kind: {"swaps": len(v), "caught_in_top_k": round(float(np.mean(v)), 4) if v else None} for kind, v in caught.items()}
 
 
 def train_model(train, *, representation: str, gated: bool, seed: int) -> tuple[ConcordModel, float]:
@@ -171,6 +217,7 @@ def run(args) -> dict:
         result["chosen_rank"] = model.report["alignment"]["rank"]
         result["labelled"] = swaps_by_representation["embedding"]
         result["unlabelled"] = evaluate_swaps(model, train, test_sets, seed=args.seed, labelled=False)
+        result["swap_breakdown"] = swap_breakdown(model, train, test, test_sets)
         result["plain_linear"] = plain_linear_baseline(model, train, test_sets)
         started = time.perf_counter()
         model.score_pool(test)
@@ -191,6 +238,8 @@ def print_table(result: dict) -> None:
     u = result["unlabelled"]["combined"]
     print(f"{'combined, unlabelled turns':<28} {u['roc_auc_mean']:.3f} ± {u['roc_auc_std']:.3f}   "
           f"{u['precision_at_k_mean']:.3f} ± {u['precision_at_k_std']:.3f}")
+    for kind, b in result["swap_breakdown"].items():
+        print(f"  swapped in: {kind.replace('_', ' '):<18} {b['swaps']:>5} swaps, {b['caught_in_top_k']:.3f} of them ranked in the top k")
     print(f"\n{'representation':<16} {'rank':>5} {'best':>5} {'R2@rank':>8} {'cos p@k':>8} {'csls p@k':>9} {'combined p@k':>13}")
     for name, r in result["representations"].items():
         print(f"{name:<16} {r['rank']:>5} {r['best_rank']:>5} {r['valid_r2_at_rank']:>8.3f} "
