@@ -131,9 +131,8 @@ class Store:
     def query_arrow(self, sql: str, params: list | tuple | dict = ()):
         cur = self._cursor()
         try:
-            result = cur.execute(sql, _params(params))
-            # duckdb 2 names it to_arrow_table; 1.x had fetch_arrow_table
-            return result.to_arrow_table() if hasattr(result, "to_arrow_table") else result.fetch_arrow_table()
+            # a relation straight to Arrow: fetching Arrow from an executed (DB-API) result copies the rows once more
+            return cur.sql(sql, params=_params(params)).to_arrow_table()
         finally:
             cur.close()
 
