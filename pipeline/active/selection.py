@@ -43,9 +43,10 @@ _SCORED = ("least_confidence", "margin", "entropy", "multi_head", "alignment_dri
 # same as local_margin on single-label data) runs ~2 points above random on NLU++ from 275 to 1225
 # labels (four 3-repeat runs), but its 95% point moves between 1225 and 1575 with the seeds (random:
 # 1525-1575) and one run dipped 4.7 points below random at 175 labels, so it is opt-in. 50% on
-# NLU++ looks out of reach for any selection rule with this learner: batches picked greedily by
-# *test* accuracy (15 candidates a step, 3 repeats) reach 0.496 at 775 labels, 0.506 at 875
-# (target 0.508); a stronger C (x2 to x8) at 775 labels does not help: the curve is data-limited.
+# NLU++ is out of reach for any selection rule with this learner: bench/bench_active_ceiling.py
+# picks each batch greedily by *test* accuracy (15 candidates a step, 3 repeats) and still reaches
+# only 0.479 at 775 labels and 0.498 at 875 (target 0.508; random 0.444 at 775); a stronger C
+# (x2 to x8) at 775 labels does not help either: the curve is data-limited.
 DEFAULT_STRATEGY = "local_margin+adaptive"
 DEFAULT_COLD_START = "representative"
 
