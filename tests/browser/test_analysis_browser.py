@@ -1,6 +1,7 @@
 """The analyst pages in a real browser (Debian's chromium via Playwright, against `concord serve`): sign in
 as an analyst, click an off-diagonal confusion-matrix cell, see its turns, relabel one with a click
-(checked in the store), then walk the label-error, misalignment and agreement pages. Screenshots go to
+(checked in the store), then walk the label-error, misalignment and agreement pages; and run the
+out-of-fold audit from the page (a child process of the server) until its rows list. Screenshots go to
 test-artifacts/."""
 from __future__ import annotations
 
@@ -113,3 +114,45 @@ def test_click_a_confusion_cell_relabel_and_walk_the_views(served):
     with Store(served["db"]) as db:
         now = analysis.current_labels(db, "default", ["t3"])["t3"]
     assert now["intents"] == ["greeting"] and now["source"] == "adjudicated"
+
+
+def sign_in_and_open(page, link: str, heading: str) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_label("User name").fill("ana")
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.keyboard.press("Enter")
+    nav = page.locator("[data-testid='stSidebarNav']")
+    expect(nav).to_be_visible(timeout=30_000)
+    nav.get_by_text(link, exact=True).click()
+    expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=30_000)
+
+
+def test_the_out_of_fold_audit_runs_from_the_page_in_a_child_process(served):
+    """The server starts ``pipeline.audit_run`` (torch loads there, not in the server); the page shows
+    its progress, then its ranked rows. Refresh is clicked until they list."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 1100})
+        page.goto(served["url"])
+        sign_in_and_open(page, "Label errors", "Likely label errors")
+        page.get_by_text("Out-of-fold audit", exact=False).click()
+        page.get_by_role("button", name="Run the audit now").click()
+        expect(page.get_by_text("Auditing the labels", exact=False)).to_be_visible(timeout=30_000)
+        shot(page, "5-audit-running")
+        done = page.get_by_text("candidate(s), most likely error first", exact=False)
+        for _ in range(120):
+            if done.count() or page.get_by_text("The audit failed.").count():
+                break
+            refresh = page.get_by_role("button", name="Refresh")
+            if refresh.count():
+                refresh.click()
+            page.wait_for_timeout(1000)
+        no_exception(page)
+        shot(page, "6-audit-done")
+        assert page.get_by_text("The audit failed.").count() == 0, page.locator("[data-testid='stText']").all_inner_texts()
+        expect(done).to_be_visible()
+        browser.close()
+    stop(served["server"])

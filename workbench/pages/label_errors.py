@@ -3,7 +3,7 @@ suggestion, the score, one-click fixes and the nearest labelled turns as evidenc
 
 Two sources: the model run's stored predictions (instant; out-of-sample only for its held-out turns),
 or the full out-of-fold audit (``pipeline.label_errors.rank_label_errors``, the same ranking as
-``concord find-errors``), run on request in a background thread because it trains the heads k times.
+``concord find-errors``), run on request in a child process because it trains the heads k times.
 """
 from __future__ import annotations
 
