@@ -89,6 +89,7 @@ def curve(learner, settings: LoopSettings, pick, *, mode: str) -> tuple[list[int
     steps, curves = label_steps(learner.n_pool, settings), []
     for r in range(settings.repeats):
         seed = settings.seed + 1000 * r
+        learner.reset()     # each session starts cold, as in pipeline.simulate.run_once
         lab = np.zeros(learner.n_pool, bool)
         lab[_initial_batch("random" if pick is random_batch else "margin", learner, settings, seed)] = True
         accuracy = []

@@ -123,6 +123,7 @@ def run_once(strategy: str, learner, settings: LoopSettings, steps: list[int], *
              progress: Callable[[str], None] | None = None) -> dict[str, list[float]]:
     """One simulated session: the metrics at each label count in ``steps``."""
     seed = settings.seed + 1000 * repeat
+    learner.reset()     # a cold start: each session begins from no model, whatever ran before it
     n = learner.n_pool
     labelled = np.zeros(n, dtype=bool)
     labelled[_initial_batch(strategy, learner, settings, seed)] = True

@@ -104,6 +104,11 @@ class EmbeddingLearner:
             return y
         return np.array([index[r["intents"][0]] for r in records], dtype=np.int64)
 
+    def reset(self) -> None:
+        """Forget the fitted head, so the next fit starts cold (a new session must not warm-start from the
+        full-data model or another run's last one: that leaks labels it has not seen into its first fits)."""
+        self.head = None
+
     def fit(self, idx: np.ndarray, *, seed: int = 0) -> None:
         """Refit the head on pool rows ``idx`` as production's fast mode does: fit on 80%, calibrate
         on the held-out 20%, refit on all keeping the calibration (``fit_calibrated_head``)."""
@@ -158,6 +163,9 @@ class ExtractorLearner:
         self.encoder = _load(encoder)
         self.pool_embeddings = self.encoder.embed(_texts(pool)).astype(np.float64)
         self.n_pool = len(pool)
+        self.model = None
+
+    def reset(self) -> None:
         self.model = None
 
     def fit(self, idx: np.ndarray, *, seed: int = 0) -> None:

@@ -99,3 +99,29 @@ def test_softmax_refit_may_see_a_class_the_held_out_split_hid():
     head = fit_calibrated_head(x, y, seed=seed)
     assert head.classes == [0, 1, 2, 3, 9]
     assert head.predict_proba(x).shape == (200, 5)
+
+
+def _array_learner(n_pool: int = 400, n_test: int = 200, seed: int = 3):
+    """A real EmbeddingLearner over synthetic multi-label arrays (its encoder step skipped)."""
+    from pipeline.simulate_learners import EmbeddingLearner
+
+    x, y = _multi_label_data(n_pool + n_test, seed)
+    learner = object.__new__(EmbeddingLearner)
+    learner.multi_label, learner.classes, learner.head, learner.n_pool = True, list(range(y.shape[1])), None, n_pool
+    learner.pool_embeddings, learner.test_embeddings = x[:n_pool], x[n_pool:]
+    learner.y_pool, learner.y_test = y[:n_pool].astype(np.int64), y[n_pool:].astype(np.int64)
+    return learner
+
+
+def test_a_simulated_session_does_not_depend_on_what_the_learner_fit_before():
+    """Each run starts cold: the multi-label head warm-starts within a session, but a session started
+    after the full-data fit (or another strategy's run) must not begin from that model's weights."""
+    from pipeline.simulate import LoopSettings, label_steps, run_once
+
+    learner = _array_learner()
+    settings = LoopSettings(seed_size=20, batch_size=20, budget=100, repeats=1)
+    steps = label_steps(learner.n_pool, settings)
+    first = run_once("margin", learner, settings, steps, repeat=0)
+    learner.fit(np.arange(learner.n_pool), seed=0)          # what simulate() does before the runs
+    again = run_once("margin", learner, settings, steps, repeat=0)
+    assert again == first
