@@ -35,7 +35,8 @@ COMMITTEE_SIZE = 5  # bootstrap heads behind 'bald'
 # rarity (NLU++ ~ random), second_best and focused_margin (no exploration: Bitext -12 to -17
 # points early).
 ALL_STRATEGIES = ("random", "least_confidence", "margin", "entropy", "badge", "coreset",
-                  "margin+kmeans_pp", "margin+cluster", "margin+prefilter", "local_margin+adaptive")
+                  "margin+kmeans_pp", "margin+cluster", "margin+prefilter", "local_margin+adaptive",
+                  "cardinality_margin+adaptive")
 
 
 @dataclass(frozen=True)

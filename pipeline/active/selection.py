@@ -39,15 +39,15 @@ _SCORED = ("least_confidence", "margin", "entropy", "multi_head", "alignment_dri
 # multi-label choice rests on one data set (NLU++), made after seeing it.
 # local_margin needs ``labeled_embeddings`` (the worker passes the labelled pool turns'); without
 # them it is plain margin, i.e. the default then behaves as margin+adaptive.
-# cardinality_margin+adaptive (local margin x label-cardinality inconsistency, Li & Guo 2013; the
-# same as local_margin on single-label data) runs ~2 points above random on NLU++ from 275 to 1225
-# labels (four 3-repeat runs), but its 95% point moves between 1225 and 1575 with the seeds (random:
-# 1525-1575) and one run dipped 4.7 points below random at 175 labels, so it is opt-in. 50% on
-# NLU++ is out of reach for any selection rule with this learner: bench/bench_active_ceiling.py
+# Since 2026-11-29 the default base is cardinality_margin: local_margin x Li & Guo's (2013) label-
+# cardinality inconsistency, identical to local_margin on single-label data (so Bitext and SGD are as
+# above). With sessions starting cold (pipeline.simulate.run_once), NLU++ over 6 repeats: 1425 labels
+# vs random 1625 (-12%), AUC +1.8 points, worst gap +0.16; local_margin+adaptive 1575 (-3%), -0.38.
+# 50% on NLU++ is out of reach for any selection rule with this learner: bench/bench_active_ceiling.py
 # picks each batch greedily by *test* accuracy (15 candidates a step, 3 repeats) and still reaches
-# only 0.479 at 775 labels and 0.498 at 875 (target 0.508; random 0.444 at 775); a stronger C
+# only 0.485 at 775 labels and 0.506 at 875 (target 0.508; random 0.445 at 775); a stronger C
 # (x2 to x8) at 775 labels does not help either: the curve is data-limited.
-DEFAULT_STRATEGY = "local_margin+adaptive"
+DEFAULT_STRATEGY = "cardinality_margin+adaptive"
 DEFAULT_COLD_START = "representative"
 
 
