@@ -8,6 +8,7 @@ import pytest
 from pipeline.active import strategies as st
 from pipeline.active.selection import select_batch
 from pipeline.simulate_learners import EmbeddingLearner
+from test_simulate_learners import _TableEncoder
 
 
 def _two_equally_uncertain_rows() -> np.ndarray:
@@ -57,14 +58,6 @@ def test_cardinality_margin_validates_the_labelled_count(bad):
     with pytest.raises(ValueError, match="labeled_cardinality: expected a number >= 0"):
         st.cardinality_margin_scores(_two_equally_uncertain_rows(), labeled_cardinality=bad, multi_label=True)
     assert st.cardinality_margin_scores(np.zeros((0, 3)), multi_label=True).shape == (0,)
-
-
-class _TableEncoder:
-    def __init__(self, table: dict):
-        self.table = table
-
-    def embed(self, texts):
-        return np.stack([self.table[t] for t in texts]).astype(np.float32)
 
 
 def test_the_simulated_learner_reports_the_labelled_turns_mean_label_count():

@@ -102,15 +102,14 @@ def test_softmax_refit_may_see_a_class_the_held_out_split_hid():
 
 
 def _array_learner(n_pool: int = 400, n_test: int = 200, seed: int = 3):
-    """A real EmbeddingLearner over synthetic multi-label arrays (its encoder step skipped)."""
+    """An EmbeddingLearner over synthetic multi-label features, looked up by text."""
     from pipeline.simulate_learners import EmbeddingLearner
 
     x, y = _multi_label_data(n_pool + n_test, seed)
-    learner = object.__new__(EmbeddingLearner)
-    learner.multi_label, learner.classes, learner.head, learner.n_pool = True, list(range(y.shape[1])), None, n_pool
-    learner.pool_embeddings, learner.test_embeddings = x[:n_pool], x[n_pool:]
-    learner.y_pool, learner.y_test = y[:n_pool].astype(np.int64), y[n_pool:].astype(np.int64)
-    return learner
+    records = [{"id": str(i), "text": f"turn {i}", "intents": [f"l{j}" for j in np.flatnonzero(row)]}
+               for i, row in enumerate(y)]
+    encoder = _TableEncoder({r["text"]: x[i] for i, r in enumerate(records)})
+    return EmbeddingLearner(records[:n_pool], records[n_pool:], encoder=encoder)
 
 
 def test_a_simulated_session_does_not_depend_on_what_the_learner_fit_before():
