@@ -100,6 +100,28 @@ def test_each_page_renders_for_an_analyst_and_refuses_an_annotator(app_db, modul
     assert not refused.exception and refused.error and "analyst" in refused.error[0].value
 
 
+@pytest.mark.parametrize("module", PAGES)
+def test_a_page_prewarms_the_other_pages_after_drawing_itself(app_db, module, monkeypatch):
+    """The background prewarm starts once the page's own views are computed (it would compete with them
+    for the CPU), and it leaves the other analyst pages' views cached."""
+    from store import current
+
+    def names_cached() -> set:
+        return {key[0] for key in current._memo}
+
+    seen_at_prewarm: list[set] = []
+    real_prewarm = analysis.prewarm
+    monkeypatch.setattr(analysis, "prewarm", lambda db, project: (seen_at_prewarm.append(names_cached()),
+                                                                  real_prewarm(db, project)))
+    current._memo.clear()
+    at = page_as(module, "ana")
+    analysis.wait_for_prewarm()
+    assert not at.exception, at.exception
+    own = {"health": "snapshot", "label_errors": "snapshot", "misalignment": "alignment", "agreement": "agreement"}[module]
+    assert len(seen_at_prewarm) == 1 and own in seen_at_prewarm[0], seen_at_prewarm
+    assert {"snapshot", "alignment", "entities", "filters", "agreement", "annotators", "queue"} <= names_cached()
+
+
 def test_pages_are_in_the_navigation_for_analysts_only():
     import ast
 

@@ -68,10 +68,9 @@ def render_resolution(db, user, project: str, row: dict) -> None:
               on_click=resolve, args=(db, user, project, row["turn_id"], key, spans))
 
 
-def render(db, user) -> None:
+@ui.analyst_page
+def render(db, user, project: str) -> None:
     """The page body; app.py checks the role (analyst/admin) on the server before calling it."""
-    project = ui.project_name()
-    analysis.prewarm(db, project)      # the other analyst pages' caches fill in the background
     st.header("Agreement")
     ui.show_flash()
     render_summary(db, project)

@@ -36,10 +36,9 @@ def render_quality(db, project: str, run_id: str, snapshot) -> None:
                  width="stretch")
 
 
-def render(db, user) -> None:
+@ui.analyst_page
+def render(db, user, project: str) -> None:
     """The page body; app.py checks the role (analyst/admin) on the server before calling it."""
-    project = ui.project_name()
-    analysis.prewarm(db, project)      # the other analyst pages' caches fill in the background
     st.header("Model health")
     ui.show_flash()
     run_id = ui.run_picker(db, project, key="health_run")

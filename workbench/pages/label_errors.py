@@ -27,10 +27,9 @@ def candidates(db, project: str, source: str, field: str, run_id: str | None) ->
     return audit.panel(db, project, field=field)
 
 
-def render(db, user) -> None:
+@ui.analyst_page
+def render(db, user, project: str) -> None:
     """The page body; app.py checks the role (analyst/admin) on the server before calling it."""
-    project = ui.project_name()
-    analysis.prewarm(db, project)      # the other analyst pages' caches fill in the background
     st.header("Likely label errors")
     ui.show_flash()
     left, right = st.columns(2)
