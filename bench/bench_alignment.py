@@ -157,15 +157,32 @@ def swap_breakdown(model: ConcordModel, train: list[dict], test: list[dict], tes
     services = conversation_services(test)
     generic = generic_responses(model, train, [r["response"] for r in test])
     caught: dict[str, list] = {"other_service": [], "same_service": [], "specific_response": [], "generic_response": []}
+    false_positives = np.zeros(len(test), int)        # per real pair: repeats in which it sat in the top k
     for records, swapped, source in test_sets:
         score = model.score_pool(records).misalignment_prob
         top = np.zeros(len(records), bool)
         top[np.argsort(-score, kind="stable")[:int(swapped.sum())]] = True
+        false_positives += top & ~swapped
         for i in np.flatnonzero(swapped):
             same = services[test[i]["conversation_id"]] == services[test[source[i]]["conversation_id"]]
             caught["same_service" if same else "other_service"].append(bool(top[i]))
             caught["generic_response" if generic[source[i]] else "specific_response"].append(bool(top[i]))
-    return {kind: {"swaps": len(v), "caught_in_top_k": round(float(np.mean(v)), 4) if v else None} for kind, v in caught.items()}
+    out = {kind: {"swaps": len(v), "caught_in_top_k": round(float(np.mean(v)), 4) if v else None} for kind, v in caught.items()}
+    return {**out, "false_positives": recurring_false_positives(test, false_positives, len(test_sets))}
+
+
+def recurring_false_positives(test: list[dict], counts: np.ndarray, repeats: int, *, show: int = 5) -> dict:
+    """The real pairs ranked among the top k: how many per repeat, how many distinct turns, and the share
+    taken by turns that are there in at least half the repeats (the same real pairs every time -- closings
+    and "anything else?" replies -- rather than a random few)."""
+    from pipeline.model import last_assistant_text
+
+    recurring = counts >= max(1, repeats / 2)
+    worst = np.argsort(-counts, kind="stable")[:show]
+    return {"per_repeat": round(float(counts.sum()) / repeats, 2), "distinct_turns": int((counts > 0).sum()),
+            "share_from_recurring_turns": round(float(counts[recurring].sum() / max(counts.sum(), 1)), 3),
+            "most_recurring": [{"repeats": int(counts[i]), "context": last_assistant_text(test[i]), "text": test[i]["text"],
+                                "response": test[i]["response"]} for i in worst if counts[i]]}
 
 
 def train_model(train, *, representation: str, gated: bool, seed: int) -> tuple[ConcordModel, float]:
@@ -238,8 +255,14 @@ def print_table(result: dict) -> None:
     u = result["unlabelled"]["combined"]
     print(f"{'combined, unlabelled turns':<28} {u['roc_auc_mean']:.3f} ± {u['roc_auc_std']:.3f}   "
           f"{u['precision_at_k_mean']:.3f} ± {u['precision_at_k_std']:.3f}")
-    for kind, b in result["swap_breakdown"].items():
+    breakdown = dict(result["swap_breakdown"])
+    fp = breakdown.pop("false_positives")
+    for kind, b in breakdown.items():
         print(f"  swapped in: {kind.replace('_', ' '):<18} {b['swaps']:>5} swaps, {b['caught_in_top_k']:.3f} of them ranked in the top k")
+    print(f"  real pairs in the top k: {fp['per_repeat']} per repeat, {fp['distinct_turns']} distinct turns, "
+          f"{fp['share_from_recurring_turns']:.0%} of them from turns there in at least half the repeats:")
+    for r in fp["most_recurring"]:
+        print(f"    {r['repeats']}x  {r['context']!r} | {r['text']!r} -> {r['response']!r}")
     print(f"\n{'representation':<16} {'rank':>5} {'best':>5} {'R2@rank':>8} {'cos p@k':>8} {'csls p@k':>9} {'combined p@k':>13}")
     for name, r in result["representations"].items():
         print(f"{name:<16} {r['rank']:>5} {r['best_rank']:>5} {r['valid_r2_at_rank']:>8.3f} "
