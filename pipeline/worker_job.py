@@ -192,21 +192,25 @@ def _train_evaluate(spec, train, holdout, labels, encoder, timer, check):
     if kind != "fast":
         return model, metrics, model
     with timer.stage("refit"):
-        deployed = _refit_extractor(model, labels, holdout, seed=seed, options=options)
+        deployed = _refit_extractor(model, labels, seed=seed, options=options)
     check("refitted", 0.72)
     return deployed, metrics, model
 
 
-def _refit_extractor(model, labels, holdout, *, seed: int, options: dict):
+def _refit_extractor(model, labels, *, seed: int, options: dict):
     """A copy of ``model`` whose extractor, alignment ridge and response classifier are refit on every
-    label (pair classifier, combiner and fusion weight kept), starting from its heads' weights (a few
-    more labels: a few L-BFGS steps); ``model`` itself stays as it was, to score the held-out turns it
-    never trained on."""
+    label (pair classifier, combiner, fusion weight and the heads' held-out calibration kept), starting
+    from its heads' weights (a few more labels: a few L-BFGS steps); ``model`` itself stays as it was, to
+    score the held-out turns it never trained on."""
     from pipeline.extractor import Extractor
+    from pipeline.fast import with_calibration_of
     from pipeline.model import ConcordModel
 
-    extractor = Extractor.train(labels, mode="fast", encoder=model.extractor.encoder, valid=holdout, seed=seed,
+    # the held-out turns are among ``labels`` now: calibrating on them again would be in-sample
+    extractor = Extractor.train(labels, mode="fast", encoder=model.extractor.encoder, seed=seed, calibrate=False,
                                 warm_heads=model.extractor.heads, **options)
+    extractor.heads = with_calibration_of(extractor.heads, model.extractor.heads)
+    extractor.train_metrics["temperatures"] = {k: round(h.temperature, 4) for k, h in extractor.heads.items() if h}
     deployed = ConcordModel(extractor=extractor, alignment=model.alignment, fusion_weight=model.fusion_weight,
                             fusion_gated=model.fusion_gated,
                             report={**model.report, "extractor": dict(extractor.train_metrics)})

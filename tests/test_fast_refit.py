@@ -90,3 +90,23 @@ def test_tagger_rows_are_the_chosen_rows_of_the_per_turn_window_matrix(setup, wi
     matches = [np.flatnonzero((full == row).all(axis=1)) for row in Xs]
     assert all(len(m) for m in matches)                              # each row is a row of the full matrix ...
     assert all(y[m[0]] == t for m, t in zip(matches, ys))            # ... with its own tag
+
+
+def test_the_worker_refit_keeps_the_calibration_from_turns_it_never_trained_on(setup):
+    """The deployed refit trains on the held-out turns too, so it must not calibrate on them again: its
+    temperatures and decision offsets are the ones the held-out turns gave the model that never saw them.
+    (Calibrating in-sample shrank the temperature until nearly every probability read 1.0.)"""
+    from pipeline.model import ConcordModel
+    from pipeline.worker_job import _refit_extractor
+
+    first, more, encoder = setup
+    mood = {"cancel": "negative", "refund": "negative", "greet": "positive", "track": "neutral"}
+    records = [dict(r, sentiment=mood[r["intents"][0]] if i % 7 else "neutral") for i, r in enumerate(first + more)]
+    train, holdout = records[:150], records[150:]
+    model = ConcordModel.train(train, mode="fast", encoder=encoder, valid=holdout, seed=0, alignment=False)
+    deployed = _refit_extractor(model, records, seed=0, options={})
+    for name in ("intent", "sentiment", "tagger"):
+        held_out, refit = model.extractor.heads[name], deployed.extractor.heads[name]
+        assert refit.temperature == held_out.temperature, name
+        np.testing.assert_array_equal(refit.decision_offset, held_out.decision_offset)
+    assert deployed.extractor.heads["intent"] is not model.extractor.heads["intent"]    # refit, not reused
