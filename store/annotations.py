@@ -7,6 +7,7 @@ it reverts), so nothing is ever deleted and every state can be explained.
 from __future__ import annotations
 
 from store.queue import LIVE_LABELS, lease_turn, utcnow
+from store.records import overlapping_spans
 
 ACTIONS = ("submit", "skip", "undo", "flag", "adjudicate")
 
@@ -38,7 +39,10 @@ def _check_turn(con, turn_id: str, project: str) -> None:
         raise SubmitRefused(f"turn {turn_id!r} is not in project {project!r}")
 
 
-def _validate_spans(con, turn_id: str, entities) -> list[dict]:
+def _validate_spans(con, turn_id: str, entities, *, allow_overlaps: bool) -> list[dict]:
+    """Spans inside the turn's text; overlapping ones only where allowed (annotators label in NER
+    mode, one label per character, which BIO exports need; adjudications may carry nested spans
+    that came with imported data)."""
     text = con.execute("SELECT text FROM turns WHERE turn_id = ?", [turn_id]).fetchone()[0]
     spans = []
     for span in entities or []:
@@ -46,6 +50,12 @@ def _validate_spans(con, turn_id: str, entities) -> list[dict]:
         if not 0 <= start < end <= len(text):
             raise SubmitRefused(f"span [{start}, {end}) is outside the turn's {len(text)} code points")
         spans.append({"start": start, "end": end, "label": label})
+    pairs = [] if allow_overlaps else overlapping_spans(spans)
+    if pairs:
+        described = "; ".join(f"{a['label']} [{a['start']}, {a['end']}) and {b['label']} [{b['start']}, {b['end']})"
+                              for a, b in pairs[:3])
+        raise SubmitRefused(f"overlapping spans: {described}. A character can carry one entity label: "
+                            "select the text again and press the label you mean (it replaces the others).")
     return sorted(spans, key=lambda s: (s["start"], s["end"], s["label"]))
 
 
@@ -63,7 +73,7 @@ def _submit(con, a: dict, overlap_check: bool) -> bool:
             raise SubmitRefused(
                 f"turn {a['turn_id']!r} was reassigned after your lease expired and already has its "
                 f"{overlap} label(s); your labels were not stored")
-    a["entities"] = _validate_spans(con, a["turn_id"], a.get("entities"))
+    a["entities"] = _validate_spans(con, a["turn_id"], a.get("entities"), allow_overlaps=a["action"] != "submit")
     _insert(con, **a)
     con.execute("DELETE FROM leases WHERE turn_id = ? AND annotator = ?", [a["turn_id"], a["annotator"]])
     return True
@@ -149,6 +159,28 @@ def turn_state(db, turn_id: str, *, annotator: str | None = None) -> dict | None
     imported = db.query_dicts("SELECT intents, entities, sentiment, aligned FROM imported_labels "
                               "WHERE turn_id = ? AND role = 'gold' LIMIT 1", [turn_id])
     return _clean_state(imported[0]) if imported else None
+
+
+def undone_submission(db, turn_id: str, *, annotator: str) -> dict | None:
+    """The labels of this annotator's most recently undone submit of the turn (from the history).
+
+    Undo reopens a turn so its annotator can fix one thing and resubmit (as in Prodigy): the form
+    starts from what they submitted, not from the model's suggestion.
+    """
+    rows = db.query_dicts(
+        "SELECT s.intents, s.entities, s.sentiment, s.aligned, s.corrected_response FROM annotations u "
+        "JOIN annotations s ON s.annotation_id = u.undoes AND s.action = 'submit' "
+        "WHERE u.action = 'undo' AND u.turn_id = ? AND u.annotator = ? ORDER BY u.seq DESC LIMIT 1",
+        [turn_id, annotator])
+    return _clean_state(rows[0]) if rows else None
+
+
+def intent_use_counts(db, project: str) -> dict[str, int]:
+    """How many labelled turns of the project carry each intent (effective labels, renames applied):
+    the label page gives its digit keys to the most used intents."""
+    from store.effective import label_counts
+
+    return label_counts(db, project)[1]
 
 
 def _clean_state(row: dict) -> dict:

@@ -95,6 +95,23 @@ def _parse_entities(value: Any, text: str) -> list[dict]:
     return spans
 
 
+def overlapping_spans(spans: Iterable[dict]) -> list[tuple[dict, dict]]:
+    """Pairs of spans that share at least one code point, each pair in text order.
+
+    Annotators label in NER mode (a label replaces what it overlaps), so a submit must not hold
+    such pairs; imported data may (nested entities from other tools), which is why
+    ``normalize_turn`` keeps accepting them and only exporters that cannot hold them report them.
+    """
+    ordered = sorted(spans, key=lambda s: (s["start"], s["end"], s["label"]))
+    pairs = []
+    for i, left in enumerate(ordered):
+        for right in ordered[i + 1:]:
+            if right["start"] >= left["end"]:
+                break
+            pairs.append((left, right))
+    return pairs
+
+
 def _parse_context(value: Any) -> list[dict]:
     if value is None:
         return []

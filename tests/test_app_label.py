@@ -98,9 +98,9 @@ def test_undo_restores_the_turn_and_its_previous_state(app_db):
     back = open_form(at)
     assert back.turn_id == first.turn_id
     assert annotations.turn_state(app_db, first.turn_id, annotator="ann") is None
-    # The state before that submit: nothing by this annotator (suggestions only for the suggested turn).
-    expected = ["cancel_order"] if first.turn_id == "t-sug" else []
-    assert at.multiselect(key=back.key("intents")).value == expected
+    # The store holds no live label, but the form comes back with what was submitted, to fix and resubmit.
+    assert at.multiselect(key=back.key("intents")).value == ["greeting"]
+    assert at.segmented_control(key=back.key("sentiment")).value == "positive"
     # Label it differently, then a second turn; undo again takes back only the second.
     relabelled = label_current(at, intents=["track_order"])
     second = label_current(at, intents=["return_item"])
@@ -121,8 +121,10 @@ def test_undo_after_relabelling_restores_the_earlier_labels(app_db):
     undo()
     back = open_form(at)
     assert back.turn_id == first.turn_id
-    # "greeting" was undone earlier, so the state before "track_order" is no label by ann at all.
+    # "greeting" was undone earlier, so the state before "track_order" is no label by ann at all;
+    # the form shows the submit just undone.
     assert annotations.turn_state(app_db, first.turn_id, annotator="ann") is None
+    assert at.multiselect(key=back.key("intents")).value == ["track_order"]
 
 
 def test_a_repeated_submit_of_the_same_form_is_stored_once(app_db):
@@ -280,5 +282,102 @@ def test_sixty_intents_are_all_searchable_and_the_first_ten_have_digit_keys(tmp_
         at.button(key=open_form(at).key("submit")).click()
         at.run()
         assert "Saved." in texts(at)
+    finally:
+        runtime.close_stores()
+
+
+def _add_model_suggestion(db, turn_id: str, intents: list[str], probs: dict[str, float]) -> None:
+    """A finished model run whose prediction for ``turn_id`` is the page's suggestion."""
+    import json
+
+    def write(con):
+        con.execute("INSERT INTO model_runs (run_id, project, kind, status, model_version, n_labels, metrics, timings,"
+                    " created_at, finished_at) VALUES ('run-s', 'default', 'fast', 'done', 'v-s', 1, '{}', '{}',"
+                    " '2024-05-02 00:00:00', '2024-05-02 00:00:00')")
+        con.execute("INSERT INTO predictions (run_id, turn_id, intents, intent_probs, entities, entity_scores,"
+                    " sentiment, sentiment_probs, alignment_score, misalignment_prob, uncertainty)"
+                    " VALUES ('run-s', ?, ?, ?, [], [], NULL, '{}', NULL, NULL, 0.5)",
+                    [turn_id, intents, json.dumps(probs)])
+    db.write(write)
+
+
+def _suggestion_banner(at) -> str:
+    import html
+
+    return next(html.unescape(e.proto.body) for e in at.get("html") if "<b>Suggestion</b>" in e.proto.body)
+
+
+@pytest.mark.parametrize("top", [0.32, 0.8])
+def test_the_banner_marks_exactly_what_prefill_and_accept_take(tmp_path, monkeypatch, top):
+    template = make_template(tmp_path / "tpl", turns=[t for t in TURNS if t["id"] == "t-en"], users=("ann",))
+    db = open_copy(template, tmp_path, monkeypatch)
+    _add_model_suggestion(db, "t-en", ["return_item"], {"return_item": top, "track_order": 0.3,
+                                                        "greeting": 0.02, "cancel_order": 0.0})
+    try:
+        at = signed_in("ann")
+        form = open_form(at)
+        confident = top >= 0.5
+        assert at.multiselect(key=form.key("intents")).value == (["return_item"] if confident else [])
+        banner = _suggestion_banner(at)
+        assert ("<b>return_item</b>" in banner) is confident
+        assert ("no intent confident enough to pre-fill" in banner) is not confident
+        assert "track_order 30%" in banner and "<b>track_order</b>" not in banner
+        assert "greeting" not in banner and "cancel_order" not in banner          # below the 5% floor
+        at.multiselect(key=form.key("intents")).set_value([])
+        at.run()
+        at.button(key=open_form(at).key("accept")).click()
+        at.run()
+        form = open_form(at)
+        assert at.multiselect(key=form.key("intents")).value == (["return_item"] if confident else [])
+    finally:
+        runtime.close_stores()
+
+
+def _quick_keys_script(db_path: str):
+    """Runs inside an AppTest session: digits 1 and 0 arrive through the span selector's key log."""
+    import streamlit as st
+
+    from workbench import runtime
+    from workbench.auth import User
+    from workbench.pages import label as page
+
+    db = runtime.get_store(db_path)
+    user = User("ann", "annotator")
+    if "result" not in st.session_state:
+        form = page.claim_and_open(db, user, "default")
+        st.session_state[form.key("span")] = {"actions": {"log": [[1, "intent", 0], [2, "intent", 9]]}}
+        page.on_keys(db, user, "default", form.form_id)
+        st.session_state["result"] = list(form.intents)
+
+
+def test_digit_keys_go_to_the_most_used_intents_and_stay_put_during_a_session(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from app_testkit import SCHEMA_YAML
+
+    many = [f"intent_{i:02d}" for i in range(18)]
+    monkeypatch.setattr("app_testkit.SCHEMA_YAML", SCHEMA_YAML.replace(
+        "intents: [track_order, return_item, greeting, cancel_order, product_question]", f"intents: {many}"))
+    template = make_template(tmp_path / "tpl", users=("ann",), with_suggestions=False)
+    db = open_copy(template, tmp_path, monkeypatch)
+    for turn_id, intents in (("t-zh", ["intent_15"]), ("t-en", ["intent_15", "intent_12"])):
+        annotations.adjudicate(db, annotation_id=f"adj-{turn_id}", turn_id=turn_id, project="default",
+                               reviewer="rev", intents=intents)
+    expected = ["intent_15", "intent_12", *many[:8]]
+    try:
+        at = signed_in("ann")
+        form = open_form(at)
+        options = at.multiselect(key=form.key("intents")).options
+        assert options[:3] == ["1 · intent_15", "2 · intent_12", "3 · intent_00"] and options[9] == "0 · intent_07"
+        assert options[10] == "intent_08" and len(options) == 18
+        assert "1 intent_15 · 2 intent_12 · 3 intent_00" in texts(at)              # the keyboard help says so
+        keys = AppTest.from_function(_quick_keys_script, args=(str(db.path),), default_timeout=30).run()
+        assert not keys.exception, keys.exception
+        assert keys.session_state["result"] == ["intent_15", "intent_07"]           # digits 1 and 0
+        # Labels given during the session do not move the keys under the annotator's fingers.
+        for _ in range(2):
+            label_current(at, intents=["intent_17"])
+        assert at.multiselect(key=open_form(at).key("intents")).options[:10] == [
+            f"{k} · {name}" for k, name in zip("1234567890", expected)]
     finally:
         runtime.close_stores()

@@ -79,7 +79,10 @@ def write_format(name: str, splits: dict[str, list[dict]], out_dir: Path, option
     totals: dict = {}
     for split, records in splits.items():
         for key, value in exporter.write_file(records, out_dir / f"{split}{exporter.suffix}", options).items():
-            totals[key] = totals.get(key, 0) + value if isinstance(value, int) else value
+            if isinstance(value, list):        # itemised reports (e.g. dropped spans) of every split
+                totals[key] = totals.get(key, []) + value
+            else:
+                totals[key] = totals.get(key, 0) + value if isinstance(value, int) else value
     return totals
 
 

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from store.formats.common import ExportOptions, FormatReadResult, add_record, note_empty, read_utf8, write_text
-from store.formats.words import bio_tags, locate_tokens, spans_from_bio, word_splitter
+from store.formats.words import bio_tags_report, locate_tokens, spans_from_bio, word_splitter
 from store.records import Problem
 
 TAG = re.compile(r"^(O|[BI]-\S+)$")
@@ -21,14 +21,16 @@ COMMENT = re.compile(r"^#\s*([\w.-]+)\s*=\s?(.*)$")
 NEEDS_JSON = "\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 
 
-def to_conll(records: list[dict], words: list[list[tuple[int, int]]]) -> tuple[str, int]:
-    """CoNLL text for records whose words are given; returns (text, spans that did not fit words)."""
+def to_conll(records: list[dict], words: list[list[tuple[int, int]]]) -> tuple[str, int, list[dict]]:
+    """CoNLL text for records whose words are given; returns (text, spans that did not fit words,
+    the overlapping spans BIO could not hold, each with its ``turn_id`` and the span kept instead)."""
     lines: list[str] = []
-    misfit = 0
+    misfit, overlaps = 0, []
     for record, spans in zip(records, words):
         text = record["text"]
-        tags, bad = bio_tags(spans, record.get("entities") or [])
-        misfit += bad
+        tags, widened, dropped = bio_tags_report(spans, record.get("entities") or [])
+        misfit += widened + sum(1 for d in dropped if d["kept"] is None)
+        overlaps += [{"turn_id": record.get("id"), **d} for d in dropped if d["kept"] is not None]
         if record.get("id") is not None:
             lines.append(f"# id = {record['id']}")
         has_breaks = any(c in text for c in NEEDS_JSON)
@@ -37,14 +39,17 @@ def to_conll(records: list[dict], words: list[list[tuple[int, int]]]) -> tuple[s
             lines.append(f"# intents = {'+'.join(record['intents'])}")
         lines += [f"{text[s:e]}\t{tag}" for (s, e), tag in zip(spans, tags)]
         lines.append("")
-    return "\n".join(lines) + ("\n" if lines else ""), misfit
+    return "\n".join(lines) + ("\n" if lines else ""), misfit, overlaps
 
 
 def write_conll(records: list[dict], path: Path, options: ExportOptions | None = None) -> dict:
+    """Write one split; the counts (copied into the export manifest) name every overlapping span
+    that BIO could not hold, so nested spans from imported data are never lost silently."""
     splitter = word_splitter((options or ExportOptions()).tokenizer)
-    text, misfit = to_conll(records, splitter.words([r["text"] for r in records]))
+    text, misfit, overlaps = to_conll(records, splitter.words([r["text"] for r in records]))
     write_text(path, text)
-    return {"rows": len(records), "spans_not_on_word_boundaries": misfit}
+    return {"rows": len(records), "spans_not_on_word_boundaries": misfit,
+            "overlapping_spans_dropped": len(overlaps), "dropped_overlapping_spans": overlaps}
 
 
 def read_conll(path: Path) -> FormatReadResult:

@@ -87,19 +87,33 @@ def bio_tags(words: list[tuple[int, int]], entities: list[dict]) -> tuple[list[s
     A span that cuts a word is widened to whole words; a span overlapping an earlier one is dropped.
     Both count as not fitting, so an export can report how much it had to change.
     """
+    tags, widened, dropped = bio_tags_report(words, entities)
+    return tags, widened + len(dropped)
+
+
+def bio_tags_report(words: list[tuple[int, int]], entities: list[dict]) -> tuple[list[str], int, list[dict]]:
+    """BIO tags for the words, the number of spans widened to whole words, and the spans dropped.
+
+    BIO gives a word one tag, so a span sharing a word with an earlier one (nested or overlapping
+    spans, as imports from other tools may hold, or one with no word at all) cannot be written; it
+    is returned as ``{start, end, label, kept}`` (``kept``: the span that holds the word, or None)
+    so the export can say which.
+    """
     tags = ["O"] * len(words)
-    misfit = 0
+    owner: list[dict | None] = [None] * len(words)
+    widened, dropped = 0, []
     for span in entities:
         inside = [i for i, (s, e) in enumerate(words) if s < span["end"] and e > span["start"]]
         if not inside or any(tags[i] != "O" for i in inside):
-            misfit += 1
+            kept = next((owner[i] for i in inside if owner[i] is not None), None)
+            dropped.append({"start": span["start"], "end": span["end"], "label": span["label"], "kept": kept})
             continue
         if words[inside[0]][0] != span["start"] or words[inside[-1]][1] != span["end"]:
-            misfit += 1
-        tags[inside[0]] = f"B-{span['label']}"
-        for i in inside[1:]:
-            tags[i] = f"I-{span['label']}"
-    return tags, misfit
+            widened += 1
+        for i in inside:
+            tags[i] = f"{'B' if i == inside[0] else 'I'}-{span['label']}"
+            owner[i] = {"start": span["start"], "end": span["end"], "label": span["label"]}
+    return tags, widened, dropped
 
 
 def spans_from_bio(words: list[tuple[int, int]], tags: list[str]) -> list[dict]:

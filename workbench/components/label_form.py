@@ -16,9 +16,13 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from workbench.components import shortcuts
+from store.records import overlapping_spans
 from workbench.components.span_selector import spans_from_state
 
+# A suggested intent is pre-filled (and taken by "accept") only when the model is at least this sure;
+# the banner marks exactly those, and lists other candidates from CANDIDATE_FLOOR up.
 SUGGESTED_INTENT_MIN_PROB = 0.5
+CANDIDATE_FLOOR = 0.05
 # The choices Python changes on a key press live on the form, not in widget state: a rerun that
 # interrupts the one that changed them would otherwise carry the browser's stale widget value back
 # and undo the key press (Streamlit coalesces reruns). Each programmatic change gets fresh widget
@@ -65,12 +69,30 @@ def initial_values(prior: dict | None, suggestion: dict | None, *, prefill: bool
     return empty, False
 
 
+def suggested_intents(suggestion: dict | None) -> list[str]:
+    """The suggested intents confident enough to pre-fill; without probabilities (imports) all of them."""
+    probs = (suggestion or {}).get("intent_probs") or {}
+    return [i for i in (suggestion or {}).get("intents") or []
+            if probs.get(i) is None or probs[i] >= SUGGESTED_INTENT_MIN_PROB]
+
+
+def without_overlaps(spans: list[dict], keep: list[dict] = ()) -> list[dict]:
+    """``spans`` minus those overlapping ``keep`` or an earlier (longer first) one: one label per character."""
+    kept, added = list(keep), []
+    for span in sorted(spans, key=lambda s: (s["start"] - s["end"], s["start"])):
+        if not any(pair for pair in overlapping_spans([*kept, span]) if span in pair):
+            kept.append(span)
+            added.append(span)
+    return sorted(added, key=lambda s: (s["start"], s["end"]))
+
+
 def suggested_values(suggestion: dict) -> dict:
-    """What "accept all" takes from a suggestion: intents, spans (no scores), sentiment, alignment."""
+    """What "accept all" takes from a suggestion: confident intents, spans (no scores, no overlaps),
+    sentiment, alignment."""
     return {
-        "intents": list(suggestion.get("intents") or []),
-        "entities": [{"start": s["start"], "end": s["end"], "label": s["label"]}
-                     for s in suggestion.get("entities") or []],
+        "intents": suggested_intents(suggestion),
+        "entities": without_overlaps([{"start": s["start"], "end": s["end"], "label": s["label"]}
+                                      for s in suggestion.get("entities") or []]),
         "sentiment": suggestion.get("sentiment"),
         "aligned": suggestion.get("aligned"),
     }
@@ -144,6 +166,11 @@ def problems(values: dict, schema: dict) -> list[str]:
     unknown = [i for i in values["intents"] if i not in schema["intents"]]
     if unknown:
         found.append(f"Unknown intent(s) {unknown}: the schema changed; pick from the current list.")
+    pairs = overlapping_spans(values.get("entities") or [])
+    if pairs:
+        a, b = pairs[0]
+        found.append(f"Spans {a['label']} {a['start']}–{a['end']} and {b['label']} {b['start']}–{b['end']} overlap: "
+                     "select the text and press the label you mean (it replaces the others), or remove one.")
     return found
 
 
@@ -158,16 +185,17 @@ def accept_suggestions(form: LabelForm) -> None:
         sentiment=current["sentiment"] if wanted["sentiment"] is None else wanted["sentiment"],
         aligned=current["aligned"] if wanted["aligned"] is None else wanted["aligned"])
     spans = current_spans(form)
-    have = {(s["start"], s["end"], s["label"]) for s in spans}
-    form.spans = spans + [s for s in wanted["entities"] if (s["start"], s["end"], s["label"]) not in have]
+    # The annotator's own spans win over suggested ones that overlap them (one label per character).
+    form.spans = sorted(spans + without_overlaps(wanted["entities"], keep=spans), key=lambda s: (s["start"], s["end"]))
     form.spans_rev += 1
 
 
-def apply_key_action(form: LabelForm, name: str, value, schema: dict) -> None:
-    """A key pressed in the page (from the span selector's log): toggle an intent, set sentiment/alignment."""
-    if name == "intent" and isinstance(value, int) and 0 <= value < len(schema["intents"]):
+def apply_key_action(form: LabelForm, name: str, value, schema: dict, quick: list[str]) -> None:
+    """A key pressed in the page (from the span selector's log): toggle the intent on that digit
+    (``quick``, see ``shortcuts.quick_intents``), set sentiment/alignment."""
+    if name == "intent" and isinstance(value, int) and 0 <= value < len(quick):
         chosen = choices(form)["intents"]
-        intent = schema["intents"][value]
+        intent = quick[value]
         change_choices(form, intents=[i for i in chosen if i != intent] if intent in chosen else [*chosen, intent])
     elif name == "sentiment" and value in schema["sentiments"]:
         change_choices(form, sentiment=value)
@@ -175,9 +203,9 @@ def apply_key_action(form: LabelForm, name: str, value, schema: dict) -> None:
         change_choices(form, aligned=value)
 
 
-def intent_label(schema: dict):
+def intent_label(quick: list[str]):
     """Option labels with their quick key, e.g. ``1 · refund_request``."""
-    positions = {name: i for i, name in enumerate(schema["intents"])}
+    positions = {name: i for i, name in enumerate(quick)}
 
     def label(name: str) -> str:
         key = shortcuts.quick_intent_key(positions.get(name, 99))
@@ -185,11 +213,14 @@ def intent_label(schema: dict):
     return label
 
 
-def render_intents(form: LabelForm, schema: dict) -> None:
+def render_intents(form: LabelForm, schema: dict, quick: list[str]) -> None:
+    """The intent box: the digit-keyed intents first (in key order), then the rest in schema order."""
     n = len(schema["intents"])
+    options = [*quick, *(i for i in schema["intents"] if i not in quick)]
     st.multiselect(
-        "Intents", schema["intents"], **seed_widget(form, "intents"), format_func=intent_label(schema),
-        placeholder=f"Type to search {n} intents  ( / )", help="Digits 1–9 and 0 toggle the first ten.",
+        "Intents", options, **seed_widget(form, "intents"), format_func=intent_label(quick),
+        placeholder=f"Type to search {n} intents  ( / )",
+        help="Digit keys toggle the most used intents, numbered in this list; / searches all.",
     )
 
 
@@ -211,14 +242,29 @@ def render_alignment(form: LabelForm) -> None:
                  placeholder="What the assistant should have said  ( C )")
 
 
+def suggestion_intents_html(suggestion: dict) -> str:
+    """The intents part of the banner: the ones pre-filled (and taken by accept) in bold, then other
+    candidates from ``CANDIDATE_FLOOR`` up, or a note that none is confident enough to pre-fill."""
+    probs = suggestion.get("intent_probs") or {}
+    chosen = suggested_intents(suggestion)
+    pct = lambda name: "" if probs.get(name) is None else f" {probs[name]:.0%}"
+    parts = [f"<b>{html.escape(name)}</b>{pct(name)}" for name in chosen]
+    if not chosen:
+        parts.append("<i>no intent confident enough to pre-fill</i>")
+    others = sorted(((n, p) for n, p in probs.items() if n not in chosen and p >= CANDIDATE_FLOOR),
+                    key=lambda kv: -kv[1])[:4]
+    if others:
+        parts.append("<span style='opacity:.75'>also " + ", ".join(
+            f"{html.escape(n)} {p:.0%}" for n, p in others) + "</span>")
+    return " · ".join(parts)
+
+
 def suggestion_html(suggestion: dict | None) -> str:
-    """The model's suggestion with confidences, escaped (names come from data and models)."""
+    """The model's suggestion with confidences, escaped (names come from data and models). Bold is
+    exactly what pre-filling and <kbd>A</kbd> take."""
     if not suggestion:
         return ""
-    probs = suggestion.get("intent_probs") or {}
-    intents = suggestion.get("intents") or []
-    shown = sorted(probs.items(), key=lambda kv: -kv[1])[:4] if probs else [(i, None) for i in intents]
-    parts = [f"<b>{html.escape(name)}</b>{'' if p is None else f' {p:.0%}'}" for name, p in shown]
+    parts = [suggestion_intents_html(suggestion)]
     if suggestion.get("sentiment"):
         conf = (suggestion.get("sentiment_probs") or {}).get(suggestion["sentiment"])
         parts.append(f"sentiment <b>{html.escape(str(suggestion['sentiment']))}</b>"
@@ -232,5 +278,5 @@ def suggestion_html(suggestion: dict | None) -> str:
     return (
         "<div style='font-size:.85rem;padding:.35rem .6rem;border-radius:.4rem;background:#fefce8;"
         "border:1px solid #fde68a'><b>Suggestion</b> from " + source + ": " + " · ".join(parts)
-        + f" <span style='opacity:.7'>— press <kbd>{shortcuts.ACCEPT}</kbd> to accept all</span></div>"
+        + f" <span style='opacity:.7'>— press <kbd>{shortcuts.ACCEPT}</kbd> to accept the bold ones and dotted spans</span></div>"
     )

@@ -42,41 +42,63 @@ def alignment_keys() -> dict[str, bool]:
     return {ALIGNED_KEY: True, MISALIGNED_KEY: False}
 
 
+def quick_intents(schema_intents: list[str], use_counts: dict[str, int]) -> list[str]:
+    """The intents that get digit keys, in key order: the most used in the project first, ties in
+    schema order. The label page computes this once per session so keys do not move while one works."""
+    order = sorted(range(len(schema_intents)), key=lambda i: (-use_counts.get(schema_intents[i], 0), i))
+    return [schema_intents[i] for i in order[:QUICK_INTENTS]]
+
+
 def quick_intent_key(position: int) -> str | None:
-    """The digit that toggles the intent at ``position`` in the schema (1..9, then 0), or None."""
+    """The digit that toggles the intent at ``position`` of the quick list (1..9, then 0), or None."""
     if position < 9:
         return str(position + 1)
     return "0" if position == 9 else None
 
 
-def shortcut_rows(sentiments: list[str]) -> list[tuple[str, str]]:
+def digit_range(n: int) -> str:
+    """The digit keys of ``n`` quick intents as the help shows them, e.g. ``1 … 9, 0`` or ``1 … 4``."""
+    keys = [quick_intent_key(i) for i in range(min(n, QUICK_INTENTS))]
+    if len(keys) <= 2:
+        return ", ".join(keys) or "—"
+    return "1 … 9, 0" if len(keys) == QUICK_INTENTS else f"1 … {keys[-1]}"
+
+
+def quick_intent_help(quick: list[str]) -> str:
+    if not quick:
+        return "no intents in the schema yet"
+    pairs = " · ".join(f"{quick_intent_key(i)} {name}" for i, name in enumerate(quick))
+    return f"toggle an intent, most used first: {pairs} (numbered in the intent box)"
+
+
+def shortcut_rows(sentiments: list[str], quick: list[str] = ()) -> list[tuple[str, str]]:
     pairs = sentiment_keys(sentiments)
     sentiment_keys_text = " ".join(k.upper() for k in pairs)
     sentiment_help = "sentiment: " + " · ".join(pairs.values())
     return [
-        ("1 … 9, 0", "toggle intent 1–10 (numbered in the intent box)"),
+        (digit_range(len(quick)), quick_intent_help(list(quick))),
         (SEARCH_INTENTS_KEY, "search all intents; Enter picks, Esc returns"),
         ("← →", "move the caret in the turn text (Ctrl/Alt: by word; Home/End)"),
         ("Shift + ← →", "select text (or drag with the mouse)"),
-        ("1 … 9", "with a selection: mark it as that entity type"),
+        ("1 … 9", "with a selection: mark it as that entity type (replaces spans it overlaps)"),
         ("Backspace / Del", "remove the span before / under the caret"),
         ("Esc", "clear the selection, leave a text box"),
         (sentiment_keys_text or "—", sentiment_help),
         (f"{ALIGNED_KEY.upper()} / {MISALIGNED_KEY.upper()}", "response aligned / misaligned"),
         (CORRECT_RESPONSE_KEY.upper(), "write a corrected response"),
-        (ACCEPT, "accept all model suggestions"),
+        (ACCEPT, "accept the suggestion (what its banner shows in bold)"),
         (SUBMIT, "submit and go to the next turn"),
         (SKIP, "skip this turn"),
         (FLAG, "flag this turn for review"),
-        (UNDO, "undo your last submit"),
+        (UNDO, "undo your last submit: its turn comes back with what you submitted"),
     ]
 
 
-def render_shortcuts_help(sentiments: list[str]) -> None:
-    """A compact key / action grid (static text, escaped)."""
+def render_shortcuts_help(sentiments: list[str], quick: list[str] = ()) -> None:
+    """A compact key / action grid (escaped: intent and sentiment names come from the schema)."""
     rows = "".join(
         f"<div class='cc-k'><kbd>{html.escape(keys)}</kbd></div><div class='cc-v'>{html.escape(what)}</div>"
-        for keys, what in shortcut_rows(sentiments)
+        for keys, what in shortcut_rows(sentiments, quick)
     )
     st.html(
         "<style>.cc-keys{display:grid;grid-template-columns:minmax(0,40%) 1fr;gap:.2rem .5rem;font-size:.78rem;"

@@ -27,6 +27,7 @@ FLASH_KEY = "label_flash"
 UNDO_KEY = "label_undo_id"
 PREFILL_KEY = "label_prefill"
 SUBMIT_CLOCK_KEY = "label_submit_clock"
+QUICK_KEY = "label_quick_intents"
 LEASE_TTL_S = 300
 LEASE_RENEW_EVERY_S = 60
 PAGE_CSS = "<style>[data-testid='stMainBlockContainer']{padding-top:4rem;padding-bottom:2rem}</style>"
@@ -41,6 +42,18 @@ def schema_of(db, project: str) -> dict:
 def guidelines_of(db, project: str) -> str:
     return runtime.cached(("project", db.path, project), 30.0,
                           lambda: (labels.get_project(db, project) or {}).get("guidelines") or "")
+
+
+def quick_intents_of(db, project: str, schema: dict) -> list[str]:
+    """The intents on the digit keys, most used first: computed once per session (and again only
+    when the schema's intents change), so a key never moves under the annotator's fingers."""
+    held = st.session_state.get(QUICK_KEY)
+    intents = tuple(schema["intents"])
+    if not (isinstance(held, dict) and held.get("project") == project and held.get("intents") == intents):
+        counts = annotations.intent_use_counts(db, project)
+        held = {"project": project, "intents": intents, "quick": shortcuts.quick_intents(list(intents), counts)}
+        st.session_state[QUICK_KEY] = held
+    return list(held["quick"])
 
 
 # -- session state ------------------------------------------------------------------------------
@@ -71,13 +84,16 @@ def _schema_filtered(db, project: str, state: dict | None) -> dict | None:
 
 
 def open_turn(db, user: auth.User, project: str, turn: dict | None) -> LabelForm | None:
-    """Make ``turn`` the open form (its earlier labels by this annotator, else the suggestion)."""
+    """Make ``turn`` the open form: its labels by this annotator, else what they submitted before an
+    undo (so undo means "let me fix that one"), else the suggestion."""
     old = st.session_state.pop(FORM_KEY, None)
     if isinstance(old, LabelForm):
         label_form.close_form(old)
     if turn is None:
         return None
-    prior = _schema_filtered(db, project, annotations.turn_state(db, turn["turn_id"], annotator=user.username))
+    earlier = (annotations.turn_state(db, turn["turn_id"], annotator=user.username)
+               or annotations.undone_submission(db, turn["turn_id"], annotator=user.username))
+    prior = _schema_filtered(db, project, earlier)
     form = label_form.open_form(turn, project, prior=prior, prefill=st.session_state.get(PREFILL_KEY, True))
     st.session_state[FORM_KEY] = form
     return form
@@ -152,7 +168,8 @@ def on_undo(db, user: auth.User, project: str, undo_id: str) -> None:
 
     progress.count_own(db, project, user.username, -1)
     open_turn(db, user, project, turns.get_turn(db, turn_id))
-    flash("info", "Undone: this turn is back with the labels it had before that submit.")
+    flash("info", "Undone: this turn is back with what you submitted (labels, spans, corrected response); "
+                  "change what you need and submit again.")
 
 
 def on_accept(project: str, form_id: str) -> None:
@@ -172,11 +189,12 @@ def on_keys(db, user: auth.User, project: str, form_id: str) -> None:
         return
     state = st.session_state.get(form.key("span"))
     schema = schema_of(db, project)
+    quick = quick_intents_of(db, project, schema)
     for seq, name, value in new_actions(state.get("actions") if isinstance(state, dict) else None,
                                         after=form.last_seq):
         form.last_seq = seq
         if name in ("intent", "sentiment", "aligned"):
-            label_form.apply_key_action(form, name, value, schema)
+            label_form.apply_key_action(form, name, value, schema, quick)
         elif name == "accept":
             label_form.accept_suggestions(form)
         elif name == "flag":
@@ -212,7 +230,7 @@ def render_sidebar(db, user: auth.User, project: str, schema: dict) -> None:
         with st.expander("Progress", expanded=True):
             progress.render_progress(progress.project_progress(db, project, user.username))
         with st.expander("Keyboard shortcuts", expanded=True):
-            shortcuts.render_shortcuts_help(schema["sentiments"])
+            shortcuts.render_shortcuts_help(schema["sentiments"], quick_intents_of(db, project, schema))
         guidelines = guidelines_of(db, project)
         with st.expander("Guidelines", expanded=False):
             # Admin-written Markdown (trusted); dialog text never goes through st.markdown.
@@ -243,7 +261,7 @@ def render_form(db, user: auth.User, project: str, form: LabelForm, turn: dict, 
     suggestion = turn.get("suggestion")
     if suggestion:
         st.html(label_form.suggestion_html(suggestion))
-    label_form.render_intents(form, schema)
+    label_form.render_intents(form, schema, quick_intents_of(db, project, schema))
     label_form.render_sentiment(form, schema)
     label_form.render_alignment(form)
     render_actions(db, user, project, form, suggestion)

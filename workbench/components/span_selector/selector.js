@@ -212,8 +212,11 @@ class Selector {
     const sel = selection(st);
     const label = (this.cfg.entity_types || [])[k];
     if (!sel || !label) return;
-    const dup = st.spans.some((s) => s.start === sel[0] && s.end === sel[1] && s.label === label);
-    if (!dup) st.spans.push({ start: sel[0], end: sel[1], label });
+    // NER mode (as Prodigy, doccano): a label over a selection replaces every span it overlaps,
+    // so re-labelling a suggested span changes its label instead of stacking a second span on it.
+    st.spans = st.spans.filter((s) => s.end <= sel[0] || s.start >= sel[1]);
+    st.spans.push({ start: sel[0], end: sel[1], label });
+    st.spans.sort((a, b) => a.start - b.start || a.end - b.end);
     st.anchor = null;
     st.caret = sel[1];
     this.draw();
