@@ -11,12 +11,10 @@ results. Agreement statistics live in ``store.agreement``; this module re-export
 Scope of model views: a run's predictions of labelled turns are held-out only for turns the run did
 not train on. When the run's metrics list its held-out ids (``holdout_ids``), views use just those
 (scope "held-out"); otherwise every labelled turn (scope "labelled", in-sample for the model) and the
-page says so.
+page says so. The run lookup, that scope and the per-turn snapshot -- including how multi-label intents
+compare as sets -- live in ``store.model_snapshot`` and are re-exported here.
 """
 from __future__ import annotations
-
-import json
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -27,17 +25,14 @@ from store.agreement import turn_votes  # noqa: F401 (re-export)
 from store.current import (CURRENT_LABELS, cached, current_labels, current_labels_sql, data_version,  # noqa: F401
                            labelled_records, labelled_turn_ids, over_current, turn_texts)
 from store.current import _renamer
-from store.labels import rename_map
+from store.labels import get_schema, rename_map
+from store.model_snapshot import (NO_INTENT, ModelSnapshot, _decode, heldout_ids, heldout_metrics,  # noqa: F401
+                                  model_snapshot, model_versions, resolve_run, scope_condition)
+
+FIELDS = ("intent", "sentiment")   # the fields with a single-label (gold, predicted) pair per turn
 
 
 # ------------------------------------------------------------------------------------ runs
-def _decode(row: dict) -> dict:
-    for key in ("metrics", "timings"):
-        value = row.get(key)
-        row[key] = json.loads(value) if isinstance(value, str) and value else (value or {})
-    return row
-
-
 def runs(db, project: str = "default") -> pd.DataFrame:
     """Finished and failed runs, oldest first, with their held-out headline metrics as columns
     (the run history table and the learning curve: metric vs number of labels)."""
@@ -57,63 +52,7 @@ def runs(db, project: str = "default") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def resolve_run(db, project: str = "default", run_id: str | None = None) -> dict | None:
-    """``run_id``'s record, or the newest finished run with predictions; None when there is none."""
-    if run_id is not None:
-        rows = db.query_dicts("SELECT * FROM model_runs WHERE run_id = ? AND project = ?", [run_id, project])
-    else:
-        rows = db.query_dicts("SELECT r.* FROM model_runs r WHERE r.project = ? AND r.status = 'done' AND EXISTS "
-                              "(SELECT 1 FROM predictions p WHERE p.run_id = r.run_id) "
-                              "ORDER BY r.finished_at DESC NULLS LAST, r.run_id DESC LIMIT 1", [project])
-    return _decode(rows[0]) if rows else None
-
-
-def model_versions(db, project: str = "default") -> list[dict]:
-    """Runs whose predictions are still stored, newest first: ``{run_id, model_version, finished_at}``."""
-    return db.query_dicts("SELECT r.run_id, coalesce(r.model_version, r.run_id) AS model_version, r.finished_at "
-                          "FROM model_runs r WHERE r.project = ? AND r.status = 'done' AND EXISTS "
-                          "(SELECT 1 FROM predictions p WHERE p.run_id = r.run_id) "
-                          "ORDER BY r.finished_at DESC NULLS LAST, r.run_id DESC", [project])
-
-
-def heldout_ids(run: dict | None) -> list[str] | None:
-    """The turn ids the run held out of training, when its metrics record them."""
-    if not run:
-        return None
-    metrics = run.get("metrics") or {}
-    ids = metrics.get("holdout_ids") or metrics.get("heldout_ids") or (metrics.get("holdout") or {}).get("ids")
-    return [str(i) for i in ids] if ids else None
-
-
-def _scope(run: dict) -> tuple[str, dict, str]:
-    """(SQL condition on alias c, params, scope name) restricting labelled turns to the held-out slice."""
-    ids = heldout_ids(run)
-    if ids:
-        return "c.turn_id IN (SELECT unnest($ids))", {"ids": ids}, "held-out"
-    return "true", {}, "labelled"
-
-
 # ------------------------------------------------------------------------- model snapshot
-FIELD_SQL = {  # gold and predicted value of a single-label view of each field
-    "intent": ("c.intents[1]", "p.intents[1]"),
-    "sentiment": ("c.sentiment", "p.sentiment"),
-}
-
-
-@dataclass(frozen=True)
-class ModelSnapshot:
-    """A run's predictions of the labelled turns beside their current labels, one compact row per turn
-    (``frame``: turn_id, gold_intent, pred_intent, confidence, gold_sentiment, pred_sentiment, ...).
-    Built by one query and kept while the data is unchanged, so every chart of the health page and
-    every rerun (a click on a cell) reads memory instead of re-running the label CTE.
-    Also ``p_given_intent``/``p_given_sentiment`` (the model's probability of the current label) and
-    ``sentiment_confidence``."""
-
-    run: dict
-    scope: str
-    frame: pd.DataFrame
-
-
 def agreement_summary(db, project: str = "default") -> dict:
     """``store.agreement.agreement_summary``, cached per data version."""
     return cached("agreement", db, project, lambda: _agreement.agreement_summary(db, project))
@@ -129,37 +68,10 @@ def adjudication_queue(db, project: str = "default", *, limit: int = 200):
     return cached("queue", db, project, lambda: _agreement.adjudication_queue(db, project, limit=limit), limit)
 
 
-def model_snapshot(db, project: str = "default", *, run_id: str | None = None) -> ModelSnapshot | None:
-    """The run's (default: newest with predictions) snapshot, or None when no run has predictions."""
-    run = resolve_run(db, project, run_id)
-    if run is None:
-        return None
-    return cached("snapshot", db, project, lambda: _build_snapshot(db, project, run), run["run_id"])
-
-
-def _build_snapshot(db, project: str, run: dict) -> ModelSnapshot:
-    where, params, scope = _scope(run)
-    frame = over_current(db, project, f"""WITH
-        joined AS (SELECT c.turn_id, c.intents[1] AS gold_intent, p.intents[1] AS pred_intent,
-                          c.sentiment AS gold_sentiment, p.sentiment AS pred_sentiment,
-                          CAST(p.intent_probs::JSON AS MAP(VARCHAR, DOUBLE)) AS ip,
-                          CAST(p.sentiment_probs::JSON AS MAP(VARCHAR, DOUBLE)) AS sp
-                   FROM cur c JOIN predictions p ON p.turn_id = c.turn_id AND p.run_id = $run WHERE {where})
-        SELECT turn_id, gold_intent, pred_intent, ip[pred_intent] AS confidence, ip[gold_intent] AS p_given_intent,
-               gold_sentiment, pred_sentiment, sp[pred_sentiment] AS sentiment_confidence,
-               sp[gold_sentiment] AS p_given_sentiment FROM joined""", {"run": run["run_id"], **params})
-    for column, kind in (("gold_intent", "intent"), ("pred_intent", "intent"),
-                         ("gold_sentiment", "sentiment"), ("pred_sentiment", "sentiment")):
-        names = rename_map(db, project, kind)
-        if names:
-            frame[column] = frame[column].map(lambda v, n=names: n.get(v, v) if isinstance(v, str) else v)
-    return ModelSnapshot(run, scope, frame)
-
-
 def confusion_from(snapshot: ModelSnapshot | None, field: str = "intent") -> dict:
     """Gold (rows) vs predicted (columns) counts: ``{"labels", "matrix", "n", "scope", "run_id", "model_version"}``."""
-    if field not in FIELD_SQL:
-        raise ValueError(f"field: expected one of {sorted(FIELD_SQL)}, got {field!r}")
+    if field not in FIELDS:
+        raise ValueError(f"field: expected one of {sorted(FIELDS)}, got {field!r}")
     if snapshot is None:
         return {"labels": [], "matrix": [], "n": 0, "scope": None, "run_id": None, "model_version": None}
     pairs = snapshot.frame[[f"gold_{field}", f"pred_{field}"]].dropna()
@@ -173,7 +85,9 @@ def confusion_from(snapshot: ModelSnapshot | None, field: str = "intent") -> dic
 
 
 def confusion(db, project: str = "default", *, field: str = "intent", run_id: str | None = None) -> dict:
-    """``confusion_from`` the run's snapshot. Multi-label intents compare by their first (alphabetical) intent."""
+    """``confusion_from`` the run's snapshot. Multi-label intents compare as sets: one (gold, predicted) pair
+    per turn, the top predicted intent correct when it is one of the gold intents
+    (``store.model_snapshot.pair_intents``); a turn the model gave no intent is predicted ``NO_INTENT``."""
     return confusion_from(model_snapshot(db, project, run_id=run_id), field)
 
 
@@ -196,23 +110,31 @@ def calibration(db, project: str = "default", *, run_id: str | None = None, bins
 
 
 def per_class_scores(matrix_data: dict) -> pd.DataFrame:
-    """Per label precision, recall, F1 and support from a ``confusion`` result (pure; no query)."""
+    """Per label precision, recall, F1 and support from a ``confusion`` result (pure; no query).
+
+    Undefined is NaN, not 0 (st.dataframe shows an empty cell): precision of a label never predicted,
+    recall and F1 of a label with no support -- a label the model predicts but no turn has gets
+    precision 0 (all its predictions were wrong) and no recall or F1; a label with support the model
+    never predicts gets recall 0 and F1 0 (a real miss). The ``NO_INTENT`` column (turns the model gave
+    no intent) is not a label and has no row."""
     labels, m = matrix_data["labels"], np.asarray(matrix_data["matrix"], dtype=float)
     if not labels:
         return pd.DataFrame(columns=["label", "precision", "recall", "f1", "support"])
     tp, predicted, support = np.diag(m), m.sum(axis=0), m.sum(axis=1)
-    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
-    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(tp), where=(precision + recall) > 0)
-    return pd.DataFrame({"label": labels, "precision": precision.round(4), "recall": recall.round(4),
-                         "f1": f1.round(4), "support": support.astype(int)})
+    precision = np.divide(tp, predicted, out=np.full_like(tp, np.nan), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.full_like(tp, np.nan), where=support > 0)
+    f1 = np.divide(2 * tp, support + predicted, out=np.full_like(tp, np.nan), where=support > 0)
+    table = pd.DataFrame({"label": labels, "precision": precision.round(4), "recall": recall.round(4),
+                          "f1": f1.round(4), "support": support.astype(int)})
+    return table[table["label"] != NO_INTENT].reset_index(drop=True)
 
 
 def confusion_cell_turns(db, project: str = "default", *, gold: str, predicted: str, field: str = "intent",
                          run_id: str | None = None, limit: int = 200) -> pd.DataFrame:
-    """The turns in one confusion cell, most confident prediction first: turn_id, text, response,
-    given, predicted, confidence."""
-    columns = ["turn_id", "text", "response", "given", "predicted", "confidence"]
+    """The turns in one confusion cell, most confident prediction first: turn_id, text, response, given,
+    predicted, confidence, intents (all the turn's current intents, ", "-joined) and ``model_has_given``
+    (the model also predicts the given intent: then it suggests adding, not replacing, so no relabel)."""
+    columns = ["turn_id", "text", "response", "given", "predicted", "confidence", "intents", "model_has_given"]
     snapshot = model_snapshot(db, project, run_id=run_id)
     if snapshot is None:
         return pd.DataFrame(columns=columns)
@@ -221,20 +143,29 @@ def confusion_cell_turns(db, project: str = "default", *, gold: str, predicted: 
     cell = f[(f[f"gold_{field}"] == gold) & (f[f"pred_{field}"] == predicted)]
     cell = cell.sort_values(confidence, ascending=False, na_position="last").head(limit)
     out = cell.rename(columns={f"gold_{field}": "given", f"pred_{field}": "predicted", confidence: "confidence"})
+    out = out.assign(intents=out["gold_intents"].map(", ".join),
+                     model_has_given=out["model_has_given"] if field == "intent" else False)
     texts = turn_texts(db, out["turn_id"].tolist())
-    return out[["turn_id", "given", "predicted", "confidence"]].merge(texts, on="turn_id", how="left")[columns]
+    return out[["turn_id", "given", "predicted", "confidence", "intents", "model_has_given"]].merge(
+        texts, on="turn_id", how="left")[columns]
+
+
+ENTITY_COLUMNS = ["label", "precision", "recall", "f1", "support", "n_pred"]
 
 
 def entity_scores(db, project: str = "default", *, run_id: str | None = None) -> pd.DataFrame:
-    """Exact-span precision/recall/F1 per entity type, predictions vs current labels (in SQL; cached)."""
+    """Exact-span precision/recall/F1 per entity type (every schema type, and any other seen), predictions vs
+    current labels (in SQL; cached); ``support`` gold spans, ``n_pred`` predicted spans. Undefined is NaN,
+    as in ``per_class_scores``: a type with no gold span in scope has no recall or F1 (a chart draws no
+    bar rather than a zero one), a type the model never predicts has no precision and F1 0."""
     run = resolve_run(db, project, run_id)
     if run is None:
-        return pd.DataFrame(columns=["label", "precision", "recall", "f1", "support"])
+        return pd.DataFrame(columns=ENTITY_COLUMNS)
     return cached("entities", db, project, lambda: _entity_scores(db, project, run), run["run_id"])
 
 
 def _entity_scores(db, project: str, run: dict) -> pd.DataFrame:
-    where, params, _ = _scope(run)
+    where, params, _ = scope_condition(run)
     frame = over_current(db, project, f"""WITH
         scoped AS (SELECT c.turn_id, c.entities AS gold, p.entities AS pred FROM cur c
                    JOIN predictions p ON p.turn_id = c.turn_id AND p.run_id = $run WHERE {where}),
@@ -245,16 +176,15 @@ def _entity_scores(db, project: str, run: dict) -> pd.DataFrame:
         FROM g FULL OUTER JOIN q ON g.turn_id = q.turn_id AND g."start" = q."start" AND g."end" = q."end" AND g.label = q.label
         GROUP BY ALL""", {"run": run["run_id"], **params})
     rename = _renamer(db, project, "entity")
-    totals: dict[str, list[int]] = {}
+    totals: dict[str, list[int]] = {name: [0, 0, 0] for name in get_schema(db, project)["entities"]}
     for label, n_gold, n_pred, tp in frame.itertuples(index=False):
         t = totals.setdefault(rename(label), [0, 0, 0])
         t[0], t[1], t[2] = t[0] + n_gold, t[1] + n_pred, t[2] + tp
-    out = []
-    for label, (n_gold, n_pred, tp) in sorted(totals.items()):
-        p, r = (tp / n_pred if n_pred else 0.0), (tp / n_gold if n_gold else 0.0)
-        out.append({"label": label, "precision": round(p, 4), "recall": round(r, 4),
-                    "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0, "support": n_gold})
-    return pd.DataFrame(out, columns=["label", "precision", "recall", "f1", "support"])
+    out = [{"label": label, "precision": round(tp / n_pred, 4) if n_pred else np.nan,
+            "recall": round(tp / n_gold, 4) if n_gold else np.nan,
+            "f1": round(2 * tp / (n_gold + n_pred), 4) if n_gold else np.nan, "support": n_gold, "n_pred": n_pred}
+           for label, (n_gold, n_pred, tp) in sorted(totals.items())]
+    return pd.DataFrame(out, columns=ENTITY_COLUMNS)
 
 
 # ------------------------------------------------------------------------ label errors
@@ -266,10 +196,15 @@ def label_error_candidates(db, project: str = "default", *, field: str = "intent
     probabilities: out-of-sample only for held-out turns (see module docstring); the page offers the
     out-of-fold audit (``pipeline.label_errors.rank_label_errors``) for the rest. ``field="entity"``:
     span disagreements (``store.entity_errors``), one row per span, with ``row_id``/``start``/``end``/``span_text``.
+
+    Intents compare as sets (``store.model_snapshot``): a turn is listed only when the model's top intent
+    is none of its intents and the given intent is one the model does not predict; ``suggested`` is
+    then never an intent the turn already has, and a relabel replaces just ``given`` (``intents`` lists
+    them all). A turn the model gave no intent has nothing to suggest and is not listed.
     """
     if field == "entity":
         return _entity_candidates(db, project, run_id=run_id, limit=limit)
-    columns = ["turn_id", "text", "response", "given", "suggested", "score", "p_suggested"]
+    columns = ["turn_id", "text", "response", "given", "suggested", "score", "p_suggested", "intents"]
     snapshot = model_snapshot(db, project, run_id=run_id)
     if snapshot is None:
         return pd.DataFrame(columns=columns)
@@ -277,8 +212,11 @@ def label_error_candidates(db, project: str = "default", *, field: str = "intent
     p_given, p_pred = (("p_given_intent", "confidence") if field == "intent"
                        else ("p_given_sentiment", "sentiment_confidence"))
     f = f[f[f"gold_{field}"].notna() & f[f"pred_{field}"].notna() & (f[f"gold_{field}"] != f[f"pred_{field}"])]
+    if field == "intent":
+        f = f[(f["pred_intent"] != NO_INTENT) & ~f["model_has_given"].astype(bool)]
     out = pd.DataFrame({"turn_id": f["turn_id"], "given": f[f"gold_{field}"], "suggested": f[f"pred_{field}"],
-                        "score": 1.0 - f[p_given].fillna(0.0), "p_suggested": f[p_pred]})
+                        "score": 1.0 - f[p_given].fillna(0.0), "p_suggested": f[p_pred],
+                        "intents": f["gold_intents"].map(", ".join)})
     out = out.sort_values(["score", "turn_id"], ascending=[False, True]).head(limit)
     return out.merge(turn_texts(db, out["turn_id"].tolist()), on="turn_id", how="left")[columns]
 
@@ -288,7 +226,7 @@ def _entity_candidates(db, project: str, *, run_id: str | None, limit: int) -> p
     run = resolve_run(db, project, run_id)
     if run is None:
         return pd.DataFrame(columns=[*entity_errors.COLUMNS, "text", "response"])
-    condition, params, _scope_name = _scope(run)
+    condition, params, _scope_name = scope_condition(run)
     frame = entity_errors.entity_error_candidates(db, project, run=run, scope_sql=condition, scope_params=params,
                                                   limit=limit)
     rename = _renamer(db, project, "entity")

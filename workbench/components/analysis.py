@@ -72,11 +72,13 @@ def run_picker(db, project: str, *, key: str) -> str | None:
 
 
 def scope_note(scope: str | None) -> None:
+    """Which turns a view compares: the held-out slice, or every labelled turn (possibly in-sample)."""
     if scope == "labelled":
-        st.caption("Scope: every labelled turn the run scored. The run recorded no held-out slice, so these "
-                   "predictions may be in-sample (optimistic).")
+        st.caption("Scope: every labelled turn the run scored, against today's labels. The run recorded no "
+                   "held-out slice, so these predictions may be in-sample (optimistic).")
     elif scope == "held-out":
-        st.caption("Scope: the run's held-out turns (out-of-sample).")
+        st.caption("Scope: the run's held-out turns (out-of-sample), against today's labels: corrections made "
+                   "since the run count here.")
 
 
 # ------------------------------------------------------------------------------- charts
@@ -168,13 +170,23 @@ def bar_figure(frame: pd.DataFrame, *, x: str, y: str, title: str, y_range=(0, 1
     return fig
 
 
+def _label_count_axis(done: pd.DataFrame) -> dict:
+    """An x-axis of whole label counts: ticks at the runs' own counts when there are few (one run would
+    otherwise get ticks like 206.5), else Plotly's own ticks (12+ distinct counts span 11+, so its steps
+    are whole numbers), printed as integers."""
+    counts = sorted({int(n) for n in done["n_labels"].dropna()}) if "n_labels" in done else []
+    if 0 < len(counts) <= 12:
+        return dict(title="labels", tickmode="array", tickvals=counts, ticktext=[str(n) for n in counts])
+    return dict(title="labels", tickformat="d")
+
+
 def learning_curve_figure(runs: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     done = runs[runs["status"] == "done"] if not runs.empty else runs
     for metric in ("intent_accuracy", "intent_macro_f1", "entity_f1", "sentiment_macro_f1"):
         if metric in done and done[metric].notna().any():
             fig.add_trace(go.Scatter(x=done["n_labels"], y=done[metric], mode="lines+markers", name=metric))
-    fig.update_layout(title="Learning curve (held-out metric vs labels)", height=320, xaxis_title="labels",
+    fig.update_layout(title="Learning curve (held-out metric vs labels)", height=320, xaxis=_label_count_axis(done),
                       yaxis=dict(range=[0, 1]), margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
@@ -206,6 +218,9 @@ def pick_turn(frame: pd.DataFrame, *, key: str, columns: list[str] | None = None
         st.session_state[f"{key}_pick"] = choice
     if choice not in set(frame[id_column]):
         choice = frame.iloc[0][id_column]
+        st.text("Showing the first row (nothing is ticked): tick a row in the table to select another.")
+    else:
+        st.text(f"Showing the ticked row: {choice}")
     return frame[frame[id_column] == choice].iloc[0].to_dict()
 
 
@@ -238,6 +253,9 @@ def _entities_with(entities: list[dict], given: dict, value: dict) -> list[dict]
 
 
 def _labels_with(current: dict, field: str, given, value) -> dict:
+    """The turn's labels after relabelling ``field`` from ``given`` to ``value``: for intents only ``given`` is
+    replaced, so the other intents of a multi-label turn stay, and an intent is never listed twice
+    (``relabel_refusal`` turns away the cases where that would drop a label)."""
     entities = list(current.get("entities") or [])
     if field == "entity":
         entities = _entities_with(entities, given, value)
@@ -245,11 +263,27 @@ def _labels_with(current: dict, field: str, given, value) -> dict:
     if field == "intent" and isinstance(value, (list, tuple)):      # multi-label suggestion: the whole set
         intents = list(value)
     elif field == "intent":
-        intents = [value if i == given else i for i in intents] if given in intents else [value]
+        intents = [value if i == given else i for i in intents] if given in intents else [*intents, value]
         intents = list(dict.fromkeys(intents))
     return {"intents": intents, "entities": entities,
             "sentiment": value if field == "sentiment" else current.get("sentiment"),
             "aligned": value if field == "aligned" else current.get("aligned")}
+
+
+def relabel_refusal(current: dict, field: str, given, value) -> str | None:
+    """Why relabelling would be wrong here (None: it is fine). An intent suggestion the turn already has
+    would merge two intents into one (dropping a correct label), and a given intent the turn no longer
+    has means the row is stale (the label changed since the list was computed)."""
+    if value is None:
+        return "there is no suggestion"
+    if field != "intent" or isinstance(value, (list, tuple)):
+        return None
+    intents = list(current.get("intents") or [])
+    if value in intents:
+        return f"the turn already has intent {value}"
+    if intents and given not in intents:
+        return f"the turn no longer has intent {given} (its label changed since this list was made)"
+    return None
 
 
 def _describe(value) -> str:
@@ -270,6 +304,10 @@ def apply_fix(db, user, project: str, *, turn_id: str, field: str, given, value,
                          note=f"analyst: check {field}: given {given_text}, model suggests {value_text}")
         flash("success", f"Sent {turn_id} to review (the adjudication queue on the Agreement page).")
         return
+    refusal = relabel_refusal(current, field, given, value) if action == "relabel" else None
+    if refusal:         # checked again on click: the labels may have changed since the buttons were drawn
+        flash("error", f"{turn_id}: not relabelled: {refusal}.")
+        return
     labels = _labels_with(current, field, given, value) if action == "relabel" else _labels_with(current, "", None, None)
     annotations.adjudicate(db, annotation_id=annotation_id, turn_id=turn_id, project=project, reviewer=user.username,
                            note=f"analyst {action}: {field} {given_text} -> {value_text if action == 'relabel' else given_text}",
@@ -278,11 +316,42 @@ def apply_fix(db, user, project: str, *, turn_id: str, field: str, given, value,
     flash("success", f"{turn_id}: {what}. Stored as the gold label; earlier labels stay in the history.")
 
 
+FIELD_KEYS = {"intent": "intents", "entity": "entities", "sentiment": "sentiment", "aligned": "aligned"}
+
+
+def _stored_text(labels: dict, field: str) -> str:
+    value = labels.get(FIELD_KEYS[field])
+    if field == "intent":
+        return "[" + ", ".join(map(str, value or [])) + "]"
+    return "(none)" if value is None else str(value)
+
+
+def fix_preview(current: dict, field: str, given, suggested) -> list[str]:
+    """One line per button saying exactly what it stores (shown with st.text: the values are user text)."""
+    refusal = relabel_refusal(current, field, given, suggested)
+    if refusal:
+        relabel = f"off: {refusal}"
+    elif field == "entity":
+        relabel = f"entity span {_describe(given)} -> {_describe(suggested)}"
+    else:
+        after = _labels_with(current, field, given, suggested)
+        relabel = f"{FIELD_KEYS[field]} {_stored_text(current, field)} -> {_stored_text(after, field)}"
+    kept = _describe(given) if field == "entity" else _stored_text(current, field)
+    return [f"Relabel to the suggestion: {relabel}",
+            f"Confirm the given label: {FIELD_KEYS[field]} {kept} kept, stored as the adjudicated gold label",
+            "Send to review: flags the turn for the adjudication queue; labels unchanged"]
+
+
 def fix_buttons(db, user, project: str, *, turn_id: str, field: str, given, suggested, key: str) -> None:
-    """Relabel to the suggestion / confirm the given label / send to review: one click each."""
+    """Relabel to the suggestion / confirm the given label / send to review: one click each, under a line
+    per button saying what it will store (button labels stay fixed strings: values are user text)."""
+    current = analysis.current_labels(db, project, [turn_id]).get(turn_id) or {}
+    for line in fix_preview(current, field, given, suggested):
+        st.text(line)
     common = dict(turn_id=turn_id, field=field, given=given, value=suggested)
     left, middle, right = st.columns(3)
-    left.button("Relabel to the suggestion", key=f"{key}_relabel", type="primary", disabled=suggested is None,
+    left.button("Relabel to the suggestion", key=f"{key}_relabel", type="primary",
+                disabled=relabel_refusal(current, field, given, suggested) is not None,
                 on_click=apply_fix, args=(db, user, project), kwargs={**common, "action": "relabel"})
     middle.button("Confirm the given label", key=f"{key}_confirm",
                   on_click=apply_fix, args=(db, user, project), kwargs={**common, "action": "confirm"})

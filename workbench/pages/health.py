@@ -1,5 +1,10 @@
 """Model health: confusion matrix (click a cell to list and fix its turns), per-intent scores, entity and
-sentiment quality, learning curve, calibration and the run history -- for one model version."""
+sentiment quality, learning curve, calibration and the run history -- for one model version.
+
+Two intent scores can differ, and the page says why next to them: the matrix compares today's labels of
+the run's scope with its stored predictions (top intent counted correct when it is one of the turn's
+intents), while the run's held-out metrics were measured when it trained (the Pipeline page's number;
+exact-set accuracy for multi-label)."""
 from __future__ import annotations
 
 import streamlit as st
@@ -8,23 +13,49 @@ from store import analysis
 from workbench.components import analysis as ui
 
 
+def cell_suggestion(row: dict):
+    """The intent a relabel would write for a cell row, or None: not on the diagonal, not for a turn the
+    model gave no intent, and not when the model also predicts the given intent (it suggests an extra one)."""
+    predicted = row["predicted"]
+    if predicted == row["given"] or predicted == analysis.NO_INTENT or row.get("model_has_given"):
+        return None
+    return predicted
+
+
 def render_cell(db, user, project: str, run_id: str, cell: tuple[str, str]) -> None:
     turns = analysis.confusion_cell_turns(db, project, gold=cell[0], predicted=cell[1], run_id=run_id)
     st.text(f"{len(turns)} turn(s) labelled {cell[0]!r}, predicted {cell[1]!r}")
-    row = ui.pick_turn(turns, key="health_cell", columns=["turn_id", "text", "given", "predicted", "confidence"])
+    row = ui.pick_turn(turns, key="health_cell",
+                       columns=["turn_id", "text", "given", "predicted", "confidence", "intents"])
     if row is None:
         return
     ui.show_turn(row)
+    if row["model_has_given"] and row["predicted"] != row["given"]:
+        st.text(f"The model also predicts {row['given']}; it ranks {row['predicted']} first: an extra intent, "
+                "not a wrong one, so there is nothing to replace.")
     ui.fix_buttons(db, user, project, turn_id=row["turn_id"], field="intent", given=row["given"],
-                   suggested=row["predicted"] if row["predicted"] != row["given"] else None, key="health_fix")
+                   suggested=cell_suggestion(row), key="health_fix")
     ui.evidence_panel(db, project, row["turn_id"], run_id=run_id)
+
+
+def render_entity_scores(db, project: str, run_id: str, column) -> None:
+    """Entity F1 per type; types without an F1 (no gold span in scope) draw no bar and are named, as are
+    types at 0 because the model predicted none of their spans."""
+    entities = analysis.entity_scores(db, project, run_id=run_id)
+    if entities.empty:
+        return
+    column.plotly_chart(ui.bar_figure(entities, x="label", y="f1", title="Entity F1 per type"), width="stretch")
+    no_gold = entities[entities["support"] == 0]["label"].tolist()
+    none_found = entities[(entities["support"] > 0) & (entities["n_pred"] == 0)]["label"].tolist()
+    if no_gold:
+        column.text(f"No bar (no gold span of the type in scope): {', '.join(no_gold)}")
+    if none_found:
+        column.text(f"F1 0 (the model predicted no span of the type): {', '.join(none_found)}")
 
 
 def render_quality(db, project: str, run_id: str, snapshot) -> None:
     left, right = st.columns(2)
-    entities = analysis.entity_scores(db, project, run_id=run_id)
-    if not entities.empty:
-        left.plotly_chart(ui.bar_figure(entities, x="label", y="f1", title="Entity F1 per type"), width="stretch")
+    render_entity_scores(db, project, run_id, left)
     sentiment = analysis.confusion_from(snapshot, "sentiment")
     if sentiment["labels"]:
         right.plotly_chart(ui.confusion_figure(sentiment, title="Sentiment confusion"), width="stretch")
@@ -34,6 +65,33 @@ def render_quality(db, project: str, run_id: str, snapshot) -> None:
     st.subheader("Run history")
     st.dataframe(runs.sort_values("created_at", ascending=False) if not runs.empty else runs, hide_index=True,
                  width="stretch")
+
+
+def _score(value) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) and value == value else "-"
+
+
+def render_scores(data: dict, scores, run: dict) -> None:
+    """This page's scores with their scope, then the run's own held-out scores (as on the Pipeline page)."""
+    ui.scope_note(data["scope"])
+    matrix = data["matrix"]
+    correct = sum(matrix[i][i] for i in range(len(data["labels"])))
+    a, b, c = st.columns(3)
+    a.metric("Turns compared", data["n"])
+    b.metric("Intent accuracy", _score(correct / data["n"]) if data["n"] else "-")
+    c.metric("Intent macro-F1", _score(scores["f1"].mean()) if not scores.empty else "-")
+    st.text("Above: today's labels vs the run's predictions; the top predicted intent counts as correct when it "
+            "is one of the turn's intents; a turn with no predicted intent counts as a miss.")
+    held = analysis.heldout_metrics(run)
+    if held.get("intent_accuracy") is None and held.get("intent_macro_f1") is None:
+        return
+    a, b, c = st.columns(3)
+    a.metric("Held-out turns (at training)", held.get("n") if held.get("n") is not None else "-")
+    b.metric("Held-out intent accuracy", _score(held.get("intent_accuracy")))
+    c.metric("Held-out intent macro-F1", _score(held.get("intent_macro_f1")))
+    exact = " (exact-set accuracy: every intent of the turn right)" if held.get("multi_label") else ""
+    st.text(f"Held-out: measured by the run when it trained, on the labels of that time{exact}; "
+            "the Pipeline page shows these.")
 
 
 @ui.analyst_page
@@ -46,17 +104,14 @@ def render(db, user, project: str) -> None:
         return
     snapshot = analysis.model_snapshot(db, project, run_id=run_id)
     data = analysis.confusion_from(snapshot, "intent")
-    ui.scope_note(data["scope"])
     scores = analysis.per_class_scores(data)
-    accuracy = sum(data["matrix"][i][i] for i in range(len(data["labels"]))) / data["n"] if data["n"] else None
-    a, b, c = st.columns(3)
-    a.metric("Turns compared", data["n"])
-    b.metric("Intent accuracy", f"{accuracy:.3f}" if accuracy is not None else "-")
-    c.metric("Intent macro-F1", f"{scores['f1'].mean():.3f}" if not scores.empty else "-")
+    render_scores(data, scores, snapshot.run)
     if data["labels"]:
         cell = ui.confusion_with_cell_picker(data, key="health_cm", title="Intent confusion (click a cell)")
         if cell is not None:
             render_cell(db, user, project, run_id, cell)
         st.subheader("Per-intent precision / recall / F1")
+        st.text("An empty cell is undefined: no precision for an intent never predicted, no recall or F1 "
+                "for an intent no turn in scope has.")
         st.dataframe(scores, hide_index=True, width="stretch")
     render_quality(db, project, run_id, snapshot)

@@ -45,8 +45,8 @@ def render(db, user, project: str) -> None:
         return
     entity = field == "entity"
     st.text(f"{len(rows)} candidate(s), most likely error first ({SCORES[entity and source == 'run']})")
-    row = ui.pick_turn(rows, key=f"errors_{source}_{field}", id_column="row_id" if entity else "turn_id",
-                       columns=COLUMNS.get(field, ["turn_id", "text", "given", "suggested", "score"]))
+    shown = [c for c in COLUMNS.get(field, ["turn_id", "text", "given", "suggested", "score", "intents"]) if c in rows]
+    row = ui.pick_turn(rows, key=f"errors_{source}_{field}", id_column="row_id" if entity else "turn_id", columns=shown)
     if row is None:
         return
     ui.show_turn(row)
