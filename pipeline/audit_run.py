@@ -38,11 +38,14 @@ def run_audit(records_path: Path, out_path: Path, progress_path: Path, *, encode
         write_json_atomic(progress_path, {"stage": stage, "fraction": float(fraction or 0.0)})
 
     try:
+        from pipeline.encoder_choice import choose_encoder
         from pipeline.encoders import configure_threads
         from pipeline.label_errors import rank_label_errors
 
         configure_threads()
-        rows = rank_label_errors(read_records(records_path), encoder=encoder, fields=AUDIT_FIELDS, progress=progress)
+        records = read_records(records_path)
+        encoder = choose_encoder(encoder, [r["text"] for r in records]).name   # as the worker chooses
+        rows = rank_label_errors(records, encoder=encoder, fields=AUDIT_FIELDS, progress=progress)
     except Exception as exc:  # the app shows this text; the traceback goes to this process's log
         write_json_atomic(out_path, {"state": "failed", "error": f"{type(exc).__name__}: {exc}"})
         raise
@@ -55,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--progress", required=True, type=Path)
-    parser.add_argument("--encoder", default=None, help="encoder name or local path (default: the packaged MiniLM)")
+    parser.add_argument("--encoder", default=None, help="encoder name or local path (default: auto -- the packaged MiniLM, or the multilingual encoder when the turns need it)")
     args = parser.parse_args(argv)
     return run_audit(args.records, args.out, args.progress, encoder=args.encoder)
 

@@ -121,11 +121,13 @@ def run_job(job_dir: Path, out_dir: Path, *, checkpoint: Checkpoint | None = Non
         labels = read_records(Path(job_dir) / jf.LABELS_FILE)
         pool = read_records(Path(job_dir) / jf.POOL_FILE)
     check("loaded", 0.02)
+    from pipeline.encoder_choice import choose_encoder
     from pipeline.encoders import configure_threads, load_encoder
 
     configure_threads()
     with timer.stage("encoder"):
-        encoder = load_encoder(spec.get("encoder"))
+        choice = choose_encoder(spec.get("encoder"), [r["text"] for r in pool], seed=int(spec.get("seed") or 0))
+        encoder = load_encoder(choice.name)
     train, holdout = holdout_split(labels, seed=int(spec.get("seed") or 0))
     with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):   # torch's own threads are left as set
         model, metrics, scored, ranking = _model_scores_ranking(spec, train, holdout, labels, pool, encoder, timer,
@@ -134,7 +136,8 @@ def run_job(job_dir: Path, out_dir: Path, *, checkpoint: Checkpoint | None = Non
     out.mkdir(parents=True, exist_ok=True)
     with timer.stage("write"):
         _write_results(out, model, scored, ranking, check)
-    metrics = {**metrics, **_run_facts(spec, labels, train, holdout, pool, ranking, model, encoder)}
+    metrics = {**metrics, **_run_facts(spec, labels, train, holdout, pool, ranking, model, encoder),
+               "encoder_choice": choice.as_dict()}
     jf.write_json_atomic(out / jf.METRICS_FILE, metrics)
     jf.write_json_atomic(out / jf.SPEC, spec)
     result = {"run_id": spec["run_id"], "status": "done", "timings": timer.total(), "cpu_timings": timer.cpu,

@@ -40,6 +40,10 @@ def register(subparsers) -> None:
                    help="interface to listen on (default localhost; 0.0.0.0 to share on the network)")
     p.add_argument("--project", default="default", help="the project annotators label (default: default)")
     p.add_argument("--no-worker", action="store_true", help="do not start the background training worker")
+    p.add_argument("--encoder", default=None,
+                   help="the encoder runs train on: auto (default: the packaged English all-MiniLM-L6-v2, or the "
+                        "multilingual one when 5%% or more of the turns are unreadable to it), multilingual, or a "
+                        "local model directory")
     p.add_argument("--demo-users", action="store_true",
                    help="create admin / analyst / annotator sign-ins with random passwords if the database has no "
                         "users, and print them (used by `make run`)")
@@ -102,7 +106,12 @@ def run_serve(args) -> int:
     command = build_streamlit_command(db, port=args.port, project=args.project, address=args.address)
     print(f"Concord workbench on http://{args.address}:{args.port}  (database {db}, project {args.project})",
           flush=True)
-    server = subprocess.Popen(command, env=streamlit_environment(db, args.project))
+    env = streamlit_environment(db, args.project)
+    if getattr(args, "encoder", None):
+        from workbench.background import ENV_ENCODER
+
+        env[ENV_ENCODER] = args.encoder
+    server = subprocess.Popen(command, env=env)
     helpers = supervise(args, server)
     try:
         return server.wait()

@@ -82,6 +82,13 @@ def history_frame(history: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def encoder_line(metrics: dict) -> str:
+    """Which encoder the run used and why (the worker picks the multilingual one when the turns need it)."""
+    identity = str(metrics.get("encoder") or "unknown").split("@")[0]
+    choice = metrics.get("encoder_choice") or {}
+    return f"Encoder: {identity}" + (f" ({choice['reason']})" if choice.get("reason") else "")
+
+
 def render_latest_metrics(history: list[dict]) -> None:
     done = [r for r in history if r["status"] == "done"]
     if not done:
@@ -93,6 +100,12 @@ def render_latest_metrics(history: list[dict]) -> None:
                f"{held.get('n', 0)} turns · snapshot {latest['snapshot_hash']}")  # md-safe: version, counts, a hash
     for column, (key, name) in zip(st.columns(len(METRICS)), METRICS):
         column.metric(name, _percent(held.get(key)))  # md-safe: fixed metric names from METRICS
+    st.text(encoder_line(latest["metrics"]))
+    unreadable = ((latest["metrics"] or {}).get("encoder_choice") or {}).get("unreadable_share") or 0.0
+    if unreadable and str(latest["metrics"].get("encoder", "")).startswith("all-MiniLM"):
+        st.warning(f"{unreadable:.0%} of the turns are in a script the English encoder cannot read (mostly "
+                   "unknown tokens, e.g. Chinese): their suggestions are unreliable. `concord serve --encoder "
+                   "multilingual` reads them, at some cost on English turns.")  # md-safe: a number and fixed text
     frame = history_frame(done).dropna(subset=["Intent accuracy"])
     if frame["labels"].nunique() > 1:                 # a learning curve needs more than one label count
         import plotly.express as px
