@@ -21,7 +21,7 @@ from store.queue import LIVE_LABELS
 LATEST_SUBMITS = f"""
     live AS ({LIVE_LABELS} AND a.project = $p),
     latest AS (SELECT turn_id, annotator, list_sort(intents) AS intents, list_sort(entities) AS entities, sentiment,
-                      aligned, duration_ms, seq
+                      aligned, corrected_response, duration_ms, seq
                FROM live WHERE action = 'submit'
                QUALIFY row_number() OVER (PARTITION BY turn_id, annotator ORDER BY seq DESC) = 1)
 """
@@ -197,12 +197,14 @@ def adjudication_queue(db, project: str = "default", *, limit: int = 200) -> pd.
 
 
 def turn_votes(db, turn_id: str) -> list[dict]:
-    """Each annotator's latest labels of one turn (and flag notes), for the adjudication panel."""
+    """Each annotator's latest labels of one turn, response fit and corrected response included (the
+    adjudication panel offers them as the resolution's defaults)."""
     project = db.query_one("SELECT project FROM turns WHERE turn_id = ?", [turn_id])
     if project is None:
         return []
     rows = db.query_dicts(f"""WITH {LATEST_SUBMITS}
-        SELECT annotator, intents, entities, sentiment, aligned FROM latest WHERE turn_id = $t ORDER BY annotator""",
+        SELECT annotator, intents, entities, sentiment, aligned, corrected_response FROM latest
+        WHERE turn_id = $t ORDER BY annotator""",
                           {"p": project[0], "t": turn_id})
     names = rename_map(db, project[0], "intent")
     return [{**r, "intents": [names.get(i, i) for i in r["intents"] or []],
