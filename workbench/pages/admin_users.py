@@ -27,20 +27,44 @@ def render_add(db) -> None:
             st.rerun()
 
 
+def changes(stored: dict, role: str, active: bool) -> list[str]:
+    """What Apply would change, in words; empty when the form still shows the stored values."""
+    out = []
+    if role != stored["role"]:
+        out.append(f"role {stored['role']} -> {role}")
+    if bool(active) != bool(stored["active"]):
+        out.append("may sign in again" if active else "disabled")
+    return out
+
+
 def render_edit(db, me: auth.User, listing: list[dict]) -> None:
-    others = [u["username"] for u in listing if u["username"] != me.username]
+    """Role and sign-in switch of one user, starting from that user's stored values. The picker sits
+    outside the form so that picking a user redraws the form; the widgets are keyed by user and stored
+    values, so Streamlit never carries one user's choices over to another (or keeps stale ones)."""
+    others = {u["username"]: u for u in listing if u["username"] != me.username}
     if not others:
         return
+    st.markdown("**Change a user** (you cannot lock yourself out here)")
+    name = st.selectbox("User", list(others), key="edit_user_name")
+    stored = others[name]
+    state = f"{name}:{stored['role']}:{bool(stored['active'])}"
     with st.form("edit_user"):
-        st.markdown("**Change a user** (you cannot lock yourself out here)")
-        name = st.selectbox("User", others)
-        role = st.selectbox("Role", users.ROLES, key="edit_role")
-        active = st.toggle("May sign in", value=True)
+        role = st.selectbox("Role", users.ROLES, index=users.ROLES.index(stored["role"]), key=f"edit_role:{state}")
+        active = st.toggle("May sign in", value=bool(stored["active"]), key=f"edit_active:{state}")
         if st.form_submit_button("Apply"):
-            users.set_role(db, name, role)
-            users.set_active(db, name, active)
-            st.session_state["users_flash"] = ("success", f"{name!r}: {role}, {'active' if active else 'disabled'}.")
-            st.rerun()
+            apply_edit(db, name, stored, role, active)
+
+
+def apply_edit(db, name: str, stored: dict, role: str, active: bool) -> None:
+    """Write only what differs from the stored user, and say what that was."""
+    done = changes(stored, role, active)
+    if role != stored["role"]:
+        users.set_role(db, name, role)
+    if bool(active) != bool(stored["active"]):
+        users.set_active(db, name, active)
+    st.session_state["users_flash"] = ("success", f"{name!r}: {', '.join(done)}.") if done else \
+        ("info", f"{name!r}: nothing to change ({stored['role']}, {'active' if stored['active'] else 'disabled'}).")
+    st.rerun()
 
 
 def main() -> None:
