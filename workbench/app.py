@@ -63,15 +63,46 @@ def module_page(spec: PageSpec, db):
     return run
 
 
+def audience(roles: tuple[str, ...]) -> str:
+    """Who a page is for, in words ("analysts and admins"), for the refusal a role sees."""
+    names = [f"{role}s" for role in roles]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def refusal_page(spec: PageSpec, user: auth.User, home):
+    """A hidden page under a URL the user's role may not open: it says who the page is for, where
+    Streamlit would show its generic "page not found" dialog and run the first page instead."""
+    def draw() -> None:
+        auth.render_account(user)
+        st.error(f"This page is for {audience(spec.roles)}; you are signed in as {user.role}.")  # md-safe: constants
+        st.page_link(home, label="Go to the Label page", icon="✍️")
+
+    draw.__name__ = f"refused_{spec.url_path.replace('-', '_')}"
+    return st.Page(draw, title=spec.title, url_path=spec.url_path, visibility="hidden")
+
+
+def landing_page(first):
+    """The app root. Streamlit serves its default page at "/" only (its url_path is dropped), so the
+    Label page is not the default: it keeps /label, and "/" forwards to it."""
+    def home() -> None:
+        st.switch_page(first)
+
+    return st.Page(home, title=first.title, url_path="", default=True, visibility="hidden")
+
+
 def pages_for(user: auth.User, db) -> list:
-    pages = []
+    """The role's pages (in the menu), "/" forwarding to the first, and a refusal under every other page's URL."""
+    pages, refused = [], []
     for spec in PAGES:
         if not user.can(*spec.roles):
+            refused.append(spec)
             continue
         target = spec.path or module_page(spec, db)
         if target is not None:
             pages.append(st.Page(target, title=spec.title, url_path=spec.url_path, icon=spec.icon))
-    return pages
+    if not pages:
+        return []
+    return [*pages, landing_page(pages[0]), *(refusal_page(spec, user, pages[0]) for spec in refused)]
 
 
 def sign_in_page() -> None:
