@@ -1,22 +1,30 @@
 """Export page for analysts: pick a format and filters, write a curated set with its manifest, download it.
 
-The browser twin of ``concord export``. Nothing from dialog text is shown here (counts, label names
-and the manifest only); the manifest is rendered with ``st.code``, never as Markdown.
+The browser twin of ``concord export`` (same filters). Each export goes to a new folder unless the
+analyst names one, so exporting twice in a row just works; the export just made and every earlier
+export still on disk can be downloaded as a zip. Nothing from dialog text is shown here (counts,
+label names, paths and the manifest only); the manifest is rendered with ``st.code``, never as Markdown.
 """
 from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from store import labels
-from store.export import LABEL_SOURCES, ExportFilters, export, list_exports
+from store import labels, users
+from store.export import LABEL_SOURCES, MANIFEST, ExportFilters, export, list_exports
 from store.formats import EXPORTERS, ExportOptions
 from workbench import runtime
+
+EXPORTS_DIR = Path("exports")
+LAST_EXPORT_KEY = "export_last"
+MODEL_AGREEMENT = {"any": "any", "agree": "the model agrees", "disagree": "the model disagrees"}
 
 
 def _zip(folder: Path) -> bytes:
@@ -28,6 +36,41 @@ def _zip(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
+def new_folder(project: str, fmt: str, *, root: Path = EXPORTS_DIR, now: datetime | None = None) -> Path:
+    """A folder no export uses yet: exports/<project>-<format>-<UTC time>, with -2, -3... if that exists
+    (two exports within a second). An export refuses a non-empty folder, so a fixed default failed twice."""
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%SZ")
+    base = f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', project)}-{fmt}-{stamp}"
+    folder, n = root / base, 1
+    while folder.exists():
+        n += 1
+        folder = root / f"{base}-{n}"
+    return folder
+
+
+def _iso(day) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _more_filters(db) -> dict:
+    """The CLI's other filters (``concord export --help``), all off unless set."""
+    with st.expander("More filters"):
+        names = [u["username"] for u in users.list_users(db)]
+        annotators = st.multiselect("Only turns labelled by (none = anyone; type a name to add one)", names,
+                                    accept_new_options=True)
+        since = st.date_input("Labelled on or after (empty = any time)", value=None)
+        until = st.date_input("Labelled on or before (empty = any time)", value=None)
+        agreement = st.selectbox("Latest model run's intents vs the labels", list(MODEL_AGREEMENT),
+                                 format_func=MODEL_AGREEMENT.get)
+        low = st.number_input("Minimum alignment score, latest model run (empty = none)", 0.0, 1.0, value=None,
+                              step=0.05)
+        high = st.number_input("Maximum alignment score, latest model run (empty = none)", 0.0, 1.0, value=None,
+                               step=0.05)
+    return {"annotators": tuple(a.strip() for a in annotators if a.strip()), "since": _iso(since),
+            "until": _iso(until), "model_agreement": None if agreement == "any" else agreement,
+            "min_alignment_score": low, "max_alignment_score": high}
+
+
 def _form(db, project: str) -> dict | None:
     schema = labels.get_schema(db, project)
     with st.form("export"):
@@ -36,14 +79,68 @@ def _form(db, project: str) -> dict | None:
         intents = st.multiselect("Only turns with these intents (none = all)", schema["intents"])
         min_agreement = st.slider("Minimum annotator agreement", 0.0, 1.0, 0.0, 0.05)
         include_disputed = st.checkbox("Include unresolved disagreements")
+        more = _more_filters(db)
         split = st.checkbox("Split train/validation/test (by conversation, stratified by intent)", value=True)
-        out = st.text_input("Output folder on the server", value=f"exports/{project}")
+        out = st.text_input("Output folder on the server (empty = a new folder under exports/ for each export)")
         overwrite = st.checkbox("Replace the folder if it holds an earlier export")
         if not st.form_submit_button("Export", type="primary"):
             return None
-    return {"fmt": fmt, "out": out, "split": split, "overwrite": overwrite, "filters": ExportFilters(
+    return {"fmt": fmt, "out": out.strip(), "split": split, "overwrite": overwrite, "filters": dict(
         sources=tuple(sources), intents=tuple(intents), min_agreement=min_agreement or None,
-        include_disputed=include_disputed)}
+        include_disputed=include_disputed, **more)}
+
+
+def run_export(db, user, project: str, request: dict) -> None:
+    """Write the export; on success remember it for the download panel, on failure say why."""
+    try:
+        filters = ExportFilters(**request["filters"])
+        out = Path(request["out"]) if request["out"] else new_folder(project, request["fmt"])
+        with st.spinner("Exporting..."):
+            result = export(db, out, fmt=request["fmt"], project=project, filters=filters, split=request["split"],
+                            options=ExportOptions(), exported_by=user.username, overwrite=request["overwrite"])
+    except (ValueError, FileExistsError, ImportError) as exc:
+        st.session_state.pop(LAST_EXPORT_KEY, None)
+        st.error("The export failed:")
+        st.code(str(exc), language=None)
+        return
+    st.session_state[LAST_EXPORT_KEY] = {"out": str(result.out), "manifest": result.manifest}
+
+
+def render_last_export() -> None:
+    """The export just made (kept across reruns, so downloading does not lose it)."""
+    last = st.session_state.get(LAST_EXPORT_KEY)
+    if not last:
+        return
+    folder, manifest = Path(last["out"]), last["manifest"]
+    counts = pd.DataFrame({name: {"turns": c["turns"], "conversations": c["conversations"]}
+                           for name, c in manifest["counts"].items()}).T
+    st.success(f"Exported {int(counts['turns'].sum())} turns.")  # md-safe: a count
+    st.text(f"Folder: {folder}")
+    st.dataframe(counts)
+    st.code(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True), language="json")
+    if (folder / MANIFEST).is_file():
+        st.download_button("Download this export (.zip)", data=lambda: _zip(folder), file_name=f"{folder.name}.zip",
+                           mime="application/zip", key="download_last", on_click="ignore", type="primary")
+    else:
+        st.text("The folder is no longer on the server.")
+
+
+def render_earlier(db, project: str) -> None:
+    """Earlier exports, and a zip of any that is still on disk."""
+    st.subheader("Earlier exports")
+    rows = list_exports(db, project)
+    for row in rows:
+        row["on_disk"] = bool(row["out_path"]) and (Path(row["out_path"]) / MANIFEST).is_file()
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    present = {r["export_id"]: r for r in rows if r["on_disk"]}
+    if not present:
+        return
+    choice = st.selectbox("Download an earlier export", list(present), key="export_earlier",
+                          format_func=lambda i: f"{str(present[i]['exported_at'])[:16]}  {present[i]['format']}  "
+                                                f"{Path(present[i]['out_path']).name}")
+    folder = Path(present[choice]["out_path"])
+    st.download_button("Download the chosen export (.zip)", data=lambda: _zip(folder), file_name=f"{folder.name}.zip",
+                       mime="application/zip", key="download_earlier", on_click="ignore")
 
 
 def render(db, user) -> None:
@@ -51,20 +148,6 @@ def render(db, user) -> None:
     st.header("Export")
     request = _form(db, project)
     if request is not None:
-        try:
-            with st.spinner("Exporting..."):
-                result = export(db, request["out"], fmt=request["fmt"], project=project, filters=request["filters"],
-                                split=request["split"], options=ExportOptions(), exported_by=user.username,
-                                overwrite=request["overwrite"])
-        except (ValueError, FileExistsError, ImportError) as exc:
-            st.error("The export failed:")
-            st.code(str(exc), language=None)
-        else:
-            counts = pd.DataFrame({name: {"turns": c["turns"], "conversations": c["conversations"]}
-                                   for name, c in result.manifest["counts"].items()}).T
-            st.success(f"Exported {int(counts['turns'].sum())} turns.")  # md-safe: a count
-            st.dataframe(counts)
-            st.code(json.dumps(result.manifest, ensure_ascii=False, indent=2, sort_keys=True), language="json")
-            st.download_button("Download as .zip", _zip(result.out), file_name=f"{result.out.name}.zip")
-    st.subheader("Earlier exports")
-    st.dataframe(pd.DataFrame(list_exports(db, project)), hide_index=True)
+        run_export(db, user, project, request)
+    render_last_export()
+    render_earlier(db, project)
