@@ -71,7 +71,7 @@ def time_app_submits(n_submits: int) -> tuple[list[float], list[float]]:
     from streamlit.testing.v1 import AppTest
 
     from workbench import runtime
-    from workbench.pages import label as page
+    from workbench.views import label as page
 
     at = AppTest.from_file(str(_REPO / "workbench" / "app.py"), default_timeout=60).run()
     at.text_input(key="sign_in_user").input("bench")

@@ -8,7 +8,7 @@ from app_testkit import seed
 from store import analysis, annotations, labels
 from test_analysis_pages import page_as
 from workbench import runtime
-from workbench.pages.agreement import common_correction, majority_aligned, span_text, votes_table
+from workbench.views.agreement import common_correction, majority_aligned, span_text, votes_table
 
 TURN = "t-en"                                   # "where is order A123 please"
 CORRECTION = "Order A123 left our warehouse this morning."

@@ -22,7 +22,7 @@ def app_db(template, tmp_path, monkeypatch):
 
 def users_page(name: str = "boss"):
     at = signed_in(name)
-    return at.switch_page("pages/admin_users.py").run()
+    return at.switch_page("views/admin_users.py").run()
 
 
 def pick(at, username: str):

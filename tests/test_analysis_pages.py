@@ -24,7 +24,7 @@ def _page(module: str):
 
     from workbench import auth
 
-    page = importlib.import_module(f"workbench.pages.{module}")
+    page = importlib.import_module(f"workbench.views.{module}")
     db = runtime.get_store(runtime.parse_settings().db_path)
     user = auth.require_role(db, ("analyst", "admin"))      # what app.module_page does before render
     page.render(db, user)
@@ -132,7 +132,7 @@ def test_pages_are_in_the_navigation_for_analysts_only():
              if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "PageSpec"]
     mine = {kw.value.value: ast.unparse(c.args[2]) for c in calls for kw in c.keywords
             if kw.arg == "module" and kw.value.value.split(".")[-1] in PAGES}
-    assert set(mine) == {f"workbench.pages.{m}" for m in PAGES}
+    assert set(mine) == {f"workbench.views.{m}" for m in PAGES}
     assert set(mine.values()) == {"ANALYSE"}
 
 

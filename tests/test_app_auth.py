@@ -7,8 +7,8 @@ from app_testkit import PASSWORDS, REPO, app_test, make_template, open_copy, sig
 from store import users
 from workbench import auth, runtime
 
-ADMIN_PAGE = str(REPO / "workbench" / "pages" / "admin_schema.py")
-LABEL_PAGE = str(REPO / "workbench" / "pages" / "label.py")
+ADMIN_PAGE = str(REPO / "workbench" / "views" / "admin_schema.py")
+LABEL_PAGE = str(REPO / "workbench" / "views" / "label.py")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_annotator_signs_in_and_gets_the_label_page_only(app_db):
     assert at.session_state[auth.SESSION_KEY]["role"] == "annotator"
     assert [m.label for m in at.multiselect] == ["Intents"]
     with pytest.raises(ValueError):
-        at.switch_page("pages/admin_schema.py")
+        at.switch_page("views/admin_schema.py")
 
 
 def test_analyst_can_label_but_not_edit_the_schema(app_db):
@@ -52,12 +52,12 @@ def test_analyst_can_label_but_not_edit_the_schema(app_db):
     assert at.session_state[auth.SESSION_KEY]["role"] == "analyst"
     assert [m.label for m in at.multiselect] == ["Intents"]
     with pytest.raises(ValueError):
-        at.switch_page("pages/admin_schema.py")
+        at.switch_page("views/admin_schema.py")
 
 
 def test_admin_reaches_the_schema_page_and_adds_an_intent(app_db):
     at = signed_in("boss")
-    at.switch_page("pages/admin_schema.py").run()
+    at.switch_page("views/admin_schema.py").run()
     assert not at.exception
     assert "Label schema" in texts(at) and "Project: default" in texts(at)
     at.text_input(key="add-name-intent").input("refund_status")
@@ -70,7 +70,7 @@ def test_admin_reaches_the_schema_page_and_adds_an_intent(app_db):
 
 def test_admin_renames_an_intent_and_history_keeps_it(app_db):
     at = signed_in("boss")
-    at.switch_page("pages/admin_schema.py").run()
+    at.switch_page("views/admin_schema.py").run()
     at.selectbox(key="rename-old-intent").select("greeting")
     at.text_input(key="rename-new-intent").input("hello")
     at.button(key="FormSubmitter:rename-intent-Rename").click()
@@ -138,7 +138,7 @@ def test_sign_out(app_db):
 
 def test_admin_merges_intents_into_one(app_db):
     at = signed_in("boss")
-    at.switch_page("pages/admin_schema.py").run()
+    at.switch_page("views/admin_schema.py").run()
     at.multiselect(key="merge-src-intent").set_value(["greeting", "product_question"])
     at.selectbox(key="merge-dst-intent").select("track_order")
     at.button(key="FormSubmitter:merge-intent-Merge").click()

@@ -10,7 +10,7 @@ import pytest
 from app_testkit import TURNS, make_template, open_copy, signed_in, texts
 from store import annotations
 from workbench import runtime
-from workbench.pages import label as label_page
+from workbench.views import label as label_page
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +153,7 @@ def _double_click_script(db_path: str):
 
     from workbench import runtime
     from workbench.auth import User
-    from workbench.pages import label as page
+    from workbench.views import label as page
 
     db = runtime.get_store(db_path)
     user = User("ann", "annotator")
@@ -226,7 +226,7 @@ def _key_log_script(db_path: str):
 
     from workbench import runtime
     from workbench.auth import User
-    from workbench.pages import label as page
+    from workbench.views import label as page
 
     db = runtime.get_store(db_path)
     user = User("ann", "annotator")
@@ -339,7 +339,7 @@ def _quick_keys_script(db_path: str):
 
     from workbench import runtime
     from workbench.auth import User
-    from workbench.pages import label as page
+    from workbench.views import label as page
 
     db = runtime.get_store(db_path)
     user = User("ann", "annotator")

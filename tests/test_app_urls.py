@@ -3,10 +3,9 @@ role may not use explains who it is for instead of Streamlit's not-found dialog.
 
 A browser that opens /label sends the path as the rerun's ``page_name`` (no page hash); AppTest sends
 only hashes, so ``opened_at`` makes its runs carry the name the way the browser does, and every
-not-found notice Streamlit sends is recorded. AppTest also forgets before every run that the app
-uses ``st.navigation``, and would then resolve the name against the legacy ``pages/`` folder next to
-app.py (a running server does that only on its very first script run); ``opened_at`` keeps the
-server's steady state, where only the app's own navigation resolves URLs.
+not-found notice Streamlit sends is recorded. (The page modules live in ``workbench/views``, not
+``pages/``: Streamlit treats a ``pages/`` folder next to app.py as legacy pages and, until the first
+script run has called ``st.navigation``, served a deep link such as /export as a blank module page.)
 """
 from __future__ import annotations
 
@@ -42,21 +41,15 @@ def not_found(monkeypatch) -> list[str]:
 
 def opened_at(at, url_path: str, monkeypatch):
     """Run ``at`` as a browser does when the address bar says ``/<url_path>``."""
-    from streamlit.runtime.pages_manager import PagesManager
     from streamlit.testing.v1 import local_script_runner
 
-    real, real_init = local_script_runner.RerunData, PagesManager.__init__
+    real = local_script_runner.RerunData
 
     def by_name(**kwargs):
         return dataclasses.replace(real(**kwargs), page_script_hash="", page_name=url_path)
 
-    def navigation_only(self, *args, **kwargs):
-        real_init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
     with monkeypatch.context() as patch:
         patch.setattr(local_script_runner, "RerunData", by_name)
-        patch.setattr(PagesManager, "__init__", navigation_only)
         at._page_hash = ""
         return at.run()
 

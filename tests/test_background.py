@@ -167,7 +167,7 @@ def test_serve_starts_a_supervised_worker_unless_told_not_to(env, monkeypatch):
 def _page_script():
     """What app.py's navigation does for a module page: the server-side role check, then render."""
     from workbench import auth, runtime
-    from workbench.pages import pipeline
+    from workbench.views import pipeline
 
     db = runtime.get_store(runtime.parse_settings().db_path)
     pipeline.render(db, auth.require_role(db, pipeline.ROLES))
@@ -232,7 +232,7 @@ def test_pipeline_render_itself_refuses_a_user_without_the_role(app_db, env):
 
     def script():
         from workbench import auth, runtime
-        from workbench.pages import pipeline
+        from workbench.views import pipeline
 
         pipeline.render(runtime.get_store(runtime.parse_settings().db_path), auth.User("ann", "annotator"))
     at = AppTest.from_function(script, default_timeout=30).run()

@@ -43,7 +43,7 @@ def test_a_named_encoder_is_used_as_named():
 
 
 def test_the_pipeline_page_says_which_encoder_a_run_used_and_why():
-    from workbench.pages.pipeline import encoder_line
+    from workbench.views.pipeline import encoder_line
 
     metrics = {"encoder": "multilingual-e5-small@abc123",
                "encoder_choice": {"reason": "11% of the turns are unreadable to all-MiniLM-L6-v2"}}

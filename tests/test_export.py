@@ -162,7 +162,7 @@ def test_export_page_writes_an_export_and_lists_it(filled, tmp_path, monkeypatch
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setitem(runtime._stores, str(tmp_path / "page.duckdb"), filled)
-    script = ("from types import SimpleNamespace\nfrom workbench import runtime\nfrom workbench.pages.export import render\n"
+    script = ("from types import SimpleNamespace\nfrom workbench import runtime\nfrom workbench.views.export import render\n"
               f"render(runtime.get_store({str(tmp_path / 'page.duckdb')!r}), SimpleNamespace(username='ana'))\n")
     app = AppTest.from_string(script, default_timeout=60)
     app.run()

@@ -14,7 +14,7 @@ import pytest
 
 import test_export
 from store.export import list_exports
-from workbench.pages.export import new_folder
+from workbench.views.export import new_folder
 
 filled = test_export.filled      # the store fixture: gold imports, human labels, one disputed turn, a model run
 
@@ -30,7 +30,7 @@ def page(filled, tmp_path, monkeypatch):
     monkeypatch.delenv(runtime.ENV_PROJECT, raising=False)
     monkeypatch.setitem(runtime._stores, str(tmp_path / "page.duckdb"), filled)
     script = ("from types import SimpleNamespace\nfrom workbench import runtime\n"
-              "from workbench.pages.export import render\n"
+              "from workbench.views.export import render\n"
               f"render(runtime.get_store({str(tmp_path / 'page.duckdb')!r}), SimpleNamespace(username='ana'))\n")
     return AppTest.from_string(script, default_timeout=60).run()
 
@@ -76,7 +76,7 @@ def test_the_export_just_made_and_earlier_ones_can_be_downloaded(page, filled, t
 
 
 def test_the_zip_holds_the_exported_files(tmp_path):
-    from workbench.pages.export import _zip
+    from workbench.views.export import _zip
 
     (tmp_path / "set" / "sub").mkdir(parents=True)
     (tmp_path / "set" / "manifest.json").write_text("{}")

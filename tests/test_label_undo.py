@@ -7,7 +7,7 @@ import pytest
 from app_testkit import make_template, open_copy, signed_in, texts
 from store import annotations
 from workbench import runtime
-from workbench.pages import label as label_page
+from workbench.views import label as label_page
 
 
 @pytest.fixture

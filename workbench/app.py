@@ -34,15 +34,15 @@ class PageSpec:
 
 # Add pages here. Module pages are skipped while their module does not exist yet.
 PAGES = (
-    PageSpec("Label", "label", ANNOTATE, "✍️", path="pages/label.py"),
-    PageSpec("Export", "export", ANALYSE, "📦", module="workbench.pages.export"),
-    PageSpec("Model health", "health", ANALYSE, "🩺", module="workbench.pages.health"),
-    PageSpec("Label errors", "label-errors", ANALYSE, "🔎", module="workbench.pages.label_errors"),
-    PageSpec("Misalignment", "misalignment", ANALYSE, "🧭", module="workbench.pages.misalignment"),
-    PageSpec("Agreement", "agreement", ANALYSE, "🤝", module="workbench.pages.agreement"),
-    PageSpec("Pipeline", "pipeline", ANALYSE, "⚙️", module="workbench.pages.pipeline"),
-    PageSpec("Schema", "schema", ADMIN, "🗂️", path="pages/admin_schema.py"),
-    PageSpec("Users", "users", ADMIN, "👥", path="pages/admin_users.py"),
+    PageSpec("Label", "label", ANNOTATE, "✍️", path="views/label.py"),
+    PageSpec("Export", "export", ANALYSE, "📦", module="workbench.views.export"),
+    PageSpec("Model health", "health", ANALYSE, "🩺", module="workbench.views.health"),
+    PageSpec("Label errors", "label-errors", ANALYSE, "🔎", module="workbench.views.label_errors"),
+    PageSpec("Misalignment", "misalignment", ANALYSE, "🧭", module="workbench.views.misalignment"),
+    PageSpec("Agreement", "agreement", ANALYSE, "🤝", module="workbench.views.agreement"),
+    PageSpec("Pipeline", "pipeline", ANALYSE, "⚙️", module="workbench.views.pipeline"),
+    PageSpec("Schema", "schema", ADMIN, "🗂️", path="views/admin_schema.py"),
+    PageSpec("Users", "users", ADMIN, "👥", path="views/admin_users.py"),
 )
 
 
