@@ -49,3 +49,14 @@ def test_the_pipeline_page_says_which_encoder_a_run_used_and_why():
                "encoder_choice": {"reason": "11% of the turns are unreadable to all-MiniLM-L6-v2"}}
     assert encoder_line(metrics) == "Encoder: multilingual-e5-small (11% of the turns are unreadable to all-MiniLM-L6-v2)"
     assert encoder_line({}) == "Encoder: unknown"
+
+
+def test_the_pipeline_page_warns_when_the_english_encoder_was_kept_for_a_partly_unreadable_pool():
+    from workbench.views.pipeline import unreadable_warning
+
+    kept = {"encoder_choice": {"requested": "all-MiniLM-L6-v2", "unreadable_share": 0.1111}}
+    assert unreadable_warning(kept).startswith("11% of the turns")
+    assert unreadable_warning({"encoder_choice": {"requested": "multilingual", "unreadable_share": 0.7}}) is None
+    assert unreadable_warning({"encoder_choice": {"requested": "/models/mine", "unreadable_share": None}}) is None
+    assert unreadable_warning({"encoder_choice": {"requested": "all-MiniLM-L6-v2", "unreadable_share": 0.0}}) is None
+    assert unreadable_warning({}) is None

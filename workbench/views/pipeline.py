@@ -89,6 +89,17 @@ def encoder_line(metrics: dict) -> str:
     return f"Encoder: {identity}" + (f" ({choice['reason']})" if choice.get("reason") else "")
 
 
+def unreadable_warning(metrics: dict) -> str | None:
+    """When the run kept the English encoder although some turns are unreadable to it: how many, and the way out."""
+    choice = metrics.get("encoder_choice") or {}
+    unreadable = choice.get("unreadable_share") or 0.0      # measured only when the run chose its encoder
+    if not unreadable or choice.get("requested") == "multilingual":
+        return None
+    return (f"{unreadable:.0%} of the turns are in a script the English encoder cannot read (mostly unknown "
+            "tokens, e.g. Chinese): their suggestions are unreliable. `concord serve --encoder multilingual` "
+            "reads them, at some cost on English turns.")
+
+
 def render_latest_metrics(history: list[dict]) -> None:
     done = [r for r in history if r["status"] == "done"]
     if not done:
@@ -101,11 +112,9 @@ def render_latest_metrics(history: list[dict]) -> None:
     for column, (key, name) in zip(st.columns(len(METRICS)), METRICS):
         column.metric(name, _percent(held.get(key)))  # md-safe: fixed metric names from METRICS
     st.text(encoder_line(latest["metrics"]))
-    unreadable = ((latest["metrics"] or {}).get("encoder_choice") or {}).get("unreadable_share") or 0.0
-    if unreadable and str(latest["metrics"].get("encoder", "")).startswith("all-MiniLM"):
-        st.warning(f"{unreadable:.0%} of the turns are in a script the English encoder cannot read (mostly "
-                   "unknown tokens, e.g. Chinese): their suggestions are unreliable. `concord serve --encoder "
-                   "multilingual` reads them, at some cost on English turns.")  # md-safe: a number and fixed text
+    warning = unreadable_warning(latest["metrics"] or {})
+    if warning:
+        st.warning(warning)  # md-safe: a percentage and fixed text
     frame = history_frame(done).dropna(subset=["Intent accuracy"])
     if frame["labels"].nunique() > 1:                 # a learning curve needs more than one label count
         import plotly.express as px
