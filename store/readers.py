@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from store.records import Problem, RecordError, expand_conversation, normalize_turn
+from store.records import Problem, RecordError, aligned_from_cell, expand_conversation, normalize_turn
 
 MAX_LINE_BYTES = 1 << 20  # 1 MiB: a dialog turn is never this long; a 10 MB line is a broken file
 FORMATS = ("auto", "jsonl", "csv", "parquet")
@@ -196,6 +196,11 @@ def _decode_cells(row: dict) -> tuple[dict | None, tuple[str, str] | None]:
             if not value.strip().isdigit():
                 return None, (key, f"expected a non-negative integer, got {value!r}")
             obj[key] = int(value)
+        elif key == "aligned":
+            try:
+                obj[key] = aligned_from_cell(value)
+            except RecordError as exc:
+                return None, (exc.field, exc.message)
         else:
             obj[key] = value
     return obj, None
@@ -213,6 +218,12 @@ def _parquet_objects(path: Path):
         yield 0, None, ("text", f"no 'text' column (found {table.column_names})")
         return
     for number, row in enumerate(table.to_pylist(), start=1):
+        if isinstance(row.get("aligned"), str):  # a string column, as pandas writes a CSV it read
+            try:
+                row["aligned"] = aligned_from_cell(row["aligned"]) if row["aligned"].strip() else None
+            except RecordError as exc:
+                yield number, None, (exc.field, exc.message)
+                continue
         for key in LIST_COLUMNS:
             if isinstance(row.get(key), str):
                 try:

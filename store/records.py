@@ -49,9 +49,9 @@ def _as_str(value: Any, field: str, *, required: bool = False) -> str | None:
         if required:
             raise RecordError(field, "is required")
         return None
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise RecordError(field, f"expected a string, got {type(value).__name__}")
-    return str(value)
+    if not isinstance(value, str):  # a number is not text: 12345 in "text" is a broken export, not a turn
+        raise RecordError(field, f"expected a string, got {type(value).__name__} {value!r:.60}")
+    return value
 
 
 def _parse_intents(value: Any) -> list[str]:
@@ -132,13 +132,30 @@ def _parse_context(value: Any) -> list[dict]:
 
 
 def _parse_aligned(value: Any) -> bool | None:
+    """JSON has booleans, so only they count: "yes", 1 or "false" are guesses we refuse to make.
+    CSV cells are strings and go through ``aligned_from_cell`` first."""
     if value is None or isinstance(value, bool):
         return value
-    if value in ("true", "True", "aligned", 1):
-        return True
-    if value in ("false", "False", "misaligned", 0):
-        return False
     raise RecordError("aligned", f"expected true, false or null, got {value!r}")
+
+
+ALIGNED_CELLS = {"true": True, "aligned": True, "1": True, "false": False, "misaligned": False, "0": False}
+
+
+def aligned_from_cell(value: str) -> bool:
+    """A CSV (or string Parquet) cell's alignment: true/false, aligned/misaligned or 1/0, any case."""
+    key = value.strip().lower()
+    if key not in ALIGNED_CELLS:
+        raise RecordError("aligned", f"expected true, false, aligned, misaligned, 1 or 0, got {value!r}")
+    return ALIGNED_CELLS[key]
+
+
+def _parse_meta(value: Any) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RecordError("meta", f"expected an object, got {type(value).__name__} {value!r:.60}")
+    return value
 
 
 def _parse_turn_index(value: Any) -> int | None:
@@ -159,9 +176,7 @@ def normalize_turn(obj: Any) -> dict:
     text = _as_str(obj.get("text"), "text", required=True)
     if not text.strip():
         raise RecordError("text", "is empty")
-    meta = obj.get("meta") or {}
-    if not isinstance(meta, dict):
-        raise RecordError("meta", f"expected an object, got {type(meta).__name__}")
+    meta = _parse_meta(obj.get("meta"))
     record = {
         "id": _as_str(obj.get("id"), "id"),
         "conversation_id": _as_str(obj.get("conversation_id"), "conversation_id"),
