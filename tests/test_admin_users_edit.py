@@ -79,3 +79,36 @@ def test_switching_users_shows_each_ones_values_and_apply_changes_only_what_chan
     edit_form(at)[1].set_value(True)
     apply(at)
     assert stored(app_db, "ann") == ("annotator", True)
+
+
+def fill_add_form(at, name: str, password: str):
+    at.text_input(key="add_user_name").input(name)
+    at.text_input(key="add_user_password").input(password)
+    at.button(key="FormSubmitter:add_user-Save").click()
+    return at.run()
+
+
+def test_the_add_form_does_not_tell_the_browser_to_clear_it_on_submit(app_db):
+    """Streamlit clears a clear_on_submit form in the browser, which AppTest does not emulate: the flag
+    the page sends is what decides whether a refused name and password survive."""
+    add_form = next(f for f in users_page().get("form") if f.proto.form.form_id == "add_user")
+    assert not add_form.proto.form.clear_on_submit
+
+
+def test_a_refused_add_keeps_what_was_typed(app_db):
+    at = fill_add_form(users_page(), "new person", "long enough password")
+    assert not at.exception
+    assert "username must be" in texts(at)
+    assert at.text_input(key="add_user_name").value == "new person"
+    assert at.text_input(key="add_user_password").value == "long enough password"
+    at = fill_add_form(at, "newperson", "short")
+    assert "at least" in texts(at)
+    assert (at.text_input(key="add_user_name").value, at.text_input(key="add_user_password").value) == ("newperson", "short")
+
+
+def test_a_saved_add_empties_the_form(app_db):
+    at = fill_add_form(users_page(), "newperson", "long enough password")
+    assert not at.exception
+    assert "Saved 'newperson'" in texts(at)
+    assert users.verify_password(app_db, "newperson", "long enough password") == "annotator"
+    assert (at.text_input(key="add_user_name").value, at.text_input(key="add_user_password").value) == ("", "")

@@ -9,22 +9,30 @@ from workbench import auth, runtime
 from workbench.components.notice import notice
 
 
+def save_new_user(db) -> None:
+    """Runs as the Save button's callback, before the page is drawn, so that on success it may empty
+    the form's widgets. A refused save leaves them as typed (a too-short password should not cost
+    the admin the user name too): the form does not clear itself on submit."""
+    state = st.session_state
+    name = state["add_user_name"].strip()
+    try:
+        users.add_user(db, name, state["add_user_role"], state["add_user_password"], replace=state["add_user_replace"])
+    except ValueError as exc:
+        state["users_flash"] = ("error", str(exc))
+        return
+    state["users_flash"] = ("success", f"Saved {name!r} as {state['add_user_role']}.")
+    state.update(add_user_name="", add_user_role=users.ROLES[0], add_user_password="", add_user_replace=False)
+
+
 def render_add(db) -> None:
-    with st.form("add_user", clear_on_submit=True):
+    with st.form("add_user", clear_on_submit=False):
         st.markdown("**Add or reset a user**")
-        name = st.text_input("User name")
-        role = st.selectbox("Role", users.ROLES)
-        password = st.text_input("Password", type="password",
-                                 help=f"At least {users.MIN_PASSWORD_LENGTH} characters.")
-        replace = st.checkbox("Reset if the user exists")
-        if st.form_submit_button("Save", type="primary"):
-            try:
-                users.add_user(db, name.strip(), role, password, replace=replace)
-            except ValueError as exc:
-                st.session_state["users_flash"] = ("error", str(exc))
-            else:
-                st.session_state["users_flash"] = ("success", f"Saved {name.strip()!r} as {role}.")
-            st.rerun()
+        st.text_input("User name", key="add_user_name")
+        st.selectbox("Role", users.ROLES, key="add_user_role")
+        st.text_input("Password", type="password", key="add_user_password",
+                      help=f"At least {users.MIN_PASSWORD_LENGTH} characters.")
+        st.checkbox("Reset if the user exists", key="add_user_replace")
+        st.form_submit_button("Save", type="primary", on_click=save_new_user, args=(db,))
 
 
 def changes(stored: dict, role: str, active: bool) -> list[str]:
