@@ -267,12 +267,15 @@ def _build_alignment_frame(db, project: str, run: dict) -> pd.DataFrame:
 
 def worst_aligned(db, project: str = "default", *, run_id: str | None = None, intent: str | None = None,
                   annotator: str | None = None, since=None, until=None, limit: int = 50) -> pd.DataFrame:
-    """Turns whose response fits worst (lowest alignment score), with intent (label, else predicted).
+    """Turns whose response fits worst (lowest alignment score), with intent (label, else predicted) and
+    ``fit_label``, the response fit as currently labelled ("aligned", "misaligned" or "not judged"), so
+    the analyst sees which low scores are already labelled misaligned and which still need a look.
 
     Filters: ``intent`` (current label or prediction), ``annotator`` (who labelled it), ``since``/``until``
     (when it was labelled), the model version via ``run_id``.
     """
-    columns = ["turn_id", "text", "response", "intent", "alignment_score", "misalignment_prob", "aligned", "annotators"]
+    columns = ["turn_id", "text", "response", "intent", "alignment_score", "misalignment_prob", "aligned", "fit_label",
+               "annotators"]
     f = alignment_frame(db, project, run_id=run_id)
     if f is None:
         return pd.DataFrame(columns=columns)
@@ -288,7 +291,15 @@ def worst_aligned(db, project: str = "default", *, run_id: str | None = None, in
     worst = f[keep].sort_values(["alignment_score", "seq"]).head(limit)
     out = worst.merge(turn_texts(db, worst["turn_id"].tolist()), on="turn_id", how="left")
     out["annotators"] = out["annotators"].map(lambda v: v.strip(",").replace(",", ", ") if isinstance(v, str) else "")
+    out["fit_label"] = out["aligned"].map(fit_label)
     return out[columns].reset_index(drop=True)
+
+
+def fit_label(aligned) -> str:
+    """The words for a judged response fit; missing (None, NaN, pd.NA) is "not judged"."""
+    if aligned is None or pd.isna(aligned):
+        return "not judged"
+    return "aligned" if bool(aligned) else "misaligned"
 
 
 def filter_options(db, project: str = "default") -> dict:

@@ -38,6 +38,15 @@ def turn_map(db, project: str, run_id: str) -> None:
                      hide_index=True, width="stretch")
 
 
+JUDGED = {"aligned": True, "misaligned": False}
+
+
+def suggested_fit(given: bool | None) -> bool | None:
+    """A low alignment score suggests "misaligned" for a turn not judged or judged aligned; a turn already
+    labelled misaligned has nothing to relabel (None), leaving confirm or send to review."""
+    return None if given is False else False
+
+
 @ui.analyst_page
 def render(db, user, project: str) -> None:
     """The page body; app.py checks the role (analyst/admin) on the server before calling it."""
@@ -56,10 +65,11 @@ def render(db, user, project: str) -> None:
     worst = analysis.worst_aligned(db, project, run_id=run_id, limit=100, **chosen)
     st.subheader("Worst-aligned responses")
     row = ui.pick_turn(worst, key="mis_worst", columns=["turn_id", "text", "response", "intent", "alignment_score",
-                                                         "annotators"])
+                                                         "fit_label", "annotators"])
     if row is not None:
         ui.show_turn(row)
-        ui.fix_buttons(db, user, project, turn_id=row["turn_id"], field="aligned", given=row["aligned"],
-                       suggested=False, key="mis_fix")
+        given = JUDGED.get(row["fit_label"])
+        ui.fix_buttons(db, user, project, turn_id=row["turn_id"], field="aligned", given=given,
+                       suggested=suggested_fit(given), key="mis_fix")
         ui.evidence_panel(db, project, row["turn_id"], run_id=run_id)
     turn_map(db, project, run_id)
