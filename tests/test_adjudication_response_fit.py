@@ -6,7 +6,7 @@ import pytest
 
 from app_testkit import seed
 from store import analysis, annotations, labels
-from test_analysis_pages import page_as
+from test_analysis_pages import page_as, tick_queue_row
 from workbench import runtime
 from workbench.views.agreement import common_correction, majority_aligned, span_text, votes_table
 
@@ -35,7 +35,7 @@ def disputed(tmp_path, monkeypatch):
 
 
 def test_resolving_keeps_the_response_fit_and_the_corrected_response(disputed):
-    at = page_as("agreement", "ana")
+    at = tick_queue_row(page_as("agreement", "ana"), TURN)
     assert not at.exception, at.exception
     key = f"adj_{TURN}"
     assert at.radio(key=f"{key}_aligned").value == "misaligned"
@@ -51,17 +51,18 @@ def test_resolving_keeps_the_response_fit_and_the_corrected_response(disputed):
 
 
 def test_the_reviewer_can_change_the_fit_and_the_correction(disputed):
-    at = page_as("agreement", "ana")
+    at = tick_queue_row(page_as("agreement", "ana"), TURN)
     key = f"adj_{TURN}"
     at.radio(key=f"{key}_aligned").set_value("not judged")
     at.text_area(key=f"{key}_corrected").input("")
+    at.multiselect(key=f"{key}_intents").set_value(["cancel_order"])     # a 1-1 tie: the reviewer chooses
     at.button(key=f"{key}_resolve").click().run()
     gold = [h for h in annotations.history(disputed, TURN) if h["action"] == "adjudicate"][-1]
     assert gold["aligned"] is None and gold["corrected_response"] is None
 
 
 def test_the_votes_table_shows_spans_with_their_text_and_fit_as_words(disputed):
-    at = page_as("agreement", "ana")
+    at = tick_queue_row(page_as("agreement", "ana"), TURN)
     table = next(d.value for d in at.dataframe if "annotator" in d.value.columns and "entities" in d.value.columns)
     assert table["entities"].tolist() == ['order_id "A123" [15:19]'] * 2
     assert table["aligned"].tolist() == ["False", "False"]

@@ -187,12 +187,21 @@ def test_misalignment_worst_first_filters_and_marks_misaligned(app_db):
     assert "no embeddings" not in texts(at)        # the run published them: the map is drawn
 
 
+def tick_queue_row(at, turn_id: str):
+    """Tick ``turn_id``'s row in the Agreement page's adjudication queue, as a click on its checkbox does."""
+    queue = next(d.value for d in at.dataframe if {"turn_id", "reason"} <= set(d.value.columns))
+    row = queue["turn_id"].tolist().index(turn_id)
+    at.session_state["adj_queue"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    return at.run()
+
+
 def test_agreement_page_resolves_a_disagreement(app_db):
     at = page_as("agreement", "ana")
     assert not at.exception
-    queue = at.dataframe[-2].value if len(at.dataframe) > 2 else None
-    assert queue is not None and {"x1", "x3"} <= set(queue["turn_id"])
+    queue = next(d.value for d in at.dataframe if {"turn_id", "reason"} <= set(d.value.columns))
+    assert {"x1", "x3"} <= set(queue["turn_id"])
     first = queue["turn_id"].iloc[0]
+    tick_queue_row(at, first)
     at.multiselect(key=f"adj_{first}_intents").set_value(["greeting"])
     at.button(key=f"adj_{first}_resolve").click().run()
     assert not at.exception
@@ -200,6 +209,8 @@ def test_agreement_page_resolves_a_disagreement(app_db):
     assert now["intents"] == ["greeting"] and now["source"] == "adjudicated"
     assert first not in set(analysis.adjudication_queue(app_db, "default")["turn_id"])
     assert PASSWORDS  # the analyst signed in with the shared test users
+    assert "Tick a row to resolve it (the ticked row has left the table)" in texts(at)
+    assert not [b for b in at.button if b.key and b.key.endswith("_resolve")]   # the next row is not ticked
 
 
 @pytest.mark.slow

@@ -202,20 +202,29 @@ def reliability_figure(bins: pd.DataFrame) -> go.Figure:
 
 
 # --------------------------------------------------------------------------- turn tables
-def pick_turn(frame: pd.DataFrame, *, key: str, columns: list[str] | None = None, id_column: str = "turn_id") -> dict | None:
+def pick_turn(frame: pd.DataFrame, *, key: str, columns: list[str] | None = None, id_column: str = "turn_id",
+              require_pick: bool = False) -> dict | None:
     """A selectable table of turns (text shown by st.dataframe); returns the selected row as a dict.
-    ``id_column`` names a row (e.g. ``row_id`` when a turn has several rows, one per entity span)."""
+    ``id_column`` names a row (e.g. ``row_id`` when a turn has several rows, one per entity span).
+    ``require_pick``: None until a row is ticked (for a page whose primary button writes, so it never acts
+    on a row nobody chose); a tick keeps meaning the row ticked, not whatever row later moved to its place
+    (Streamlit keeps the row number when the table loses a row, e.g. the one just resolved)."""
     if frame.empty:
         st.text("No turns here.")
         return None
     shown = frame[columns] if columns else frame
     event = st.dataframe(shown, key=key, on_select="rerun", selection_mode="single-row", hide_index=True,
                          width="stretch", height=min(400, 38 + 35 * len(shown)))
-    rows = event.selection.rows if event is not None else []
+    rows = list(event.selection.rows) if event is not None else []
     choice = st.session_state.get(f"{key}_pick")
-    if rows:
-        choice = frame.iloc[rows[0]][id_column]
-        st.session_state[f"{key}_pick"] = choice
+    if rows and not (require_pick and st.session_state.get(f"{key}_pick_rows") == rows):
+        choice = frame.iloc[rows[0]][id_column] if rows[0] < len(frame) else None
+        st.session_state[f"{key}_pick"], st.session_state[f"{key}_pick_rows"] = choice, rows
+    if require_pick and (not rows or choice not in set(frame[id_column])):
+        if not rows:        # an untick ends the tick: ticking the same row number again picks afresh
+            st.session_state.pop(f"{key}_pick_rows", None)
+        st.text("Tick a row to resolve it" + ("" if not rows else " (the ticked row has left the table)"))
+        return None
     if choice not in set(frame[id_column]):
         choice = frame.iloc[0][id_column]
         st.text("Showing the first row (nothing is ticked): tick a row in the table to select another.")

@@ -3,11 +3,22 @@ kappa, span F1), per-annotator statistics, and the adjudication queue where a re
 becomes the gold label (the annotators' labels stay in the history)."""
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 import streamlit as st
 
 from store import analysis, annotations, labels
+from store.records import overlapping_spans
 from workbench.components import analysis as ui
+
+
+# Offered as words: a None option would read as "nothing picked" to Streamlit's radio.
+FIT_CHOICES = {"aligned": True, "misaligned": False, "not judged": None}
+FIT_WORDS = {value: word for word, value in FIT_CHOICES.items()}
+# The sentiment option "no sentiment" (a reviewer's choice); an unchosen box (a tie) has the value None.
+NO_SENTIMENT = "(no sentiment)"
+NO_MAJORITY = object()
 
 
 def _fmt(value) -> str:
@@ -31,13 +42,33 @@ def render_summary(db, project: str) -> None:
     right.dataframe(pd.DataFrame(summary["entity"]["pairs"]), hide_index=True, width="stretch")
 
 
-def majority_spans(votes: list[dict]) -> list[dict]:
-    """Spans more than half of the annotators marked (the default resolution for entities)."""
-    counts: dict[tuple, int] = {}
+def strict_majority(values: list):
+    """The value more than half of ``values`` are, else ``NO_MAJORITY``: on a tie nothing is pre-filled, so
+    the form never starts from a mix nobody gave (one annotator's intents with the other's sentiment)."""
+    top = max(values, key=values.count) if values else NO_MAJORITY
+    return top if values and 2 * values.count(top) > len(values) else NO_MAJORITY
+
+
+def span_candidates(votes: list[dict]) -> list[dict]:
+    """Every span any annotator marked, once, with who marked it; ``majority`` (pre-checked) when more than
+    half of the annotators did. Disputed spans are listed too, so dropping one is the reviewer's decision."""
+    marked: dict[tuple, list[str]] = {}
     for vote in votes:
-        for s in {(int(s["start"]), int(s["end"]), s["label"]) for s in vote["entities"]}:
-            counts[s] = counts.get(s, 0) + 1
-    return [{"start": a, "end": b, "label": c} for (a, b, c), n in sorted(counts.items()) if 2 * n > len(votes)]
+        for span in sorted({(int(s["start"]), int(s["end"]), s["label"]) for s in vote["entities"]}):
+            marked.setdefault(span, []).append(vote["annotator"])
+    return [{"start": a, "end": b, "label": c, "annotators": who, "majority": 2 * len(who) > len(votes)}
+            for (a, b, c), who in sorted(marked.items())]
+
+
+def majority_spans(votes: list[dict]) -> list[dict]:
+    """Spans more than half of the annotators marked (the pre-checked part of the span decision)."""
+    return [{k: s[k] for k in ("start", "end", "label")} for s in span_candidates(votes) if s["majority"]]
+
+
+def span_key(key: str, span: dict) -> str:
+    """The widget key of a span's "keep" box (the label is hashed: keys stay plain whatever the schema says)."""
+    digest = hashlib.sha1(str(span["label"]).encode("utf-8")).hexdigest()[:12]
+    return f"{key}_span_{int(span['start'])}_{int(span['end'])}_{digest}"
 
 
 def majority_aligned(votes: list[dict]) -> bool | None:
@@ -73,51 +104,127 @@ def votes_table(votes: list[dict], text: str) -> pd.DataFrame:
                                        "corrected_response"])
 
 
-# Offered as words: a None option would read as "nothing picked" to Streamlit's radio.
-FIT_CHOICES = {"aligned": True, "misaligned": False, "not judged": None}
 
 
-def resolve(db, user, project: str, turn_id: str, key: str, entities: list[dict]) -> None:
+def sentiment_choice(sentiment: str | None, schema: dict) -> str | None:
+    """The sentiment box's option for an annotator's sentiment (None: not offered, e.g. a removed label)."""
+    if sentiment is None:
+        return NO_SENTIMENT
+    return sentiment if sentiment in schema["sentiments"] else None
+
+
+def resolution_refusal(votes: list[dict], intents: list[str], sentiment: str | None, kept: list[dict]) -> str | None:
+    """Why the form cannot become the gold label yet (None: it can): a field the annotators split on and
+    the reviewer left empty, or kept spans that overlap (a character carries one entity label)."""
+    if not intents and any(v["intents"] for v in votes):
+        return "choose the resolved intents (the annotators disagree, so none was pre-selected)"
+    if sentiment is None:
+        return f"choose the resolved sentiment (or {NO_SENTIMENT}): the annotators disagree"
+    pairs = overlapping_spans(kept)
+    if pairs:
+        described = "; ".join(f"{a['label']} [{a['start']}:{a['end']}] and {b['label']} [{b['start']}:{b['end']}]"
+                              for a, b in pairs[:3])
+        return f"kept spans overlap: {described}. Uncheck one of each pair."
+    return None
+
+
+def kept_spans(key: str, candidates: list[dict]) -> list[dict]:
+    """Exactly the spans whose "keep" box is checked."""
+    return [{k: s[k] for k in ("start", "end", "label")} for s in candidates
+            if st.session_state.get(span_key(key, s))]
+
+
+def resolve(db, user, project: str, turn_id: str, key: str, votes: list[dict], candidates: list[dict]) -> None:
     state = st.session_state
-    intents, sentiment = state[f"{key}_intents"], state[f"{key}_sentiment"]
+    intents, choice = list(state.get(f"{key}_intents") or []), state.get(f"{key}_sentiment")
+    entities = kept_spans(key, candidates)
+    refusal = resolution_refusal(votes, intents, choice, entities)
+    if refusal:
+        ui.flash("error", f"{turn_id} not resolved: {refusal}")
+        return
+    sentiment = None if choice == NO_SENTIMENT else choice
     aligned = FIT_CHOICES.get(state.get(f"{key}_aligned"))
     corrected = (state.get(f"{key}_corrected") or "").strip() or None
     note = state.get(f"{key}_note") or None
-    annotation_id = ui._annotation_id(db, project, "adjudicate", turn_id, intents, sentiment, aligned, corrected,
-                                      note, user.username)
+    annotation_id = ui._annotation_id(db, project, "adjudicate", turn_id, intents, sentiment, entities, aligned,
+                                      corrected, note, user.username)
     annotations.adjudicate(db, annotation_id=annotation_id, turn_id=turn_id, project=project, reviewer=user.username,
                            intents=intents, sentiment=sentiment, entities=entities, aligned=aligned,
                            corrected_response=corrected, note=note)
     ui.flash("success", f"{turn_id} resolved: the resolution is now its gold label.")
 
 
+def adopt(key: str, votes: list[dict], candidates: list[dict], schema: dict) -> None:
+    """Fill the whole form with one annotator's version (intents, sentiment, fit, correction, spans)."""
+    state = st.session_state
+    vote = next((v for v in votes if v["annotator"] == state.get(f"{key}_adopt")), None)
+    if vote is None:
+        return
+    state[f"{key}_intents"] = [i for i in vote["intents"] if i in schema["intents"]]
+    state[f"{key}_sentiment"] = sentiment_choice(vote["sentiment"], schema)
+    state[f"{key}_aligned"] = FIT_WORDS[None if vote.get("aligned") is None else bool(vote["aligned"])]
+    state[f"{key}_corrected"] = vote.get("corrected_response") or ""
+    mine = {(int(s["start"]), int(s["end"]), s["label"]) for s in vote["entities"]}
+    for span in candidates:
+        state[span_key(key, span)] = (span["start"], span["end"], span["label"]) in mine
+    ui.flash("info", f"The form holds {vote['annotator']}'s labels now: check them, then press Resolve.")
+
+
 def render_fit(votes: list[dict], key: str) -> None:
     """Response fit and corrected response of the resolution, starting from what the annotators said."""
-    default = list(FIT_CHOICES.values()).index(majority_aligned(votes))
-    st.radio("Resolved response fit", list(FIT_CHOICES), index=default, key=f"{key}_aligned", horizontal=True)
-    st.text_area("Corrected response (kept in the gold label; empty = none)", value=common_correction(votes),
-                 key=f"{key}_corrected", height=80)
+    st.session_state.setdefault(f"{key}_aligned", FIT_WORDS[majority_aligned(votes)])
+    st.session_state.setdefault(f"{key}_corrected", common_correction(votes))
+    st.radio("Resolved response fit", list(FIT_CHOICES), key=f"{key}_aligned", horizontal=True)
+    st.text_area("Corrected response (kept in the gold label; empty = none)", key=f"{key}_corrected", height=80)
+
+
+def render_labels(votes: list[dict], schema: dict, key: str) -> None:
+    """Intents and sentiment, pre-filled only where a strict majority of the annotators agree."""
+    top = strict_majority([tuple(v["intents"]) for v in votes])
+    intents = [] if top is NO_MAJORITY else [i for i in top if i in schema["intents"]]
+    st.session_state.setdefault(f"{key}_intents", intents)
+    st.multiselect("Resolved intents", schema["intents"], key=f"{key}_intents")
+    top = strict_majority([v["sentiment"] for v in votes])
+    st.session_state.setdefault(f"{key}_sentiment", None if top is NO_MAJORITY else sentiment_choice(top, schema))
+    st.selectbox("Resolved sentiment", [NO_SENTIMENT, *schema["sentiments"]], key=f"{key}_sentiment",
+                 placeholder="The annotators disagree: choose one")
+
+
+def render_spans(text: str, votes: list[dict], candidates: list[dict], key: str) -> None:
+    """One "keep" box per span any annotator marked (the span itself is shown with st.text: user text)."""
+    st.text(f"Entity spans any annotator marked: {len(candidates)}. Checked spans are kept in the gold label; "
+            "those most annotators marked start checked.")
+    for span in candidates:
+        st.session_state.setdefault(span_key(key, span), span["majority"])
+        box, about = st.columns([1, 9], vertical_alignment="center")
+        box.checkbox("keep", key=span_key(key, span))
+        about.text(f"{span_text(text, span)}  marked by {', '.join(span['annotators'])} "
+                   f"({len(span['annotators'])} of {len(votes)})")
+    pairs = overlapping_spans(kept_spans(key, candidates))
+    if pairs:
+        st.warning("Some kept spans overlap: Resolve refuses until one of each pair is unchecked.")
+
+
+def render_adopt(votes: list[dict], candidates: list[dict], schema: dict, key: str) -> None:
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    left.selectbox("Annotator whose labels to use", [v["annotator"] for v in votes], key=f"{key}_adopt")
+    right.button("Use this annotator's labels", key=f"{key}_adopt_use", on_click=adopt,
+                 args=(key, votes, candidates, schema))
 
 
 def render_resolution(db, user, project: str, row: dict) -> None:
     ui.show_turn(row)
-    votes = analysis.turn_votes(db, row["turn_id"])
-    st.dataframe(votes_table(votes, row.get("text") or ""), hide_index=True, width="stretch")
-    schema, key = labels.get_schema(db, project), f"adj_{row['turn_id']}"
-    top = pd.Series([tuple(v["intents"]) for v in votes]).mode() if votes else pd.Series(dtype=object)
-    st.multiselect("Resolved intents", schema["intents"], key=f"{key}_intents",
-                   default=[i for i in (top.iloc[0] if len(top) else ()) if i in schema["intents"]])
-    sentiments = [v["sentiment"] for v in votes if v["sentiment"] in schema["sentiments"]]
-    st.selectbox("Resolved sentiment", [None, *schema["sentiments"]], key=f"{key}_sentiment",
-                 index=1 + schema["sentiments"].index(max(set(sentiments), key=sentiments.count)) if sentiments else 0)
+    votes, text = analysis.turn_votes(db, row["turn_id"]), row.get("text") or ""
+    st.dataframe(votes_table(votes, text), hide_index=True, width="stretch")
+    schema, key, candidates = labels.get_schema(db, project), f"adj_{row['turn_id']}", span_candidates(votes)
+    if votes:
+        render_adopt(votes, candidates, schema, key)
+    render_labels(votes, schema, key)
     render_fit(votes, key)
-    spans = majority_spans(votes)
-    st.text(f"Entity spans kept (marked by most annotators): {len(spans)}")
-    if spans:
-        st.text("\n".join(span_text(row.get("text") or "", s) for s in spans))
+    render_spans(text, votes, candidates, key)
     st.text_input("Note (why)", key=f"{key}_note")
     st.button("Resolve: make this the gold label", key=f"{key}_resolve", type="primary",
-              on_click=resolve, args=(db, user, project, row["turn_id"], key, spans))
+              on_click=resolve, args=(db, user, project, row["turn_id"], key, votes, candidates))
 
 
 @ui.analyst_page
@@ -131,6 +238,7 @@ def render(db, user, project: str) -> None:
     st.subheader("Adjudication queue")
     queue = analysis.adjudication_queue(db, project)
     st.text(f"{len(queue)} turn(s) to resolve (disagreements and flags)")
-    row = ui.pick_turn(queue, key="adj_queue", columns=["turn_id", "reason", "text", "n_annotators", "note"])
+    row = ui.pick_turn(queue, key="adj_queue", columns=["turn_id", "reason", "text", "n_annotators", "note"],
+                       require_pick=True)
     if row is not None:
         render_resolution(db, user, project, row)
