@@ -2,8 +2,11 @@
 
 ``labelstudio_config(schema)`` gives the labelling config XML that matches the ``from_name`` /
 ``to_name`` used here, so the file imports into a project as is. Offsets are written in code
-points. Some Label Studio versions counted offsets in UTF-16 units (JavaScript string indices):
-the reader notices a span whose ``text`` only matches under UTF-16 and converts it, with a warning.
+points, the unit Label Studio's ``<Text>`` tag stores: its own frontend test "NER - Emoji - Text"
+expects start 21 for "test" in "🐱 Warning: This is a test text" (UTF-16 units would say 22).
+Label Studio versions of 2021 counted UTF-16 units (JavaScript string indices; HumanSignal/label-studio
+issue 1347, fixed by label-studio-frontend PR 308): the reader notices a span whose ``text`` only
+matches under UTF-16 and converts it, with a warning. tests/test_labelstudio_offsets.py holds both.
 """
 from __future__ import annotations
 
