@@ -240,3 +240,43 @@ def test_three_turns_by_keyboard_with_exact_code_point_spans(served):
     assert EMOJI_TEXT[9:12] == "777"
     assert emoji["intents"] == ["track_order"] and emoji["sentiment"] == "negative"
     assert undone == 1 and [row[0] for row in skipped] == [fourth_text]
+
+
+@pytest.mark.parametrize("choice_key, also", [("w", []), ("5", ["change_address"])])
+def test_a_search_right_after_a_choice_key_adds_the_intent_and_does_not_submit(served, choice_key, also):
+    """W (a sentiment key) or a digit, then "/" 100 ms later: the search must land in the intent box
+    and its Enter pick the intent. A choice key once re-keyed the intent box, so "/" focused a box the
+    rerun then replaced, and the typed search and its Enter reached the page, which saved the turn as
+    it was. A digit still re-keys it (it changes the intents): there the selector holds the keys until
+    the rerun has drawn the new box."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        page.goto(served["url"])
+        page.get_by_label("User name").fill("kb")
+        page.get_by_role("textbox", name="Password").fill(PASSWORD)
+        page.keyboard.press("Enter")
+        wait_for_turn(page, ZH_TEXT)
+        first_form = form_id(page)
+        press(page, "4", pause=600)                         # an intent already chosen, as a pre-fill would
+        expect_intent(page, "return_item")
+        press(page, choice_key, pause=100)                  # a choice key, then search at once
+        press(page, "/", pause=0)
+        page.keyboard.type("track_ord", delay=30)
+        page.wait_for_timeout(300)
+        press(page, "Enter", pause=1500)
+        shot(page, f"search-after-choice-key-{choice_key}")
+        assert form_id(page) == first_form, "Enter of the search submitted the turn"
+        expect_intent(page, "track_order")
+        press(page, "Escape", pause=400)
+        press(page, "Enter")
+        wait_for_next_form(page, first_form)
+        browser.close()
+    stop(served["server"])
+    from store import Store, annotations
+
+    with Store(served["db"]) as db:
+        zh = annotations.turn_state(db, "b-zh", annotator="kb")
+    assert sorted(zh["intents"]) == sorted(["return_item", "track_order", *also])

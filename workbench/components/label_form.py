@@ -23,11 +23,20 @@ from workbench.components.span_selector import spans_from_state
 # the banner marks exactly those, and lists other candidates from CANDIDATE_FLOOR up.
 SUGGESTED_INTENT_MIN_PROB = 0.5
 CANDIDATE_FLOOR = 0.05
+# Spans get the same floor as intents: a pre-filled span is kept unless the annotator notices it, and
+# the model's weak spans ("the" as a product, "Honestly" as a booking reference) ended up in exports.
+# Weaker spans are only listed in the banner ("also: ..."); spans without a score (imports) all count.
+SUGGESTED_SPAN_MIN_SCORE = 0.5
 # The choices Python changes on a key press live on the form, not in widget state: a rerun that
 # interrupts the one that changed them would otherwise carry the browser's stale widget value back
-# and undo the key press (Streamlit coalesces reruns). Each programmatic change gets fresh widget
-# keys seeded from the form; a widget reports back only through ``sync_choice``, which ignores
-# widgets of an older revision.
+# and undo the key press (Streamlit coalesces reruns). Each programmatic change gives the changed
+# widget (only that one) a fresh key seeded from the form; a widget reports back only through
+# ``sync_choice``, which ignores widgets of an older revision. Only the changed one: re-keying the
+# intent box on a sentiment key would replace the box "/" had just focused, and the search typed
+# next (and its Enter) would fall through to the page as a submit.
+CORRECTED_BUT_ALIGNED = ("A corrected response means the response did not fit, but the fit is 'aligned': "
+                         "press M (misaligned), or clear the corrected response.")
+FIT_FROM_CORRECTION = "Response fit set to misaligned: a corrected response means the response did not fit."
 VERSIONED_WIDGETS = ("intents", "sentiment", "aligned")
 
 
@@ -51,11 +60,12 @@ class LabelForm:
     sentiment: str | None = None
     aligned: bool | None = None
     last_seq: int = 0             # the last key action applied from the span selector's log
-    widget_rev: int = 0           # bumped whenever Python (not the user) changes a choice widget
+    fit_from_correction: bool = False   # the fit was switched to misaligned by writing a correction
+    widget_revs: dict = field(default_factory=dict)   # name -> bumped when Python (not the user) changes it
 
     def key(self, name: str) -> str:
         if name in VERSIONED_WIDGETS:
-            return f"label-{name}-{self.form_id}-{self.widget_rev}"
+            return f"label-{name}-{self.form_id}-{self.widget_revs.get(name, 0)}"
         return f"label-{name}-{self.form_id}"
 
 
@@ -76,6 +86,21 @@ def suggested_intents(suggestion: dict | None) -> list[str]:
             if probs.get(i) is None or probs[i] >= SUGGESTED_INTENT_MIN_PROB]
 
 
+def is_confident_span(span: dict) -> bool:
+    score = span.get("score")
+    return score is None or score >= SUGGESTED_SPAN_MIN_SCORE
+
+
+def suggested_spans(suggestion: dict | None) -> list[dict]:
+    """The suggested spans confident enough to pre-fill, show dotted and accept."""
+    return [s for s in (suggestion or {}).get("entities") or [] if is_confident_span(s)]
+
+
+def weak_spans(suggestion: dict | None) -> list[dict]:
+    """The suggested spans below ``SUGGESTED_SPAN_MIN_SCORE``: listed in the banner only."""
+    return [s for s in (suggestion or {}).get("entities") or [] if not is_confident_span(s)]
+
+
 def without_overlaps(spans: list[dict], keep: list[dict] = ()) -> list[dict]:
     """``spans`` minus those overlapping ``keep`` or an earlier (longer first) one: one label per character."""
     kept, added = list(keep), []
@@ -87,12 +112,12 @@ def without_overlaps(spans: list[dict], keep: list[dict] = ()) -> list[dict]:
 
 
 def suggested_values(suggestion: dict) -> dict:
-    """What "accept all" takes from a suggestion: confident intents, spans (no scores, no overlaps),
-    sentiment, alignment."""
+    """What "accept all" takes from a suggestion: confident intents, confident spans (no scores, no
+    overlaps), sentiment, alignment."""
     return {
         "intents": suggested_intents(suggestion),
         "entities": without_overlaps([{"start": s["start"], "end": s["end"], "label": s["label"]}
-                                      for s in suggestion.get("entities") or []]),
+                                      for s in suggested_spans(suggestion)]),
         "sentiment": suggestion.get("sentiment"),
         "aligned": suggestion.get("aligned"),
     }
@@ -114,17 +139,20 @@ def choices(form: LabelForm) -> dict:
 
 
 def change_choices(form: LabelForm, **changes) -> None:
-    """Set choices from Python (a key press, accept-all): the widgets move to fresh keys."""
-    for name in VERSIONED_WIDGETS:
-        st.session_state.pop(form.key(name), None)
+    """Set choices from Python (a key press, accept-all): the changed widgets move to fresh keys,
+    the others keep theirs (and the keyboard focus they may have)."""
     for name, value in changes.items():
-        setattr(form, name, list(value) if name == "intents" else value)
-    form.widget_rev += 1
+        value = list(value) if name == "intents" else value
+        if value == getattr(form, name):
+            continue
+        st.session_state.pop(form.key(name), None)
+        setattr(form, name, value)
+        form.widget_revs[name] = form.widget_revs.get(name, 0) + 1
 
 
 def sync_choice(form: LabelForm, name: str, rev: int) -> None:
     """A choice widget changed in the browser (the user): copy it to the form if it is current."""
-    if rev == form.widget_rev:
+    if rev == form.widget_revs.get(name, 0):
         value = st.session_state.get(form.key(name))
         setattr(form, name, list(value or []) if name == "intents" else value)
 
@@ -134,7 +162,7 @@ def seed_widget(form: LabelForm, name: str) -> dict:
     key = form.key(name)
     if key not in st.session_state:
         st.session_state[key] = list(form.intents) if name == "intents" else getattr(form, name)
-    return {"key": key, "on_change": sync_choice, "args": (form, name, form.widget_rev)}
+    return {"key": key, "on_change": sync_choice, "args": (form, name, form.widget_revs.get(name, 0))}
 
 
 def close_form(form: LabelForm) -> None:
@@ -153,9 +181,22 @@ def current_spans(form: LabelForm, snapshot: dict | None = None) -> list[dict]:
 
 
 def collect(form: LabelForm, spans_snapshot: dict | None = None) -> dict:
-    """The form's labels as ``annotations.submit`` takes them."""
-    corrected = (st.session_state.get(form.key("corrected")) or "").strip()
-    return {**choices(form), "entities": current_spans(form, spans_snapshot), "corrected_response": corrected or None}
+    """The form's labels as ``annotations.submit`` takes them. A correction with no fit chosen means
+    the response did not fit (see ``on_correction``)."""
+    corrected = (st.session_state.get(form.key("corrected")) or "").strip() or None
+    values = {**choices(form), "entities": current_spans(form, spans_snapshot), "corrected_response": corrected}
+    if corrected and values["aligned"] is None:
+        values["aligned"] = False
+    return values
+
+
+def on_correction(form: LabelForm) -> None:
+    """Writing a corrected response says the response did not fit: the fit switches to misaligned
+    (and the form says so), as a keyboard-first annotator expects after C, typing, Esc, Enter. Pressing
+    G afterwards is refused at submit (``problems``) rather than silently dropping the correction."""
+    if (st.session_state.get(form.key("corrected")) or "").strip() and form.aligned is not False:
+        change_choices(form, aligned=False)
+        form.fit_from_correction = True
 
 
 def problems(values: dict, schema: dict) -> list[str]:
@@ -166,6 +207,8 @@ def problems(values: dict, schema: dict) -> list[str]:
     unknown = [i for i in values["intents"] if i not in schema["intents"]]
     if unknown:
         found.append(f"Unknown intent(s) {unknown}: the schema changed; pick from the current list.")
+    if values.get("corrected_response") and values.get("aligned") is True:
+        found.append(CORRECTED_BUT_ALIGNED)
     pairs = overlapping_spans(values.get("entities") or [])
     if pairs:
         a, b = pairs[0]
@@ -239,7 +282,11 @@ def render_alignment(form: LabelForm) -> None:
         else f"misaligned ({shortcuts.MISALIGNED_KEY.upper()})",
     )
     st.text_area("Corrected response (optional)", key=form.key("corrected"), height=68,
-                 placeholder="What the assistant should have said  ( C )")
+                 placeholder="What the assistant should have said  ( C ): sets the fit to misaligned",
+                 on_change=on_correction, args=(form,))
+    note = st.empty()                     # always one element, so the buttons below keep their place
+    if form.fit_from_correction and form.aligned is False:
+        note.text(FIT_FROM_CORRECTION)
 
 
 def suggestion_intents_html(suggestion: dict) -> str:
@@ -259,9 +306,17 @@ def suggestion_intents_html(suggestion: dict) -> str:
     return " · ".join(parts)
 
 
-def suggestion_html(suggestion: dict | None) -> str:
+def weak_spans_html(suggestion: dict, text: str) -> str:
+    """The spans too weak to pre-fill, as ``also: product "the" 31%`` (escaped: text and labels are data)."""
+    chars = text or ""
+    parts = [f"{html.escape(str(s['label']))} &quot;{html.escape(chars[s['start']:s['end']])}&quot; {s['score']:.0%}"
+             for s in sorted(weak_spans(suggestion), key=lambda s: -s["score"])[:4]]
+    return "<span style='opacity:.75'>also: " + ", ".join(parts) + "</span>" if parts else ""
+
+
+def suggestion_html(suggestion: dict | None, text: str = "") -> str:
     """The model's suggestion with confidences, escaped (names come from data and models). Bold is
-    exactly what pre-filling and <kbd>A</kbd> take."""
+    exactly what pre-filling and <kbd>A</kbd> take; weak spans (of ``text``) are listed, not dotted."""
     if not suggestion:
         return ""
     parts = [suggestion_intents_html(suggestion)]
@@ -271,9 +326,11 @@ def suggestion_html(suggestion: dict | None) -> str:
                      + ("" if conf is None else f" {conf:.0%}"))
     if suggestion.get("aligned") is not None:
         parts.append("response <b>" + ("aligned" if suggestion["aligned"] else "misaligned") + "</b>")
-    n_spans = len(suggestion.get("entities") or [])
+    n_spans = len(suggested_spans(suggestion))
     if n_spans:
         parts.append(f"{n_spans} span(s) (dotted)")
+    if weak_spans(suggestion):
+        parts.append(weak_spans_html(suggestion, text))
     source = html.escape(str(suggestion.get("source") or "model"))
     return (
         "<div style='font-size:.85rem;padding:.35rem .6rem;border-radius:.4rem;background:#fefce8;"

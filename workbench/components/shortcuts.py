@@ -64,11 +64,13 @@ def digit_range(n: int) -> str:
     return "1 … 9, 0" if len(keys) == QUICK_INTENTS else f"1 … {keys[-1]}"
 
 
-def quick_intent_help(quick: list[str]) -> str:
+def quick_intent_rows(quick: list[str]) -> list[tuple[str, str]]:
+    """One (key, intent) row per digit, like the rest of the grid: run together on one line the
+    pairs wrapped so that a name read as belonging to the next digit."""
     if not quick:
-        return "no intents in the schema yet"
-    pairs = " · ".join(f"{quick_intent_key(i)} {name}" for i, name in enumerate(quick))
-    return f"toggle an intent, most used first: {pairs} (numbered in the intent box)"
+        return [("1 … 9, 0", "toggle an intent: no intents in the schema yet")]
+    head = (digit_range(len(quick)), "toggle an intent, most used first (numbered in the intent box):")
+    return [head, *((quick_intent_key(i), name) for i, name in enumerate(quick))]
 
 
 def shortcut_rows(sentiments: list[str], quick: list[str] = ()) -> list[tuple[str, str]]:
@@ -76,7 +78,7 @@ def shortcut_rows(sentiments: list[str], quick: list[str] = ()) -> list[tuple[st
     sentiment_keys_text = " ".join(k.upper() for k in pairs)
     sentiment_help = "sentiment: " + " · ".join(pairs.values())
     return [
-        (digit_range(len(quick)), quick_intent_help(list(quick))),
+        *quick_intent_rows(list(quick)),
         (SEARCH_INTENTS_KEY, "search all intents; Enter picks, Esc returns"),
         ("← →", "move the caret in the turn text (Ctrl/Alt: by word; Home/End)"),
         ("Shift + ← →", "select text (or drag with the mouse)"),

@@ -81,6 +81,7 @@ def span_selector(
     command_keys: dict[str, str] | None = None,
     focus_targets: dict[str, str] | None = None,
     global_keys: bool = True,
+    applied_seq: int = 0,
     on_actions: Callable[[], None] | None = None,
     on_spans: Callable[[], None] | None = None,
     key: str | None = None,
@@ -89,6 +90,8 @@ def span_selector(
 
     ``key`` defaults to ``span-<form_id>``: read ``st.session_state[key]`` in callbacks to get the
     states ``{"spans": {"rev", "spans"}, "actions": {"log": [[seq, name, value], ...]}}``.
+    ``applied_seq`` is the last logged key Python applied: while the browser has logged later ones a
+    rerun is pending, and a key that focuses a box (``focus_targets``, exact widget keys) waits for it.
     """
     data = {
         "form_id": form_id,
@@ -102,6 +105,7 @@ def span_selector(
         "command_keys": command_keys or {},
         "focus_targets": focus_targets or {},
         "global_keys": global_keys,
+        "applied_seq": int(applied_seq),
     }
     return _mount(
         key=key or f"span-{form_id}",

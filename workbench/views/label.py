@@ -247,11 +247,12 @@ def render_turn(db, user: auth.User, project: str, form: LabelForm, turn: dict, 
     suggestion = turn.get("suggestion") or {}
     span_selector(
         turn["text"], form_id=form.form_id, spans=form.spans, spans_rev=form.spans_rev,
-        entity_types=schema["entities"], suggested_spans=suggestion.get("entities") or [],
+        entity_types=schema["entities"], suggested_spans=label_form.suggested_spans(suggestion),
         sentiment_keys=shortcuts.sentiment_keys(schema["sentiments"]), alignment_keys=shortcuts.alignment_keys(),
         command_keys=shortcuts.command_keys(),
-        focus_targets={shortcuts.SEARCH_INTENTS_KEY: f"st-key-label-intents-{form.form_id}",
+        focus_targets={shortcuts.SEARCH_INTENTS_KEY: f"st-key-{form.key('intents')}",
                        shortcuts.CORRECT_RESPONSE_KEY: f"st-key-{form.key('corrected')}"},
+        applied_seq=form.last_seq,
         on_actions=lambda: on_keys(db, user, project, form.form_id), key=form.key("span"),
     )
     turn_view.render_response(turn.get("response"))
@@ -260,7 +261,7 @@ def render_turn(db, user: auth.User, project: str, form: LabelForm, turn: dict, 
 def render_form(db, user: auth.User, project: str, form: LabelForm, turn: dict, schema: dict) -> None:
     suggestion = turn.get("suggestion")
     if suggestion:
-        st.html(label_form.suggestion_html(suggestion))
+        st.html(label_form.suggestion_html(suggestion, turn.get("text") or ""))
     label_form.render_intents(form, schema, quick_intents_of(db, project, schema))
     label_form.render_sentiment(form, schema)
     label_form.render_alignment(form)

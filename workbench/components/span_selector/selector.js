@@ -5,8 +5,9 @@
 // ever written with textContent, never innerHTML.
 //
 // Python passes `data` = {form_id, text, spans, spans_rev, entity_types, suggested_spans,
-// sentiment_keys, alignment_keys, command_keys, focus_targets, global_keys}. Python gets back two
-// states: `spans` = {rev, spans:[{start,end,label}]} and `actions` = {log: [[seq, name, value]...]}.
+// sentiment_keys, alignment_keys, command_keys, focus_targets, global_keys, applied_seq}
+// (applied_seq: the last logged key Python has applied: a higher `seq` here means a rerun is pending).
+// Python gets back two states: `spans` = {rev, spans:[{start,end,label}]} and `actions` = {log: [[seq, name, value]...]}.
 // Keys are sent as an ordered log in *state*, not as triggers: Streamlit coalesces reruns that
 // arrive while a script runs, and a newer trigger replaces an older one, so fast typing would drop
 // keys. A log keeps every key and its order; Python applies the entries it has not seen yet.
@@ -16,6 +17,7 @@ const COLORS = ["#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2"
   "#dc2626", "#4f46e5", "#0d9488"];
 const WORD = /[\p{L}\p{N}_]/u;
 const LOG_KEEP = 64;
+const DEFER_MAX_MS = 2500; // the longest a "/" waits for a pending rerun before focusing anyway
 // Only the selector mounted last owns the keyboard: while Streamlit swaps turns the old one can
 // linger for a moment, and keys must not go to a turn that is leaving the screen.
 let activeInstance = null;
@@ -26,7 +28,8 @@ function formState(cfg) {
   const rev = cfg.spans_rev || 0;
   if (!st || rev > st.rev) {
     st = { spans: (cfg.spans || []).map((s) => ({ start: s.start, end: s.end, label: s.label })),
-      rev, caret: st ? st.caret : 0, anchor: null, log: st ? st.log : [], seq: st ? st.seq : 0 };
+      rev, caret: st ? st.caret : 0, anchor: null, log: st ? st.log : [], seq: st ? st.seq : 0,
+      deferred: st ? st.deferred : null };
     FORMS.set(cfg.form_id, st);
   }
   if (FORMS.size > 50) FORMS.delete(FORMS.keys().next().value);
@@ -278,6 +281,7 @@ class Selector {
   // -- keyboard: one listener for the whole page (components v2 run in the app document) ----------
   onKey(e) {
     if (activeInstance !== this.id || e.defaultPrevented || e.isComposing) return;
+    if (this.st.deferred) { this.queueKey(e); return; }
     const target = e.composedPath ? e.composedPath()[0] : e.target;
     if (isEditable(target)) {
       if (e.key === "Escape") target.blur();
@@ -327,7 +331,27 @@ class Selector {
       return true;
     }
     if (command) { this.act(command); return true; }
-    return focusTarget((this.cfg.focus_targets || {})[e.key]);
+    const target = (this.cfg.focus_targets || {})[e.key];
+    if (target && this.st.seq > (this.cfg.applied_seq ?? this.st.seq)) { this.deferFocus(e.key, target); return true; }
+    return !!focusTarget(target);
+  }
+
+  // -- a text box asked for while Python is still applying earlier keys ---------------------------
+  // A key Python has not applied yet may re-key (replace) the box, e.g. a digit re-keys the intent
+  // box: focusing the old one would lose what is typed next, and its Enter would reach the page as
+  // a submit. So the keys are held until the rerun that applies them has drawn the new box (its
+  // exact key comes in `focus_targets`), then typed into it in order.
+  deferFocus(key, target) {
+    const st = this.st;
+    const deferred = { key, target, keys: [] };
+    st.deferred = deferred;
+    setTimeout(() => { if (st.deferred === deferred) flushDeferred(st); }, DEFER_MAX_MS);
+  }
+
+  queueKey(e) {
+    e.preventDefault();
+    e.stopPropagation();
+    this.st.deferred.keys.push(e.key);
   }
 
   mount() {
@@ -341,6 +365,11 @@ class Selector {
     for (const [node, type, fn, capture] of handlers) node.addEventListener(type, fn, !!capture);
     activeInstance = this.id;
     this.draw(); // no publish here: Python already knows these spans (they came in `data`)
+    const deferred = this.st.deferred;
+    if (deferred && (this.cfg.applied_seq ?? 0) >= this.st.seq) {
+      deferred.target = (this.cfg.focus_targets || {})[deferred.key] || deferred.target;
+      waitAndFlush(this.st, Date.now());
+    }
     return () => {
       if (activeInstance === this.id) activeInstance = null;
       for (const [node, type, fn, capture] of handlers) node.removeEventListener(type, fn, !!capture);
@@ -348,16 +377,64 @@ class Selector {
   }
 }
 
-function focusTarget(prefix) {
-  // Focus a Streamlit widget by its key; a prefix, since a widget's key may carry a version suffix.
-  if (!prefix) return false;
+function targetInput(prefix) {
   const box = `[class*="${prefix}"]`;
   const inputs = Array.from(document.querySelectorAll(`${box} input, ${box} textarea`));
-  const input = inputs.find((i) => !i.closest("[data-retained='true']")) || inputs[0];
-  if (!input) return false;
+  return inputs.find((i) => !i.closest("[data-retained='true']")) || null;
+}
+
+function focusTarget(prefix) {
+  // Focus a Streamlit widget by its key (a prefix match: keys may carry a version suffix).
+  if (!prefix) return null;
+  const box = `[class*="${prefix}"]`;
+  const input = targetInput(prefix) || document.querySelector(`${box} input, ${box} textarea`);
+  if (!input) return null;
   input.focus();
   input.click();
-  return true;
+  return input;
+}
+
+function waitAndFlush(st, since) {
+  // The rerun draws the component before the form column: wait for the new box to exist.
+  if (!st.deferred) return;
+  if (targetInput(st.deferred.target) || Date.now() - since > DEFER_MAX_MS) { flushDeferred(st); return; }
+  setTimeout(() => waitAndFlush(st, since), 30);
+}
+
+function typeInto(input, key) {
+  // Replays a held key in a React-controlled box: the native setter, then the events React reads.
+  if (key.length === 1 || key === "Backspace") {
+    const proto = input.tagName === "TEXTAREA" ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
+    const value = key === "Backspace" ? input.value.slice(0, -1) : input.value + key;
+    Object.getOwnPropertyDescriptor(proto, "value").set.call(input, value);
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+    return;
+  }
+  const codes = { Enter: 13, Escape: 27, ArrowDown: 40, ArrowUp: 38, Tab: 9 };
+  const init = { key, code: key, bubbles: true, cancelable: true };
+  const event = new KeyboardEvent("keydown", init);
+  Object.defineProperty(event, "keyCode", { get: () => codes[key] || 0 });
+  Object.defineProperty(event, "which", { get: () => codes[key] || 0 });
+  input.dispatchEvent(event);
+}
+
+function flushDeferred(st) {
+  // Types the held keys one per tick (so React shows the filtered options before an Enter); keys
+  // pressed meanwhile join the queue, so nothing overtakes what was held.
+  const deferred = st.deferred;
+  if (!deferred || deferred.flushing) return;
+  deferred.flushing = true;
+  const input = focusTarget(deferred.target);
+  const done = () => { if (st.deferred === deferred) st.deferred = null; };
+  if (!input) { done(); return; }
+  const next = () => {
+    if (!deferred.keys.length) { done(); return; }
+    const key = deferred.keys.shift();
+    if (key === "Escape") { done(); input.blur(); return; }
+    typeInto(input, key);
+    setTimeout(next, 20);
+  };
+  next();
 }
 
 export default function (component) {
