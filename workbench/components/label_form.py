@@ -27,16 +27,18 @@ CANDIDATE_FLOOR = 0.05
 # the model's weak spans ("the" as a product, "Honestly" as a booking reference) ended up in exports.
 # Weaker spans are only listed in the banner ("also: ..."); spans without a score (imports) all count.
 SUGGESTED_SPAN_MIN_SCORE = 0.5
-# The choices Python changes on a key press live on the form, not in widget state: a rerun that
-# interrupts the one that changed them would otherwise carry the browser's stale widget value back
-# and undo the key press (Streamlit coalesces reruns). Each programmatic change gives the changed
-# widget (only that one) a fresh key seeded from the form; a widget reports back only through
-# ``sync_choice``, which ignores widgets of an older revision. Only the changed one: re-keying the
-# intent box on a sentiment key would replace the box "/" had just focused, and the search typed
-# next (and its Enter) would fall through to the page as a submit.
+# A corrected response says the response did not fit: writing one sets the fit (see ``on_correction``).
 CORRECTED_BUT_ALIGNED = ("A corrected response means the response did not fit, but the fit is 'aligned': "
                          "press M (misaligned), or clear the corrected response.")
 FIT_FROM_CORRECTION = "Response fit set to misaligned: a corrected response means the response did not fit."
+# The choices Python changes on a key press live on the form, not in widget state: a rerun that
+# interrupts the one that changed them would otherwise carry the browser's stale widget value back
+# and undo the key press (Streamlit coalesces reruns). Each programmatic change gets fresh widget
+# keys seeded from the form; a widget reports back only through ``sync_choice``, which ignores
+# widgets of an older revision. All three move together: re-keying only the changed one let a rerun
+# interrupted by the next key carry a stale intent box back (tests/browser: keys 3 then Q lost the 3).
+# So "/" right after a choice key would focus a box about to be replaced: the span selector holds
+# the keys until that rerun has drawn the new box (see ``applied_seq`` in ``span_selector``).
 VERSIONED_WIDGETS = ("intents", "sentiment", "aligned")
 
 
@@ -61,11 +63,11 @@ class LabelForm:
     aligned: bool | None = None
     last_seq: int = 0             # the last key action applied from the span selector's log
     fit_from_correction: bool = False   # the fit was switched to misaligned by writing a correction
-    widget_revs: dict = field(default_factory=dict)   # name -> bumped when Python (not the user) changes it
+    widget_rev: int = 0           # bumped whenever Python (not the user) changes a choice widget
 
     def key(self, name: str) -> str:
         if name in VERSIONED_WIDGETS:
-            return f"label-{name}-{self.form_id}-{self.widget_revs.get(name, 0)}"
+            return f"label-{name}-{self.form_id}-{self.widget_rev}"
         return f"label-{name}-{self.form_id}"
 
 
@@ -139,20 +141,17 @@ def choices(form: LabelForm) -> dict:
 
 
 def change_choices(form: LabelForm, **changes) -> None:
-    """Set choices from Python (a key press, accept-all): the changed widgets move to fresh keys,
-    the others keep theirs (and the keyboard focus they may have)."""
-    for name, value in changes.items():
-        value = list(value) if name == "intents" else value
-        if value == getattr(form, name):
-            continue
+    """Set choices from Python (a key press, accept-all): the widgets move to fresh keys."""
+    for name in VERSIONED_WIDGETS:
         st.session_state.pop(form.key(name), None)
-        setattr(form, name, value)
-        form.widget_revs[name] = form.widget_revs.get(name, 0) + 1
+    for name, value in changes.items():
+        setattr(form, name, list(value) if name == "intents" else value)
+    form.widget_rev += 1
 
 
 def sync_choice(form: LabelForm, name: str, rev: int) -> None:
     """A choice widget changed in the browser (the user): copy it to the form if it is current."""
-    if rev == form.widget_revs.get(name, 0):
+    if rev == form.widget_rev:
         value = st.session_state.get(form.key(name))
         setattr(form, name, list(value or []) if name == "intents" else value)
 
@@ -162,7 +161,7 @@ def seed_widget(form: LabelForm, name: str) -> dict:
     key = form.key(name)
     if key not in st.session_state:
         st.session_state[key] = list(form.intents) if name == "intents" else getattr(form, name)
-    return {"key": key, "on_change": sync_choice, "args": (form, name, form.widget_revs.get(name, 0))}
+    return {"key": key, "on_change": sync_choice, "args": (form, name, form.widget_rev)}
 
 
 def close_form(form: LabelForm) -> None:

@@ -17,7 +17,7 @@ const COLORS = ["#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2"
   "#dc2626", "#4f46e5", "#0d9488"];
 const WORD = /[\p{L}\p{N}_]/u;
 const LOG_KEEP = 64;
-const DEFER_MAX_MS = 2500; // the longest a "/" waits for a pending rerun before focusing anyway
+const DEFER_MAX_MS = 5000; // the longest a "/" waits for a pending rerun (a loaded server is slow) before focusing anyway
 // Only the selector mounted last owns the keyboard: while Streamlit swaps turns the old one can
 // linger for a moment, and keys must not go to a turn that is leaving the screen.
 let activeInstance = null;
