@@ -124,3 +124,19 @@ def open_copy(template: Path, tmp_path: Path, monkeypatch):
     monkeypatch.delenv(runtime.ENV_PROJECT, raising=False)
     auth._failures.clear()
     return runtime.get_store(str(path))
+
+
+def add_model_suggestion(db, turn_id: str, *, intents: list[str], probs: dict[str, float],
+                         entities: list[dict] = (), entity_scores: list[float] = ()) -> None:
+    """A finished model run ('run-s') whose prediction for ``turn_id`` is what the label page suggests."""
+    import json
+
+    def write(con):
+        con.execute("INSERT INTO model_runs (run_id, project, kind, status, model_version, n_labels, metrics, timings,"
+                    " created_at, finished_at) VALUES ('run-s', 'default', 'fast', 'done', 'v-s', 1, '{}', '{}',"
+                    " '2024-05-02 00:00:00', '2024-05-02 00:00:00')")
+        con.execute("INSERT INTO predictions (run_id, turn_id, intents, intent_probs, entities, entity_scores,"
+                    " sentiment, sentiment_probs, alignment_score, misalignment_prob, uncertainty)"
+                    " VALUES ('run-s', ?, ?, ?, ?, ?, NULL, '{}', NULL, NULL, 0.5)",
+                    [turn_id, intents, json.dumps(probs), list(entities), list(entity_scores)])
+    db.write(write)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from app_testkit import TURNS, make_template, open_copy, signed_in, texts
+from app_testkit import TURNS, add_model_suggestion, make_template, open_copy, signed_in, texts
 from store import annotations
 from workbench import runtime
 from workbench.views import label as label_page
@@ -286,21 +286,6 @@ def test_sixty_intents_are_all_searchable_and_the_first_ten_have_digit_keys(tmp_
         runtime.close_stores()
 
 
-def _add_model_suggestion(db, turn_id: str, intents: list[str], probs: dict[str, float]) -> None:
-    """A finished model run whose prediction for ``turn_id`` is the page's suggestion."""
-    import json
-
-    def write(con):
-        con.execute("INSERT INTO model_runs (run_id, project, kind, status, model_version, n_labels, metrics, timings,"
-                    " created_at, finished_at) VALUES ('run-s', 'default', 'fast', 'done', 'v-s', 1, '{}', '{}',"
-                    " '2024-05-02 00:00:00', '2024-05-02 00:00:00')")
-        con.execute("INSERT INTO predictions (run_id, turn_id, intents, intent_probs, entities, entity_scores,"
-                    " sentiment, sentiment_probs, alignment_score, misalignment_prob, uncertainty)"
-                    " VALUES ('run-s', ?, ?, ?, [], [], NULL, '{}', NULL, NULL, 0.5)",
-                    [turn_id, intents, json.dumps(probs)])
-    db.write(write)
-
-
 def _suggestion_banner(at) -> str:
     import html
 
@@ -311,8 +296,8 @@ def _suggestion_banner(at) -> str:
 def test_the_banner_marks_exactly_what_prefill_and_accept_take(tmp_path, monkeypatch, top):
     template = make_template(tmp_path / "tpl", turns=[t for t in TURNS if t["id"] == "t-en"], users=("ann",))
     db = open_copy(template, tmp_path, monkeypatch)
-    _add_model_suggestion(db, "t-en", ["return_item"], {"return_item": top, "track_order": 0.3,
-                                                        "greeting": 0.02, "cancel_order": 0.0})
+    add_model_suggestion(db, "t-en", intents=["return_item"],
+                         probs={"return_item": top, "track_order": 0.3, "greeting": 0.02, "cancel_order": 0.0})
     try:
         at = signed_in("ann")
         form = open_form(at)

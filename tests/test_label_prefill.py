@@ -7,9 +7,8 @@ and checks what the form, the banner, accept-all and the stored submit hold.
 from __future__ import annotations
 
 import html
-import json
 
-from app_testkit import TURNS, make_template, open_copy, signed_in
+from app_testkit import TURNS, add_model_suggestion, make_template, open_copy, signed_in
 from store import annotations
 from workbench import runtime
 from workbench.components import label_form
@@ -20,19 +19,6 @@ STRONG = {"start": 15, "end": 19, "label": "order_id"}
 WEAK = {"start": 0, "end": 5, "label": "product"}
 
 
-def _model_spans(db, turn_id: str) -> None:
-    """A finished model run suggesting a confident order_id and a weak product ("where")."""
-    def write(con):
-        con.execute("INSERT INTO model_runs (run_id, project, kind, status, model_version, n_labels, metrics, timings,"
-                    " created_at, finished_at) VALUES ('run-s', 'default', 'fast', 'done', 'v-s', 1, '{}', '{}',"
-                    " '2024-05-02 00:00:00', '2024-05-02 00:00:00')")
-        con.execute("INSERT INTO predictions (run_id, turn_id, intents, intent_probs, entities, entity_scores,"
-                    " sentiment, sentiment_probs, alignment_score, misalignment_prob, uncertainty)"
-                    " VALUES ('run-s', ?, ['track_order'], ?, ?, [0.91, 0.2], NULL, '{}', NULL, NULL, 0.5)",
-                    [turn_id, json.dumps({"track_order": 0.9}), [STRONG, WEAK]])
-    db.write(write)
-
-
 def _banner(at) -> str:
     return next(html.unescape(e.proto.body) for e in at.get("html") if "<b>Suggestion</b>" in e.proto.body)
 
@@ -41,7 +27,8 @@ def test_a_span_below_the_floor_is_listed_not_prefilled_accepted_or_stored(tmp_p
     assert TURNS[[t["id"] for t in TURNS].index("t-en")]["text"] == TEXT
     template = make_template(tmp_path / "tpl", turns=[t for t in TURNS if t["id"] == "t-en"], users=("ann",))
     db = open_copy(template, tmp_path, monkeypatch)
-    _model_spans(db, "t-en")
+    add_model_suggestion(db, "t-en", intents=["track_order"], probs={"track_order": 0.9},   # order_id sure,
+                         entities=[STRONG, WEAK], entity_scores=[0.91, 0.2])                 # "where" weak
     try:
         at = signed_in("ann")
         form = at.session_state[label_page.FORM_KEY]
