@@ -140,3 +140,17 @@ def add_model_suggestion(db, turn_id: str, *, intents: list[str], probs: dict[st
                     " VALUES ('run-s', ?, ?, ?, ?, ?, NULL, '{}', NULL, NULL, 0.5)",
                     [turn_id, intents, json.dumps(probs), list(entities), list(entity_scores)])
     db.write(write)
+
+
+def open_overlap_store(tmp_path: Path, monkeypatch, *, users=("ann", "ana")):
+    """The seeded test data with two annotators per turn (overlap 2), opened as the app opens its store."""
+    from store import labels
+    from workbench import runtime
+
+    path = tmp_path / "app.duckdb"
+    monkeypatch.setenv(runtime.ENV_DB, str(path))
+    monkeypatch.delenv(runtime.ENV_PROJECT, raising=False)
+    db = runtime.get_store(str(path))
+    seed(db, tmp_path, users=users)
+    labels.set_overlap(db, "default", 2)
+    return db

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app_testkit import seed
-from store import analysis, annotations, labels
+from app_testkit import open_overlap_store
+from store import analysis, annotations
 from test_analysis_pages import page_as, tick_queue_row
 from workbench import runtime
 from workbench.views.agreement import common_correction, majority_aligned, span_text, votes_table
@@ -17,12 +17,7 @@ CORRECTION = "Order A123 left our warehouse this morning."
 @pytest.fixture
 def disputed(tmp_path, monkeypatch):
     """Two annotators both call t-en's response misaligned (one corrects it) and disagree on the intent."""
-    path = tmp_path / "app.duckdb"
-    monkeypatch.setenv(runtime.ENV_DB, str(path))
-    monkeypatch.delenv(runtime.ENV_PROJECT, raising=False)
-    db = runtime.get_store(str(path))
-    seed(db, tmp_path, users=("ann", "ana"))
-    labels.set_overlap(db, "default", 2)
+    db = open_overlap_store(tmp_path, monkeypatch)
     span = [{"start": 15, "end": 19, "label": "order_id"}]
     annotations.submit(db, annotation_id="s1", turn_id=TURN, project="default", annotator="ann",
                        intents=["track_order"], entities=span, sentiment="neutral", aligned=False,

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from app_testkit import seed, texts
-from store import analysis, annotations, labels
+from app_testkit import open_overlap_store, texts
+from store import analysis, annotations
 from test_analysis_pages import page_as, tick_queue_row
 from workbench import runtime
 
@@ -21,12 +21,7 @@ PRODUCT = {"start": 9, "end": 14, "label": "product"}      # "order": bob only
 def tied(tmp_path, monkeypatch):
     """ann and bob disagree on t-en's intents and sentiment; bob marks one span more; on t-zh each marks
     a different, overlapping order id."""
-    path = tmp_path / "app.duckdb"
-    monkeypatch.setenv(runtime.ENV_DB, str(path))
-    monkeypatch.delenv(runtime.ENV_PROJECT, raising=False)
-    db = runtime.get_store(str(path))
-    seed(db, tmp_path, users=("ann", "ana"))
-    labels.set_overlap(db, "default", 2)
+    db = open_overlap_store(tmp_path, monkeypatch)
     annotations.submit(db, annotation_id="s1", turn_id=TURN, project="default", annotator="ann",
                        intents=["track_order"], entities=[ORDER], sentiment="positive", aligned=True)
     annotations.submit(db, annotation_id="s2", turn_id=TURN, project="default", annotator="bob",
