@@ -7,7 +7,7 @@ it reverts), so nothing is ever deleted and every state can be explained.
 from __future__ import annotations
 
 from store.queue import LIVE_LABELS, lease_turn, utcnow
-from store.records import overlapping_spans
+from store.records import describe_overlaps, overlapping_spans
 
 ACTIONS = ("submit", "skip", "undo", "flag", "adjudicate")
 
@@ -52,9 +52,7 @@ def _validate_spans(con, turn_id: str, entities, *, allow_overlaps: bool) -> lis
         spans.append({"start": start, "end": end, "label": label})
     pairs = [] if allow_overlaps else overlapping_spans(spans)
     if pairs:
-        described = "; ".join(f"{a['label']} [{a['start']}, {a['end']}) and {b['label']} [{b['start']}, {b['end']})"
-                              for a, b in pairs[:3])
-        raise SubmitRefused(f"overlapping spans: {described}. A character can carry one entity label: "
+        raise SubmitRefused(f"overlapping spans: {describe_overlaps(pairs)}. A character can carry one entity label: "
                             "select the text again and press the label you mean (it replaces the others).")
     return sorted(spans, key=lambda s: (s["start"], s["end"], s["label"]))
 

@@ -112,6 +112,17 @@ def overlapping_spans(spans: Iterable[dict]) -> list[tuple[dict, dict]]:
     return pairs
 
 
+def spans_overlap(a: dict, b: dict) -> bool:
+    """Whether two spans share at least one code point."""
+    return a["start"] < b["end"] and b["start"] < a["end"]
+
+
+def describe_overlaps(pairs: list[tuple[dict, dict]], *, limit: int = 3) -> str:
+    """``overlapping_spans`` pairs for a message: 'order_id [10, 13) and product [10, 13); ...'."""
+    return "; ".join(f"{a['label']} [{a['start']}, {a['end']}) and {b['label']} [{b['start']}, {b['end']})"
+                     for a, b in pairs[:limit])
+
+
 def _parse_context(value: Any) -> list[dict]:
     if value is None:
         return []

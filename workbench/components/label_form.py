@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
+from store.records import describe_overlaps, overlapping_spans, spans_overlap
 from workbench.components import shortcuts
-from store.records import overlapping_spans
 from workbench.components.span_selector import spans_from_state
 
 # A suggested intent is pre-filled (and taken by "accept") only when the model is at least this sure;
@@ -107,7 +107,7 @@ def without_overlaps(spans: list[dict], keep: list[dict] = ()) -> list[dict]:
     """``spans`` minus those overlapping ``keep`` or an earlier (longer first) one: one label per character."""
     kept, added = list(keep), []
     for span in sorted(spans, key=lambda s: (s["start"] - s["end"], s["start"])):
-        if not any(pair for pair in overlapping_spans([*kept, span]) if span in pair):
+        if not any(spans_overlap(span, other) for other in kept):
             kept.append(span)
             added.append(span)
     return sorted(added, key=lambda s: (s["start"], s["end"]))
@@ -210,8 +210,7 @@ def problems(values: dict, schema: dict) -> list[str]:
         found.append(CORRECTED_BUT_ALIGNED)
     pairs = overlapping_spans(values.get("entities") or [])
     if pairs:
-        a, b = pairs[0]
-        found.append(f"Spans {a['label']} {a['start']}–{a['end']} and {b['label']} {b['start']}–{b['end']} overlap: "
+        found.append(f"Spans {describe_overlaps(pairs, limit=1)} overlap: "
                      "select the text and press the label you mean (it replaces the others), or remove one.")
     return found
 

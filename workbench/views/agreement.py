@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from store import analysis, annotations, labels
-from store.records import overlapping_spans
+from store.records import describe_overlaps, overlapping_spans
 from workbench.components import analysis as ui
 
 
@@ -60,11 +60,6 @@ def span_candidates(votes: list[dict]) -> list[dict]:
             for (a, b, c), who in sorted(marked.items())]
 
 
-def majority_spans(votes: list[dict]) -> list[dict]:
-    """Spans more than half of the annotators marked (the pre-checked part of the span decision)."""
-    return [{k: s[k] for k in ("start", "end", "label")} for s in span_candidates(votes) if s["majority"]]
-
-
 def span_key(key: str, span: dict) -> str:
     """The widget key of a span's "keep" box (the label is hashed: keys stay plain whatever the schema says)."""
     digest = hashlib.sha1(str(span["label"]).encode("utf-8")).hexdigest()[:12]
@@ -104,8 +99,6 @@ def votes_table(votes: list[dict], text: str) -> pd.DataFrame:
                                        "corrected_response"])
 
 
-
-
 def sentiment_choice(sentiment: str | None, schema: dict) -> str | None:
     """The sentiment box's option for an annotator's sentiment (None: not offered, e.g. a removed label)."""
     if sentiment is None:
@@ -122,9 +115,7 @@ def resolution_refusal(votes: list[dict], intents: list[str], sentiment: str | N
         return f"choose the resolved sentiment (or {NO_SENTIMENT}): the annotators disagree"
     pairs = overlapping_spans(kept)
     if pairs:
-        described = "; ".join(f"{a['label']} [{a['start']}:{a['end']}] and {b['label']} [{b['start']}:{b['end']}]"
-                              for a, b in pairs[:3])
-        return f"kept spans overlap: {described}. Uncheck one of each pair."
+        return f"kept spans overlap: {describe_overlaps(pairs)}. Uncheck one of each pair."
     return None
 
 
