@@ -15,6 +15,7 @@ Only letters count: an emoji is also ``[UNK]`` to MiniLM, but "hi 👋" is perfe
 """
 from __future__ import annotations
 
+import functools
 import random
 import unicodedata
 from dataclasses import dataclass
@@ -57,14 +58,20 @@ def choose_encoder(requested: str | None, texts: list[str], *, seed: int = 0) ->
     The choice carries the unreadable share either way (None when the encoder was named)."""
     if requested not in (None, "", AUTO):
         return EncoderChoice(requested, "named in the configuration")
-    from transformers import AutoTokenizer
-
-    from pipeline.encoders import _packaged_path
-
     sample = texts if len(texts) <= SAMPLE else random.Random(seed).sample(list(texts), SAMPLE)
-    share = unreadable_share(AutoTokenizer.from_pretrained(str(_packaged_path())), sample)
+    share = unreadable_share(_packaged_tokenizer(), sample)
     if share >= MULTILINGUAL_SHARE:
         return EncoderChoice(MULTILINGUAL, f"{share:.0%} of the turns are unreadable to {PACKAGED_NAME} (mostly "
                                            f"[UNK]); the multilingual encoder reads them", round(share, 4))
     return EncoderChoice(None, f"{share:.0%} of the turns are unreadable to it; the multilingual encoder takes over "
                                f"from {MULTILINGUAL_SHARE:.0%}", round(share, 4))
+
+
+@functools.lru_cache(maxsize=1)
+def _packaged_tokenizer():
+    """The packaged encoder's tokenizer, loaded once per process (the worker chooses on every run)."""
+    from transformers import AutoTokenizer
+
+    from pipeline.encoders import _packaged_path
+
+    return AutoTokenizer.from_pretrained(str(_packaged_path()))
