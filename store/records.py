@@ -54,6 +54,17 @@ def _as_str(value: Any, field: str, *, required: bool = False) -> str | None:
     return value
 
 
+def _as_id(value: Any, field: str, *, required: bool = False) -> str | None:
+    """Ids may be integers: Label Studio task ids, database keys and numbered Parquet columns are. They
+    are stored as their decimal text, so 17 and "17" are one id. Booleans and floats are refused."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    try:
+        return _as_str(value, field, required=required)
+    except RecordError:
+        raise RecordError(field, f"expected a string or an integer, got {type(value).__name__} {value!r:.60}") from None
+
+
 def _parse_intents(value: Any) -> list[str]:
     if value is None:
         return []
@@ -189,8 +200,8 @@ def normalize_turn(obj: Any) -> dict:
         raise RecordError("text", "is empty")
     meta = _parse_meta(obj.get("meta"))
     record = {
-        "id": _as_str(obj.get("id"), "id"),
-        "conversation_id": _as_str(obj.get("conversation_id"), "conversation_id"),
+        "id": _as_id(obj.get("id"), "id"),
+        "conversation_id": _as_id(obj.get("conversation_id"), "conversation_id"),
         "turn_index": _parse_turn_index(obj.get("turn_index")),
         "context": _parse_context(obj.get("context")),
         "text": text,
@@ -209,7 +220,7 @@ def expand_conversation(obj: Any) -> list[dict]:
 
     Each user turn gets the earlier turns as context and the next assistant turn as its response.
     """
-    conv_id = _as_str(obj.get("conversation_id"), "conversation_id", required=True)
+    conv_id = _as_id(obj.get("conversation_id"), "conversation_id", required=True)
     turns = obj.get("turns")
     if not isinstance(turns, list) or not turns:
         raise RecordError("turns", "expected a non-empty list of {speaker, text, ...}")

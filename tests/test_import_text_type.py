@@ -17,9 +17,9 @@ WRONG_TYPES = {
     "text_number": ('{"text": 12345}', "text", "expected a string"),
     "response_number": ('{"text": "a", "response": 5}', "response", "expected a string"),
     "context_text_number": ('{"text": "a", "context": [{"speaker": "user", "text": 5}]}', "context[0].text", "string"),
-    "conversation_id_number": ('{"text": "a", "conversation_id": 7}', "conversation_id", "expected a string"),
-    "id_number": ('{"text": "a", "id": 17}', "id", "expected a string"),
-    "id_bool": ('{"text": "a", "id": true}', "id", "expected a string"),
+    "conversation_id_float": ('{"text": "a", "conversation_id": 7.5}', "conversation_id", "string or an integer"),
+    "id_list": ('{"text": "a", "id": [17]}', "id", "string or an integer"),
+    "id_bool": ('{"text": "a", "id": true}', "id", "string or an integer"),
     "intent_item_number": ('{"text": "a", "intents": ["refund", 3]}', "intents[1]", "non-empty string"),
     "sentiment_number": ('{"text": "a", "sentiment": 2}', "sentiment", "expected a string"),
     "sentiment_list": ('{"text": "a", "sentiment": ["neutral"]}', "sentiment", "expected a string"),
@@ -71,7 +71,7 @@ def test_csv_aligned_yes_is_refused(db, tmp_path):
 
 PARQUET_WRONG_TYPES = {
     "text_int_column": ({"text": pa.array([12345])}, "text"),
-    "id_int_column": ({"text": pa.array(["a"]), "id": pa.array([17])}, "id"),
+    "id_float_column": ({"text": pa.array(["a"]), "id": pa.array([17.5])}, "id"),
     "sentiment_int_column": ({"text": pa.array(["a"]), "sentiment": pa.array([2])}, "sentiment"),
     "aligned_yes_string_column": ({"text": pa.array(["a"]), "aligned": pa.array(["yes"])}, "aligned"),
 }
@@ -97,3 +97,16 @@ def test_jsonl_booleans_still_import(db, tmp_path):
     path = tmp_path / "ok.jsonl"
     path.write_text(json.dumps({"text": "a", "aligned": False, "meta": {"k": 1}}) + "\n", encoding="utf-8")
     assert importer.import_files(db, [path]).ok
+
+
+def test_integer_ids_import_as_their_decimal_text(db, tmp_path):
+    """Other tools number their turns and conversations; 17 and "17" are the same id."""
+    jsonl = tmp_path / "numbered.jsonl"
+    jsonl.write_text('{"text": "a", "id": 17, "conversation_id": 3}\n{"text": "a", "id": "17", "conversation_id": "3"}\n', encoding="utf-8")
+    parquet = tmp_path / "numbered.parquet"
+    pq.write_table(pa.table({"text": ["c"], "id": pa.array([18], pa.int64()), "conversation_id": pa.array([3], pa.int32())}), parquet)
+    report = importer.import_files(db, [jsonl, parquet])
+    assert report.ok, report.problems
+    rows = db.query("SELECT turn_id, conversation_id, text FROM turns ORDER BY turn_id")
+    assert rows == [("17", "3", "a"), ("18", "3", "c")]
+    assert report.n_duplicates == 1
