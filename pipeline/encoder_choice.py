@@ -12,6 +12,8 @@ share, so the Pipeline page can say how many turns get unreliable suggestions an
 
 A text is "unreadable" when more than ``UNK_WARN_RATIO`` of its letters fall inside ``[UNK]`` tokens.
 Only letters count: an emoji is also ``[UNK]`` to MiniLM, but "hi 👋" is perfectly readable English.
+The worker also publishes the verdict per turn (``encoder_reads``), so the label-errors page can set aside
+turns whose "confident disagreement" comes from an encoder that could not read them.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import random
 import unicodedata
 from dataclasses import dataclass
 
-from pipeline.encoders import MULTILINGUAL, PACKAGED_NAME, UNK_WARN_RATIO
+from pipeline.encoders import MULTILINGUAL, PACKAGED_ALIASES, PACKAGED_NAME, UNK_WARN_RATIO
 
 AUTO = "auto"
 MULTILINGUAL_SHARE = 0.5      # this share of unreadable turns or more: use the multilingual encoder
@@ -37,19 +39,43 @@ class EncoderChoice:
         return {"requested": self.name or PACKAGED_NAME, "reason": self.reason, "unreadable_share": self.unreadable_share}
 
 
-def unreadable_share(tokenizer, texts: list[str]) -> float:
-    """Share of ``texts`` whose letters are mostly unknown to ``tokenizer`` (a fast tokenizer with offsets)."""
+def unreadable_flags(tokenizer, texts: list[str]) -> list[bool]:
+    """Per text, whether ``tokenizer`` (a fast tokenizer with offsets) leaves it unreadable: more than
+    ``UNK_WARN_RATIO`` of its letters inside unknown tokens. One batched call: the worker flags every pool turn."""
     if not texts:
-        return 0.0
+        return []
     unk = tokenizer.unk_token_id
     batch = tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
-    unreadable = 0
-    for text, ids, offsets in zip(texts, batch["input_ids"], batch["offset_mapping"]):
-        letters = sum(unicodedata.category(c).startswith("L") for c in text)
-        unknown = sum(unicodedata.category(c).startswith("L")
-                      for i, (a, b) in zip(ids, offsets) if i == unk for c in text[a:b])
-        unreadable += letters > 0 and unknown / letters > UNK_WARN_RATIO
-    return unreadable / len(texts)
+    return [_mostly_unknown(text, ids, offsets, unk)
+            for text, ids, offsets in zip(texts, batch["input_ids"], batch["offset_mapping"])]
+
+
+def _mostly_unknown(text: str, ids: list[int], offsets: list[tuple[int, int]], unk: int | None) -> bool:
+    """One text's verdict: letters only, so emoji (also unknown) and digits never make a text unreadable,
+    and a text without letters ("👍", "12345") is readable."""
+    letters = sum(unicodedata.category(c).startswith("L") for c in text)
+    unknown = sum(unicodedata.category(c).startswith("L")
+                  for i, (a, b) in zip(ids, offsets) if i == unk for c in text[a:b])
+    return letters > 0 and unknown / letters > UNK_WARN_RATIO
+
+
+def unreadable_share(tokenizer, texts: list[str]) -> float:
+    """Share of ``texts`` whose letters are mostly unknown to ``tokenizer`` (a fast tokenizer with offsets)."""
+    flags = unreadable_flags(tokenizer, texts)
+    return sum(flags) / len(flags) if flags else 0.0
+
+
+def encoder_reads(choice: EncoderChoice, texts: list[str]) -> list[bool] | None:
+    """Per text, whether the run's encoder can read it; None when the run used another encoder than the
+    packaged MiniLM.
+
+    Why None and not "all readable": the [UNK] measure is the packaged vocabulary's. The multilingual
+    encoder reads the scripts MiniLM cannot, and a user-named encoder's vocabulary is unknown here, so
+    for those runs nothing is claimed either way (the store keeps NULL, the label-errors page hides nothing).
+    """
+    if choice.name not in (None, *PACKAGED_ALIASES):
+        return None
+    return [not unreadable for unreadable in unreadable_flags(_packaged_tokenizer(), texts)]
 
 
 def choose_encoder(requested: str | None, texts: list[str], *, seed: int = 0) -> EncoderChoice:

@@ -4,7 +4,8 @@ Kept apart from the worker loop (``pipeline.worker``) so the job is a plain func
 and an output folder: ``run_job(job_dir, out_dir, ...)``. It never touches the database. What it
 writes is exactly what ``store.runs.ingest_one`` reads:
 
-    predictions.parquet  one row per pool turn (the model's suggestion + an uncertainty score)
+    predictions.parquet  one row per pool turn (the model's suggestion + an uncertainty score + whether
+                         the run's encoder could read the turn, ``encoder_reads``: see ``_readable_by_id``)
     ranking.parquet      the unlabelled turns in the order annotators should see them
     embeddings.npz       ``ids`` (n_pool,) and ``vectors`` float16 (n_pool, dim) sentence embeddings
     metrics.json         held-out metrics and ``holdout_ids``, sizes, strategy, encoder, snapshot hash, reason
@@ -135,7 +136,7 @@ def run_job(job_dir: Path, out_dir: Path, *, checkpoint: Checkpoint | None = Non
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with timer.stage("write"):
-        _write_results(out, model, scored, ranking, check)
+        _write_results(out, model, scored, ranking, _readable_by_id(choice, pool, scored), check)
     metrics = {**metrics, **_run_facts(spec, labels, train, holdout, pool, ranking, model, encoder),
                "encoder_choice": choice.as_dict()}
     jf.write_json_atomic(out / jf.METRICS_FILE, metrics)
@@ -314,7 +315,20 @@ def _mean_label_count(labels: list[dict]) -> float | None:
     return float(np.mean(counts)) if counts else None
 
 
-def _prediction_table(scored: Scored) -> pa.Table:
+def _readable_by_id(choice, pool: list[dict], scored: Scored) -> dict[str, bool | None]:
+    """turn id -> could the run's encoder read it (``pipeline.encoder_choice.encoder_reads``); empty when
+    nothing was scored or the encoder is not the packaged MiniLM (then every row's ``encoder_reads`` is null:
+    no claim about an encoder whose vocabulary this check does not know). Only tokenizes: the tokenizer is
+    cached per process, so this costs about a second per 10k turns, never a model load."""
+    from pipeline.encoder_choice import encoder_reads
+
+    if not scored.rows:
+        return {}
+    reads = encoder_reads(choice, [r["text"] for r in pool])
+    return {} if reads is None else dict(zip((r["id"] for r in pool), reads))
+
+
+def _prediction_table(scored: Scored, readable: dict[str, bool | None]) -> pa.Table:
     rows = scored.rows or []
     unc = scored.uncertainty
 
@@ -333,12 +347,14 @@ def _prediction_table(scored: Scored) -> pa.Table:
         "alignment_score": [f(r.get("alignment_score")) for r in rows],
         "misalignment_prob": [f(r.get("misalignment_prob")) for r in rows],
         "uncertainty": [None if unc is None else float(unc[i]) for i in range(len(rows))],
+        "encoder_reads": [readable.get(r["id"]) for r in rows],
     }
-    return pa.table(columns, schema=jf.PREDICTIONS_SCHEMA)
+    return pa.table(columns, schema=jf.PREDICTIONS_WRITE_SCHEMA)
 
 
-def _write_results(out: Path, model, scored: Scored, ranking: pa.Table, check: Checkpoint) -> None:
-    pq.write_table(_prediction_table(scored), out / jf.PREDICTIONS_FILE)
+def _write_results(out: Path, model, scored: Scored, ranking: pa.Table, readable: dict[str, bool | None],
+                   check: Checkpoint) -> None:
+    pq.write_table(_prediction_table(scored, readable), out / jf.PREDICTIONS_FILE)
     check("writing", 0.93)                 # half-written results: a kill here must leave nothing visible
     pq.write_table(ranking, out / jf.RANKING_FILE)
     np.savez(out / EMBEDDINGS_FILE, ids=np.array(scored.ids), vectors=np.asarray(scored.embeddings, dtype=np.float16))

@@ -16,6 +16,8 @@ compare as sets -- live in ``store.model_snapshot`` and are re-exported here.
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 
@@ -201,10 +203,16 @@ def label_error_candidates(db, project: str = "default", *, field: str = "intent
     is none of its intents and the given intent is one the model does not predict; ``suggested`` is
     then never an intent the turn already has, and a relabel replaces just ``given`` (``intents`` lists
     them all). A turn the model gave no intent has nothing to suggest and is not listed.
+
+    ``encoder_reads`` (every field): False when the run's encoder could not read the turn (mostly [UNK] to
+    the packaged MiniLM, ``pipeline.encoder_choice``) -- its disagreement says nothing about the label;
+    None when not checked (older runs, other encoders). ``limit`` applies to the unreadable rows and to the
+    rest separately, so a page that hides the unreadable ones still lists up to ``limit`` others.
     """
     if field == "entity":
         return _entity_candidates(db, project, run_id=run_id, limit=limit)
-    columns = ["turn_id", "text", "response", "given", "suggested", "score", "p_suggested", "intents"]
+    columns = ["turn_id", "text", "response", "given", "suggested", "score", "p_suggested", "intents",
+               "encoder_reads"]
     snapshot = model_snapshot(db, project, run_id=run_id)
     if snapshot is None:
         return pd.DataFrame(columns=columns)
@@ -217,8 +225,21 @@ def label_error_candidates(db, project: str = "default", *, field: str = "intent
     out = pd.DataFrame({"turn_id": f["turn_id"], "given": f[f"gold_{field}"], "suggested": f[f"pred_{field}"],
                         "score": 1.0 - f[p_given].fillna(0.0), "p_suggested": f[p_pred],
                         "intents": f["gold_intents"].map(", ".join)})
-    out = out.sort_values(["score", "turn_id"], ascending=[False, True]).head(limit)
+    out = _limit_by_readability(db, snapshot.run["run_id"], out.sort_values(["score", "turn_id"],
+                                                                            ascending=[False, True]), limit)
     return out.merge(turn_texts(db, out["turn_id"].tolist()), on="turn_id", how="left")[columns]
+
+
+def _limit_by_readability(db, run_id: str, ranked: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """``ranked`` (best first, with ``turn_id``) plus the run's ``encoder_reads`` per turn, keeping the first
+    ``limit`` rows the encoder could not read and the first ``limit`` others, in the original order."""
+    ids = ranked["turn_id"].drop_duplicates().tolist()
+    reads = dict(db.query("SELECT turn_id, encoder_reads FROM predictions WHERE run_id = $run "
+                          "AND turn_id IN (SELECT unnest($ids))", {"run": run_id, "ids": ids})) if ids else {}
+    flags = [reads.get(t) for t in ranked["turn_id"]]          # True / False / None (not checked), as stored
+    flagged = ranked.assign(encoder_reads=pd.Series(flags, index=ranked.index, dtype=object))
+    unreadable = pd.Series([f is False for f in flags], index=ranked.index, dtype=bool)
+    return flagged[(flagged.groupby(unreadable).cumcount() < limit).to_numpy(dtype=bool)]
 
 
 def _entity_candidates(db, project: str, *, run_id: str | None, limit: int) -> pd.DataFrame:
@@ -228,9 +249,10 @@ def _entity_candidates(db, project: str, *, run_id: str | None, limit: int) -> p
         return pd.DataFrame(columns=[*entity_errors.COLUMNS, "text", "response"])
     condition, params, _scope_name = scope_condition(run)
     frame = entity_errors.entity_error_candidates(db, project, run=run, scope_sql=condition, scope_params=params,
-                                                  limit=limit)
+                                                  limit=sys.maxsize)    # cached whole: the limit is applied below
     rename = _renamer(db, project, "entity")
-    return frame.assign(given=frame["given"].map(rename), suggested=frame["suggested"].map(rename))
+    frame = frame.assign(given=frame["given"].map(rename), suggested=frame["suggested"].map(rename))
+    return _limit_by_readability(db, run["run_id"], frame, limit).reset_index(drop=True)
 
 
 # ------------------------------------------------------------------------------ misalignment

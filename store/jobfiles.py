@@ -54,7 +54,25 @@ PREDICTIONS_SCHEMA = pa.schema([
     ("entities", _SPANS_T), ("entity_scores", pa.list_(pa.float64())), ("sentiment", pa.string()),
     ("sentiment_probs", pa.string()), ("alignment_score", pa.float64()), ("misalignment_prob", pa.float64()),
     ("uncertainty", pa.float64())])
+# Columns added to predictions.parquet since: results published by an older worker lack them, and
+# ``read_predictions`` fills them with nulls. encoder_reads: could the run's encoder read the turn (False:
+# mostly [UNK] to the packaged MiniLM; null: not checked -- another encoder, or an older worker).
+ENCODER_READS_FIELD = pa.field("encoder_reads", pa.bool_())
+PREDICTIONS_ADDED = [ENCODER_READS_FIELD]
+PREDICTIONS_WRITE_SCHEMA = pa.schema(list(PREDICTIONS_SCHEMA) + PREDICTIONS_ADDED)   # what the worker writes now
 RANKING_SCHEMA = pa.schema([("turn_id", pa.string()), ("rank", pa.int32()), ("score", pa.float64())])
+
+
+def read_predictions(path) -> pa.Table:
+    """A published predictions.parquet in ``PREDICTIONS_WRITE_SCHEMA``: columns added since an older worker
+    wrote it are null, so its results still ingest."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    for field in PREDICTIONS_ADDED:
+        if field.name not in table.column_names:
+            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+    return table.select(PREDICTIONS_WRITE_SCHEMA.names).cast(PREDICTIONS_WRITE_SCHEMA)
 
 
 # -- names and paths --------------------------------------------------------------------------------

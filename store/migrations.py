@@ -150,6 +150,10 @@ MIGRATIONS: list[list[str]] = [
             started_at TIMESTAMP,
             finished_at TIMESTAMP NOT NULL DEFAULT current_timestamp)""",
     ],
+    [   # 3: whether the run's encoder could read each turn (the label-errors page sets aside those it could
+        # not); NULL = not checked: runs before this column, or an encoder other than the packaged MiniLM
+        "ALTER TABLE predictions ADD COLUMN encoder_reads BOOLEAN",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)

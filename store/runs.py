@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from store import jobfiles as jf
-from store.jobfiles import LABELS_SCHEMA, POOL_SCHEMA, PREDICTIONS_SCHEMA, RANKING_SCHEMA
+from store.jobfiles import LABELS_SCHEMA, POOL_SCHEMA, RANKING_SCHEMA
 from store.db import register_table
 from store.queue import set_ranking, utcnow
 
@@ -168,7 +168,7 @@ def ingest_one(db, result_dir: Path) -> bool:
     run_id = result_dir.name
     if result.get("status") != "done":
         return db.write(_record_failure, run_id, spec, result)
-    predictions = pq.read_table(result_dir / jf.PREDICTIONS_FILE).cast(PREDICTIONS_SCHEMA)
+    predictions = jf.read_predictions(result_dir / jf.PREDICTIONS_FILE)   # an older worker's too (no encoder_reads)
     ranking = pq.read_table(result_dir / jf.RANKING_FILE).cast(RANKING_SCHEMA)
     metrics = jf.read_json(result_dir / jf.METRICS_FILE, {})
     artifact = result_dir / jf.MODEL_DIR
@@ -215,7 +215,7 @@ def _record_done(con, run_id, spec, result, metrics, predictions: pa.Table, rank
     if predictions.num_rows:
         table = predictions.add_column(0, "run_id", pa.array([run_id] * predictions.num_rows, pa.string()))
         register_table(con, "incoming_predictions", table)
-        con.execute("INSERT INTO predictions SELECT * FROM incoming_predictions")
+        con.execute("INSERT INTO predictions BY NAME SELECT * FROM incoming_predictions")   # columns by name
         con.unregister("incoming_predictions")
     if _is_newest_ranking(con, project, run_id):
         set_ranking(con, project, run_id, ranking.column("turn_id").to_pylist(), ranking.column("score").to_pylist())
