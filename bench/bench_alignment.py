@@ -200,6 +200,25 @@ def fusion_figures(model: ConcordModel, test: list[dict]) -> dict:
             "holdout": model.report.get("fusion")}
 
 
+def compare_representations(train, test_sets, result: dict, *, seed: int) -> tuple[dict, dict]:
+    """Train one model per intent representation; fill ``result`` with each one's rank and swap figures."""
+    models, swaps_by_representation = {}, {}
+    for representation in REPRESENTATIONS:
+        model, seconds = train_model(train, representation=representation, gated=True, seed=seed)
+        models[representation] = model
+        report = model.report["alignment"]
+        swaps = swaps_by_representation[representation] = evaluate_swaps(model, train, test_sets, seed=seed, labelled=True)
+        result["representations"][representation] = {
+            "rank": report["rank"], "best_rank": report["best_rank"], "alpha": report["alpha"],
+            "valid_r2_at_rank": report["rank_r2"][report["rank"] - 1], "valid_r2_best": max(report["rank_r2"]),
+            "cosine": swaps["cosine"], "cosine_csls": swaps["cosine_csls"], "combined": swaps["combined"]}
+        result["timings"][f"train_{representation}_s"] = round(seconds, 1)
+        result["timings"][f"alignment_fit_{representation}_s"] = report.get("fit_seconds")
+        print(f"trained [{representation}] in {seconds:.0f}s: rank {report['rank']}, combined p@k "
+              f"{swaps['combined']['precision_at_k_mean']:.3f}", file=sys.stderr, flush=True)
+    return models, swaps_by_representation
+
+
 def run(args) -> dict:
     from threadpoolctl import threadpool_limits
 
@@ -212,25 +231,12 @@ def run(args) -> dict:
     result = {"dataset": {"name": "sgd", "train_turns": len(train), "test_turns": len(test),
                           "swapped_per_repeat": int(test_sets[0][1].sum()), "repeats": args.repeats, "rate": args.rate},
               "representations": {}, "timings": {}}
-    models, swaps_by_representation = {}, {}
     with threadpool_limits(limits=args.threads):
-        for representation in REPRESENTATIONS:
-            model, seconds = train_model(train, representation=representation, gated=True, seed=args.seed)
-            models[representation] = model
-            report = model.report["alignment"]
-            swaps = swaps_by_representation[representation] = evaluate_swaps(model, train, test_sets, seed=args.seed, labelled=True)
-            result["representations"][representation] = {
-                "rank": report["rank"], "best_rank": report["best_rank"], "alpha": report["alpha"],
-                "valid_r2_at_rank": report["rank_r2"][report["rank"] - 1], "valid_r2_best": max(report["rank_r2"]),
-                "cosine": swaps["cosine"], "cosine_csls": swaps["cosine_csls"], "combined": swaps["combined"]}
-            result["timings"][f"train_{representation}_s"] = round(seconds, 1)
-            result["timings"][f"alignment_fit_{representation}_s"] = report.get("fit_seconds")
-            print(f"trained [{representation}] in {seconds:.0f}s: rank {report['rank']}, combined p@k "
-                  f"{swaps['combined']['precision_at_k_mean']:.3f}", file=sys.stderr, flush=True)
-        default = max(REPRESENTATIONS, key=lambda r: result["representations"][r]["combined"]["precision_at_k_mean"])
+        models, swaps_by_representation = compare_representations(train, test_sets, result, seed=args.seed)
         model = models["embedding"]
         result["default_representation"] = "embedding"
-        result["best_representation_by_combined_precision"] = default
+        result["best_representation_by_combined_precision"] = max(
+            REPRESENTATIONS, key=lambda r: result["representations"][r]["combined"]["precision_at_k_mean"])
         result["chosen_rank"] = model.report["alignment"]["rank"]
         result["labelled"] = swaps_by_representation["embedding"]
         result["unlabelled"] = evaluate_swaps(model, train, test_sets, seed=args.seed, labelled=False)
