@@ -145,7 +145,7 @@ def test_confusion_cell_to_turn_to_relabel(app_db):
     cell = next(d.value for d in at.dataframe if "predicted" in d.value.columns)
     assert set(cell["turn_id"]) == {"x2", "x7"}
     shown = cell["turn_id"].iloc[0]
-    assert any(f"turn {shown[1:]} <b>about</b> order {shown[1:]}" in c.value for c in at.code)  # text as code
+    assert any(f"turn {shown[1:]} <b>about</b> order {shown[1:]}" in t.value for t in at.text)  # text, unrendered
     at.button(key="health_fix_relabel").click().run()
     assert not at.exception
     now = analysis.current_labels(app_db, "default", [shown])[shown]
