@@ -9,6 +9,7 @@ for the writer.
 from __future__ import annotations
 
 import queue
+import re
 import threading
 from concurrent.futures import Future
 from pathlib import Path
@@ -23,6 +24,20 @@ DEFAULT_DB = "concord.duckdb"
 
 class StoreClosed(RuntimeError):
     pass
+
+
+def open_failure_message(path: str, error: str) -> str:
+    """What to tell a user whose open failed; a lock held elsewhere gets the cause and the way out.
+
+    DuckDB lets one process hold a file, so the usual reason is a running ``concord serve``; its raw
+    message (a lock, a PID, a link) names neither. The PID comes from that message when present.
+    """
+    if "Could not set lock" not in error and "Conflicting lock" not in error:
+        return f"cannot open {path}: {error}"
+    pid = re.search(r"\(PID (\d+)\)", error)
+    holder = f"PID {pid.group(1)}, probably `concord serve`" if pid else "probably `concord serve`"
+    return (f"{path} is open in another process ({holder}): DuckDB lets one process hold a database. "
+            "Stop the workbench first, or use its Users and Export pages instead.")
 
 
 def register_table(con, name: str, table) -> None:
@@ -53,7 +68,7 @@ class Store:
         try:
             self._db = duckdb.connect(self.path)
         except duckdb.IOException as exc:
-            raise RuntimeError(f"cannot open {self.path}: {exc}") from None
+            raise RuntimeError(open_failure_message(self.path, str(exc))) from None
         if checkpoint_threshold:
             self._db.execute(f"SET checkpoint_threshold = '{checkpoint_threshold}'")
         self.schema_version = migrate(self._db)

@@ -97,6 +97,10 @@ def _parse_entities(value: Any, text: str) -> list[dict]:
                 raise RecordError(f"{field}.{name}", f"expected an integer code-point offset, got {v!r}")
         if not isinstance(label, str) or not label:
             raise RecordError(f"{field}.label", f"expected a non-empty string, got {label!r}")
+        if start > end:
+            raise RecordError(field, f"start {start} is after end {end}")
+        if start == end:
+            raise RecordError(field, f"span [{start}, {end}) is empty (start equals end)")
         if not 0 <= start < end <= len(text):
             raise RecordError(field, f"span [{start}, {end}) is not inside the text (length {len(text)} code points)")
         if "text" in span and span["text"] is not None and span["text"] != text[start:end]:

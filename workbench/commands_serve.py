@@ -87,14 +87,11 @@ def supervise(args, server: subprocess.Popen) -> list[subprocess.Popen]:
 
 def print_demo_users(db_path: Path) -> None:
     from store import Store
-    from workbench.demo_users import demo_users_file, ensure_demo_users
+    from workbench.demo_users import demo_sign_in_lines
 
     with Store(db_path) as db:
-        pairs = ensure_demo_users(db, db_path)
-    if pairs:
-        print(f"Demo sign-ins (also in {demo_users_file(db_path)}):", flush=True)
-        for name, password in pairs:
-            print(f"  {name:10s} password {password}", flush=True)
+        lines = demo_sign_in_lines(db, db_path)
+    print("\n".join(lines), flush=True)
 
 
 def run_serve(args) -> int:
