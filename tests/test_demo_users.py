@@ -20,3 +20,14 @@ def test_no_demo_users_beside_real_ones(db, tmp_path):
     users.add_user(db, "alice", "admin", "a-long-password")
     assert ensure_demo_users(db, tmp_path / "test.duckdb") == []
     assert [u["username"] for u in users.list_users(db)] == ["alice"]
+
+
+def test_a_file_left_from_a_deleted_database_is_replaced(db, tmp_path):
+    """Deleting the database but not its password file used to print sign-ins that did not work."""
+    path = tmp_path / "test.duckdb"
+    demo_users_file(path).write_text("admin stale-password\nanalyst stale-password\n")
+    pairs = ensure_demo_users(db, path)
+    assert [name for name, _ in pairs] == ["admin", "analyst", "annotator"]
+    for name, password in pairs:
+        assert users.verify_password(db, name, password) == name
+    assert "stale-password" not in demo_users_file(path).read_text()

@@ -24,7 +24,10 @@ def ensure_demo_users(db, db_path: str | Path) -> list[tuple[str, str]]:
 
     path = demo_users_file(db_path)
     if path.exists():
-        return [tuple(line.split(" ", 1)) for line in path.read_text().splitlines() if " " in line]
+        pairs = [tuple(line.split(" ", 1)) for line in path.read_text().splitlines() if " " in line]
+        if all(users.verify_password(db, name, password) for name, password in pairs) and pairs:
+            return pairs
+        path.unlink()   # left from a deleted database: its sign-ins would not work here
     if users.count_users(db):
         return []  # a real deployment: never add demo users beside real ones
     pairs = [(role, secrets.token_urlsafe(9)) for role in DEMO_ROLES]
