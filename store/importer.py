@@ -3,6 +3,12 @@
 Reading and validating happen in full before anything is written; the write itself is one
 transaction that also checks against what the database already holds. Any problem anywhere means
 nothing changes, and the report names file, line and field for each problem.
+
+Re-importing is how corrected labels come back (fixed offline, as Prodigy and Label Studio users
+do): a record of a turn the database has (same id and content, or no id and the same content)
+whose labels differ from the turn's current ones adds a new label version from this import to that
+turn, in the same transaction, instead of being skipped; see ``_split_relabels`` for what
+"current" means and what happens to turns annotators have labelled since.
 """
 from __future__ import annotations
 
@@ -30,6 +36,9 @@ class ImportReport:
     n_read: int = 0
     n_turns: int = 0
     n_duplicates: int = 0
+    n_relabelled: int = 0                  # existing turns this import gave a new label version
+    n_relabelled_held: int = 0             # ... of which annotators' or a reviewer's labels still decide
+    relabelled: list[str] = field(default_factory=list)   # "file:line: turn 'id'" for the first few
     duplicates: list[str] = field(default_factory=list)   # "file:line: why" for the first few
     problems: list[Problem] = field(default_factory=list)
     new_labels: dict[str, list[str]] = field(default_factory=dict)
@@ -48,8 +57,14 @@ class ImportReport:
             lines.append(f"nothing was imported ({len(self.problems)} problem(s) in {len(self.files)} file(s))")
             return "\n".join(lines)
         text = f"imported {self.n_turns} turn(s) from {len(self.files)} file(s)"
-        if self.n_duplicates:
+        if self.n_relabelled:
+            text += f"; updated labels on {self.n_relabelled} existing turn(s)"
+        if self.n_duplicates or self.n_relabelled:
             text += f"; {self.n_duplicates} duplicate(s) skipped"
+        if self.n_relabelled_held:
+            text += (f"\n{self.n_relabelled_held} of the updated turn(s) have labels from annotators or a reviewer, "
+                     "which still take precedence over imported labels: those turns read as before "
+                     "(adjudicate them to change that)")
         return text
 
 
@@ -106,6 +121,7 @@ def _drop_batch_duplicates(result: ReadResult, report: ImportReport):
     fresh, origins = [], []
     for record, origin in zip(result.records, result.origins):
         digest = content_hash(record)
+        record["_minted_id"] = not record["id"]   # an id-less record may match a turn by content alone
         record["id"] = record["id"] or f"t-{digest[:16]}"
         record["conversation_id"] = record["conversation_id"] or record["id"]
         where = f"{origin[0]}:{origin[1]}"
@@ -138,15 +154,18 @@ def _note_duplicate(report: ImportReport, why: str) -> None:
 def _write_import(con, records, origins, project, role, strict_schema, imported_by, report) -> None:
     """The whole import as one transaction (runs on the writer thread)."""
     label_schema.ensure_project(con, project)
-    records, origins = _drop_existing(con, records, origins, report)
-    _check_labels_against_schema(con, project, records, origins, role, strict_schema, report)
+    records, origins, relabels = _drop_existing(con, records, origins, project, role, report)
+    relabel_records = [record for record, _ in relabels]
+    _check_labels_against_schema(con, project, records + relabel_records,
+                                 origins + [origin for _, origin in relabels], role, strict_schema, report)
     if report.problems:
         raise ImportRejected(list(report.problems))
     start_seq = con.execute("SELECT coalesce(max(seq), 0) FROM turns").fetchone()[0]
     register_table(con, "incoming_turns", _turns_table(records, origins, project, report.import_id, start_seq))
     con.execute("INSERT INTO turns SELECT * FROM incoming_turns")
     con.unregister("incoming_turns")
-    labelled = [r for r in records if has_labels(r)]
+    _supersede(con, [record["id"] for record in relabel_records], role)
+    labelled = [r for r in records if has_labels(r)] + relabel_records
     if labelled:
         register_table(con, "incoming_labels", _labels_table(labelled, report.import_id, role))
         con.execute("INSERT INTO imported_labels SELECT * FROM incoming_labels")
@@ -158,27 +177,142 @@ def _write_import(con, records, origins, project, role, strict_schema, imported_
     report.n_turns = len(records)
 
 
-def _drop_existing(con, records, origins, report):
-    """Skip turns the database already has (re-import is idempotent); a reused id with new content is an error."""
+def _drop_existing(con, records, origins, project, role, report):
+    """Skip turns the database already has (re-import is idempotent) unless they bring new labels.
+
+    Returns the new turns, their origins and ``(record, origin)`` pairs whose labels update an
+    existing turn (``record["id"]`` is then that turn's id). A reused id with new content is an error;
+    a record with its own id and the content of another turn is a duplicate naming that turn.
+    """
     if not records:
-        return records, origins
-    probe = pa.table({"turn_id": [r["id"] for r in records], "h": [r["_hash"] for r in records]})
-    register_table(con, "probe", probe)
-    by_id = dict(con.execute("SELECT t.turn_id, t.content_hash FROM turns t JOIN probe p USING (turn_id)").fetchall())
-    by_hash = {row[0] for row in con.execute("SELECT DISTINCT t.content_hash FROM turns t JOIN probe p ON t.content_hash = p.h").fetchall()}
-    con.unregister("probe")
-    keep, keep_origins = [], []
+        return records, origins, []
+    by_id, by_hash = _existing_turns(con, records)
+    keep, keep_origins, matched = [], [], []
     for record, origin in zip(records, origins):
+        where = f"{origin[0]}:{origin[1]}"
         stored = by_id.get(record["id"])
-        if stored is not None and stored != record["_hash"]:
+        same_content = by_hash.get(record["_hash"])
+        if stored is not None and stored[0] != record["_hash"]:
             report.problems.append(Problem(origin[0], origin[1], "id",
                                            f"id {record['id']!r} is already in the database with other content"))
-        elif stored is not None or record["_hash"] in by_hash:
-            _note_duplicate(report, f"{origin[0]}:{origin[1]}: already in the database")
+        elif stored is not None:
+            matched.append((record, origin, stored[1]))
+        elif same_content is not None and record["_minted_id"]:
+            record["id"] = same_content[0]
+            matched.append((record, origin, same_content[1]))
+        elif same_content is not None:
+            ignored = "; its labels were not applied" if has_labels(record) else ""
+            _note_duplicate(report, f"{where}: same content as turn {same_content[0]!r} "
+                                    f"(this record's id {record['id']!r} differs){ignored}")
         else:
             keep.append(record)
             keep_origins.append(origin)
-    return keep, keep_origins
+    return keep, keep_origins, _split_relabels(con, matched, project, role, report)
+
+
+def _existing_turns(con, records):
+    """The stored turns the batch's ids and hashes point at: id -> (hash, project), hash -> (id, project)."""
+    probe = pa.table({"turn_id": [r["id"] for r in records], "h": [r["_hash"] for r in records]})
+    register_table(con, "probe", probe)
+    by_id = {row[0]: (row[1], row[2]) for row in con.execute(
+        "SELECT t.turn_id, t.content_hash, t.project FROM turns t JOIN probe p USING (turn_id)").fetchall()}
+    by_hash: dict[str, tuple[str, str]] = {}
+    for digest, turn_id, turn_project in con.execute(
+            "SELECT DISTINCT t.content_hash, t.turn_id, t.project FROM turns t JOIN probe p ON t.content_hash = p.h "
+            "ORDER BY t.turn_id").fetchall():
+        by_hash.setdefault(digest, (turn_id, turn_project))   # the first id when several share the content
+    con.unregister("probe")
+    return by_id, by_hash
+
+
+def _split_relabels(con, matched, project, role, report):
+    """Which records of existing turns bring labels the turn does not have yet.
+
+    A record's labels are already current (a duplicate, skipped as before) when they equal what the
+    turn reads as now (its effective label: adjudicated > annotators > imported gold, as in
+    ``store.effective``, by today's label names) or the latest labels an import of this role gave it.
+    The second rule keeps re-importing one file idempotent on turns annotators have relabelled.
+    Otherwise the labels become a new version of this role (the older one is superseded, see
+    ``_supersede``). ``store.effective``'s precedence is kept: imported gold never overrides an
+    annotator's or a reviewer's label, so such turns read as before; the report counts them
+    (``n_relabelled_held``) so nobody believes the correction took effect there.
+    """
+    renames = {kind: label_schema.rename_map_con(con, project, kind) for kind in label_schema.KINDS}
+    comparable = [record["id"] for record, _, turn_project in matched
+                  if _may_relabel(record, turn_project, project, role)]
+    current = _current_label_keys(con, comparable, project, role, renames)
+    relabels = []
+    for record, origin, turn_project in matched:
+        where = f"{origin[0]}:{origin[1]}"
+        known = current.get(record["id"], {"keys": set(), "source": None})
+        if not _may_relabel(record, turn_project, project, role):
+            elsewhere = f" (turn {record['id']!r} of project {turn_project!r})" if turn_project != project else ""
+            _note_duplicate(report, f"{where}: already in the database{elsewhere}")
+        elif _label_key(record, renames) in known["keys"]:
+            _note_duplicate(report, f"{where}: already in the database with these labels")
+        else:
+            relabels.append((record, origin))
+            _note_relabel(report, f"{where}: turn {record['id']!r}", known["source"])
+    return relabels
+
+
+def _may_relabel(record, turn_project, project, role) -> bool:
+    """Only labels this import keeps (not --labels ignore) can update a turn, and only in its own project."""
+    return turn_project == project and role != "ignored" and has_labels(record)
+
+
+def _note_relabel(report: ImportReport, what: str, source: str | None) -> None:
+    held = source in ("adjudicated", "human")
+    report.n_relabelled += 1
+    report.n_relabelled_held += held
+    if len(report.relabelled) < MAX_PROBLEMS_SHOWN:
+        report.relabelled.append(what + (f" (its {source} labels still decide what it reads as)" if held else ""))
+
+
+def _current_label_keys(con, turn_ids, project, role, renames):
+    """turn_id -> {"keys": label keys the turn already has, "source": where its effective label comes from}."""
+    if not turn_ids:
+        return {}
+    from store.current import current_labels_sql
+
+    effective = con.execute(f"WITH {current_labels_sql(only_ids=True)} "
+                            "SELECT turn_id, intents, entities, sentiment, aligned, source FROM cur",
+                            {"p": project, "ids": turn_ids}).fetchall()
+    imported = con.execute(
+        "SELECT l.turn_id, l.intents, l.entities, l.sentiment, l.aligned, NULL FROM imported_labels l "
+        "JOIN imports i USING (import_id) WHERE l.role = $role AND l.turn_id IN (SELECT unnest($ids)) "
+        "QUALIFY row_number() OVER (PARTITION BY l.turn_id ORDER BY i.imported_at DESC) = 1",
+        {"role": role, "ids": turn_ids}).fetchall()
+    out: dict[str, dict] = {}
+    for turn_id, intents, entities, sentiment, aligned, source in effective + imported:
+        entry = out.setdefault(turn_id, {"keys": set(), "source": None})
+        entry["keys"].add(_label_key({"intents": intents, "entities": entities, "sentiment": sentiment,
+                                      "aligned": aligned}, renames))
+        entry["source"] = entry["source"] or source
+    return out
+
+
+def _label_key(labels: dict, renames: dict) -> tuple:
+    """Labels in a comparable form: by today's names, intents and spans as sets."""
+    def name(kind, value):
+        return renames[kind].get(value, value)
+
+    return (tuple(sorted({name("intent", i) for i in labels.get("intents") or []})),
+            tuple(sorted((int(s["start"]), int(s["end"]), name("entity", s["label"])) for s in labels.get("entities") or [])),
+            name("sentiment", labels["sentiment"]) if labels.get("sentiment") else None,
+            None if labels.get("aligned") is None else bool(labels["aligned"]))
+
+
+def _supersede(con, turn_ids, role) -> None:
+    """Mark the earlier label versions of ``role`` of these turns '<role>-superseded'.
+
+    The rows stay (the history of what each import said is kept); every reader of imported labels
+    keeps finding at most one row per turn and role, which it relies on, and it is the newest.
+    """
+    if not turn_ids:
+        return
+    con.execute("UPDATE imported_labels SET role = $old WHERE role = $role AND turn_id IN (SELECT unnest($ids))",
+                {"old": f"{role}-superseded", "role": role, "ids": turn_ids})
 
 
 def _check_labels_against_schema(con, project, records, origins, role, strict_schema, report) -> None:

@@ -156,10 +156,20 @@ def merge_labels(db, project: str, kind: str, sources: list[str], target: str, *
     db.write(merge)
 
 
+RENAMES_SQL = "SELECT old_name, new_name FROM label_renames WHERE project=? AND kind=? ORDER BY renamed_at"
+
+
 def rename_map(db, project: str, kind: str) -> dict[str, str]:
     """old name -> today's name, following chains of renames (a -> b -> c gives a -> c)."""
-    rows = db.query("SELECT old_name, new_name FROM label_renames WHERE project=? AND kind=? ORDER BY renamed_at",
-                    [project, kind])
+    return _resolve_renames(db.query(RENAMES_SQL, [project, kind]))
+
+
+def rename_map_con(con, project: str, kind: str) -> dict[str, str]:
+    """``rename_map`` inside a write transaction: the importer compares labels by today's names there."""
+    return _resolve_renames(con.execute(RENAMES_SQL, [project, kind]).fetchall())
+
+
+def _resolve_renames(rows) -> dict[str, str]:
     direct = dict(rows)
     resolved = {}
     for old in direct:

@@ -90,6 +90,8 @@ def run_import(args) -> int:
         print(report.summary(max_problems=args.max_errors))
         return 1
     print(report.summary())
+    for what in report.relabelled[:5]:
+        print(f"  labels updated: {what}")
     for why in report.duplicates[:5]:
         print(f"  duplicate: {why}")
     for kind, names in report.new_labels.items():
