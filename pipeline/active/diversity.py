@@ -17,6 +17,12 @@ from __future__ import annotations
 import numpy as np
 from sklearn.cluster import KMeans, kmeans_plusplus
 
+# Cosine at or above which two turns count as the same question: identical texts (1.0) and the same
+# words give or take an emoji (0.99+ with the packaged MiniLM). Template siblings with another city or
+# amount sit near 0.95, as do unrelated Chinese turns the English encoder reads as mostly [UNK], so the
+# line is drawn above them.
+NEAR_DUPLICATE_COSINE = 0.98
+
 
 def _check_embeddings(embeddings, *, name: str = "embeddings") -> np.ndarray:
     x = np.asarray(embeddings, dtype=np.float64)
@@ -154,7 +160,13 @@ def _best_per_cluster(labels: np.ndarray, merit: np.ndarray, k: int) -> np.ndarr
 
 
 def cluster_top_batch(embeddings, scores, *, batch_size: int, seed: int = 0) -> np.ndarray:
-    """Cluster the whole pool into ``batch_size`` groups; take each group's most uncertain row."""
+    """Cluster the whole pool into ``batch_size`` groups; take each group's most uncertain row.
+
+    A group whose most uncertain row is still less uncertain than the pool's median row is one the
+    model is sure of throughout (on the sample data: four groups of "thanks, bye" turns at
+    P(thanks_goodbye) = 1.00 took a fifth of every batch); its place goes to the most uncertain
+    rows elsewhere that repeat no row already in the batch.
+    """
     x = _check_embeddings(embeddings)
     s = _check_scores(scores, len(x))
     k = _check_batch(batch_size, len(x))
@@ -162,7 +174,9 @@ def cluster_top_batch(embeddings, scores, *, batch_size: int, seed: int = 0) -> 
         return np.argsort(-s, kind="stable")
     labels, _ = _kmeans_labels(x, k, seed=seed)
     picks = _best_per_cluster(labels, s, k)
-    return _top_up(picks, s, k)
+    picks = picks[s[picks] >= np.median(s)]
+    batch = _top_up(picks, s, k, embeddings=x)
+    return batch[np.argsort(-s[batch], kind="stable")]     # served in this order: most uncertain first
 
 
 def prefilter_cluster_batch(embeddings, scores, *, batch_size: int, beta: int = 10,
@@ -183,12 +197,40 @@ def prefilter_cluster_batch(embeddings, scores, *, batch_size: int, beta: int = 
     return _top_up(picks, s, k)
 
 
-def _top_up(picks: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
-    """Fill a batch short of ``k`` (empty clusters) with the most uncertain rows not yet picked."""
+def _top_up(picks: np.ndarray, scores: np.ndarray, k: int, *, embeddings=None) -> np.ndarray:
+    """Fill a batch short of ``k`` (empty clusters) with the most uncertain rows not yet picked;
+    with ``embeddings``, rows repeating a row already in the batch come only after all others."""
     if len(picks) >= k:
         return picks[:k]
     taken = np.zeros(len(scores), dtype=bool)
     taken[picks] = True
     rest = np.flatnonzero(~taken)
-    extra = rest[np.argsort(-scores[rest], kind="stable")][: k - len(picks)]
-    return np.concatenate([picks, extra]).astype(np.int64)
+    rest = rest[np.argsort(-scores[rest], kind="stable")]
+    if embeddings is not None:
+        order = defer_near_duplicates(np.concatenate([picks, rest]), embeddings, window=len(picks) + 10 * k,
+                                      keep=len(picks))
+        rest = order[len(picks):]
+    return np.concatenate([picks, rest[: k - len(picks)]]).astype(np.int64)
+
+
+def defer_near_duplicates(order, embeddings, *, window: int, keep: int = 0,
+                          threshold: float = NEAR_DUPLICATE_COSINE) -> np.ndarray:
+    """``order`` with every row among its first ``window`` positions that repeats an earlier row
+    (cosine >= ``threshold``) moved behind the window's other rows; the first ``keep`` rows never move.
+
+    Why: two annotators labelling the same question from two conversations at once teach the
+    model one thing twice; after the next retrain the twin is usually no longer uncertain. Only
+    the window is checked (the rows served before the next retrain): the cost stays window^2.
+    """
+    order = np.asarray(order, dtype=np.int64)
+    window = min(int(window), len(order))
+    if window <= keep or window < 2:
+        return order
+    x = _check_embeddings(embeddings)[order[:window]]
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    similar = x @ x.T >= threshold
+    kept, deferred = list(range(keep)), []
+    for position in range(keep, window):
+        (deferred if similar[position, kept].any() else kept).append(position)
+    head = order[kept + deferred]
+    return np.concatenate([head, order[window:]])

@@ -260,4 +260,8 @@ def rank_pool(strategy: str = DEFAULT_STRATEGY, *, batch_size: int = 20, probs=N
         tail = rest[np.random.default_rng(seed + 1).permutation(len(rest))]
     else:
         tail = rest[top_k(scores[rest], len(rest), seed=seed)]
-    return np.concatenate([np.asarray(head, dtype=np.int64), tail.astype(np.int64)])
+    order = np.concatenate([np.asarray(head, dtype=np.int64), tail.astype(np.int64)])
+    if pool.embeddings is None:
+        return order
+    # the tail is what annotators reach before the next model: it must not open on the head's twins
+    return div.defer_near_duplicates(order, pool.embeddings, window=len(head) + 10 * int(batch_size), keep=len(head))
