@@ -23,6 +23,7 @@ from store.db import register_table
 
 from store import labels as label_schema
 from store.readers import ReadResult, read_files
+from store.import_schema import check_labels_against_schema
 from store.records import Problem, content_hash, has_labels
 
 LABEL_ROLES = {"gold": "gold", "suggestions": "suggestion", "ignore": "ignored"}
@@ -75,8 +76,11 @@ class ImportRejected(Exception):
 
 
 def import_files(db, paths, *, project: str = "default", fmt: str = "auto", labels: str = "gold",
-                 strict_schema: bool = False, imported_by: str | None = None) -> ImportReport:
-    """Read, validate and import ``paths`` into ``project``. Returns a report; check ``report.ok``."""
+                 strict_schema: bool | str = False, imported_by: str | None = None) -> ImportReport:
+    """Read, validate and import ``paths`` into ``project``. Returns a report; check ``report.ok``.
+
+    ``strict_schema``: False adds unknown labels to the schema except likely typos of known ones,
+    True refuses every unknown label, "extend" adds them all."""
     if labels not in LABEL_ROLES:
         raise ValueError(f"labels must be one of {sorted(LABEL_ROLES)}, got {labels!r}")
     paths = [str(p) for p in paths]
@@ -156,7 +160,7 @@ def _write_import(con, records, origins, project, role, strict_schema, imported_
     label_schema.ensure_project(con, project)
     records, origins, relabels = _drop_existing(con, records, origins, project, role, report)
     relabel_records = [record for record, _ in relabels]
-    _check_labels_against_schema(con, project, records + relabel_records,
+    check_labels_against_schema(con, project, records + relabel_records,
                                  origins + [origin for _, origin in relabels], role, strict_schema, report)
     if report.problems:
         raise ImportRejected(list(report.problems))
@@ -313,37 +317,6 @@ def _supersede(con, turn_ids, role) -> None:
         return
     con.execute("UPDATE imported_labels SET role = $old WHERE role = $role AND turn_id IN (SELECT unnest($ids))",
                 {"old": f"{role}-superseded", "role": role, "ids": turn_ids})
-
-
-def _check_labels_against_schema(con, project, records, origins, role, strict_schema, report) -> None:
-    if role == "ignored":
-        return
-    schema = label_schema.schema_from_con(con, project)
-    kinds = {"intent": set(schema["intents"]), "entity": set(schema["entities"]), "sentiment": set(schema["sentiments"])}
-    new: dict[str, list[str]] = {k: [] for k in kinds}
-    for record, origin in zip(records, origins):
-        for kind, field_name, names in _labels_of(record):
-            for name in names:
-                if name in kinds[kind]:
-                    continue
-                if strict_schema:
-                    report.problems.append(Problem(origin[0], origin[1], field_name,
-                                                   f"{kind} {name!r} is not in the label schema (--strict-schema); known: {sorted(kinds[kind])[:10]}"))
-                else:
-                    kinds[kind].add(name)
-                    new[kind].append(name)
-    if not report.problems:
-        for kind, names in new.items():
-            for name in names:
-                label_schema.insert_label(con, project, kind, name)
-        report.new_labels = {k: v for k, v in new.items() if v}
-
-
-def _labels_of(record):
-    yield "intent", "intents", record["intents"]
-    yield "entity", "entities", [s["label"] for s in record["entities"]]
-    if record["sentiment"]:
-        yield "sentiment", "sentiment", [record["sentiment"]]
 
 
 def _turns_table(records, origins, project, import_id, start_seq) -> pa.Table:

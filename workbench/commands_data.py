@@ -27,7 +27,10 @@ def register(subparsers) -> None:
                    help="auto|jsonl|csv|parquet, or labelstudio|doccano|rasa|conll|hf (default: auto, by extension)")
     p.add_argument("--labels", default="gold", choices=["gold", "suggestions", "ignore"],
                    help="how to treat labels in the files (default: gold)")
-    p.add_argument("--strict-schema", action="store_true", help="reject labels that are not in the label schema")
+    schema = p.add_mutually_exclusive_group()
+    schema.add_argument("--strict-schema", action="store_true", help="reject labels that are not in the label schema")
+    schema.add_argument("--extend-schema", action="store_true",
+                        help="add unknown labels even when they look like typos of known ones (default: refuse those)")
     p.add_argument("--max-errors", type=int, default=20, help="problems to list before counting the rest (default 20)")
     p.set_defaults(handler=run_import)
 
@@ -81,7 +84,8 @@ def run_import(args) -> int:
     with open_db(args.db) as db:
         try:
             report = importer.import_files(db, args.paths, project=args.project, fmt=args.format,
-                                           labels=args.labels, strict_schema=args.strict_schema)
+                                           labels=args.labels,
+                                           strict_schema="extend" if args.extend_schema else args.strict_schema)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
     for warning in report.warnings:
