@@ -188,9 +188,9 @@ class Extractor:
     def predict(self, records: list[dict]) -> list[dict]:
         """One row per turn: id, intents, intent_probs, entities (code-point spans + score), sentiment(_probs)."""
         arrays = self.predict_arrays(records)
-        return [self._row(arrays, i) for i in range(len(records))]
+        return [self._row(arrays, i, records[i].get("text")) for i in range(len(records))]
 
-    def _row(self, arrays: ExtractorArrays, i: int) -> dict:
+    def _row(self, arrays: ExtractorArrays, i: int, text: str | None) -> dict:
         row = {"id": arrays.ids[i], "intents": [], "intent_probs": {}, "entities": [],
                "sentiment": None, "sentiment_probs": {}}
         if arrays.intent_probs is not None:
@@ -202,7 +202,7 @@ class Extractor:
             else:
                 row["intents"] = [arrays.intent_classes[int(probs.argmax())]]
         if arrays.token_probs is not None:
-            row["entities"] = decode_spans(arrays.token_probs[i], arrays.token_offsets[i], arrays.tag_names)
+            row["entities"] = decode_spans(arrays.token_probs[i], arrays.token_offsets[i], arrays.tag_names, text=text)
         if arrays.sentiment_probs is not None:
             probs = arrays.sentiment_probs[i]
             row["sentiment_probs"] = {c: float(p) for c, p in zip(arrays.sentiment_classes, probs)}

@@ -193,7 +193,8 @@ def _validation_score(model, encoder: Encoder, valid: list[dict], schema: dict, 
                 mask, offsets = encoder.content_offsets(batch, [r["text"] for r in chunk])
                 probs = scores_to_proba(out["tagger"].numpy().reshape(-1, out["tagger"].shape[-1]), "softmax")
                 probs = probs.reshape(*out["tagger"].shape)
-                spans += [decode_spans(probs[b][mask[b]], offsets[b][mask[b]], heads["tagger"].classes) for b in range(len(chunk))]
+                spans += [decode_spans(probs[b][mask[b]], offsets[b][mask[b]], heads["tagger"].classes, text=chunk[b]["text"])
+                          for b in range(len(chunk))]
     model.train()
     return _score(valid, schema, intents, sentiments, spans)
 

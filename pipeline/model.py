@@ -311,7 +311,8 @@ class ConcordModel:
             else:
                 row["intents"] = [arrays.intent_classes[int(np.argmax(probs))]]
         if arrays.token_probs is not None:
-            row["entities"] = decode_spans(arrays.token_probs[i], arrays.token_offsets[i], arrays.tag_names)
+            row["entities"] = decode_spans(arrays.token_probs[i], arrays.token_offsets[i], arrays.tag_names,
+                                             text=record.get("text"))
         if arrays.sentiment_probs is not None:
             probs = arrays.sentiment_probs[i]
             row["sentiment_probs"] = {c: float(p) for c, p in zip(arrays.sentiment_classes, probs)}

@@ -4,14 +4,21 @@ Entity spans live in code points on the user's text; the taggers see subwords. E
 every subword that overlaps a span (B on the first, I on the rest); decoding runs a Viterbi pass
 that forbids ``I-X`` unless it follows ``B-X``/``I-X`` (the constraint a CRF would learn, applied
 exactly), then maps each tag run back to code points with the first and last subword's offsets.
+Token bounds carry punctuation and spaces the entity does not (a tokenizer glues "—" or "," to a
+word, a subword starts with its space), so decoded spans are trimmed on the text (``trim_span``).
 """
 from __future__ import annotations
 
 import functools
+import unicodedata
 
 import numpy as np
 
 OUTSIDE = "O"
+# Closing bracket or quote -> its opening partner, for the pairs whose code points are not adjacent
+# (``trim_span`` otherwise takes the code point just before a Pe/Pf closer, as in （）「」【】《》).
+CLOSER_TO_OPENER = {")": "(", "]": "[", "}": "{", "\u00bb": "\u00ab", "\u203a": "\u2039",
+                    "\u2019": "\u2018", "\u201d": "\u201c", '"': '"', "'": "'"}
 
 
 def tag_names(entity_labels: list[str]) -> list[str]:
@@ -96,8 +103,77 @@ def best_bio_path(log_probs: np.ndarray, names: list[str]) -> np.ndarray:
     return viterbi_bio(log_probs, start_ok, step_ok)
 
 
-def decode_spans(probs: np.ndarray, offsets: np.ndarray, names: list[str]) -> list[dict]:
-    """Spans ``{start, end, label, score}`` from token probabilities (t, k); score = mean tag prob."""
+def is_trimmable(char: str) -> bool:
+    """Whitespace or punctuation (Unicode Z* and P*): never the edge of an entity."""
+    return char.isspace() or unicodedata.category(char)[0] in "ZP"
+
+
+def opener_of(char: str) -> str | None:
+    """The opening partner of a closing bracket or quote, else None."""
+    if char in CLOSER_TO_OPENER:
+        return CLOSER_TO_OPENER[char]
+    if unicodedata.category(char) in ("Pe", "Pf") and unicodedata.category(chr(ord(char) - 1)) in ("Ps", "Pi"):
+        return chr(ord(char) - 1)
+    return None
+
+
+def closes_inside(inner: str, char: str) -> bool:
+    """``char`` (last of a span) closes a bracket or quote opened in ``inner`` (the span before it)."""
+    opener = opener_of(char)
+    if opener is None:
+        return False
+    if opener == char:                                        # straight quotes: an odd count is open
+        return inner.count(char) % 2 == 1
+    return inner.count(opener) > inner.count(char)
+
+
+def opens_inside(char: str, inner: str) -> bool:
+    """``char`` (first of a span) opens a bracket or quote closed in ``inner`` (the span after it)."""
+    depth = 1
+    for c in inner:
+        if opener_of(c) == char:
+            depth = 0 if c == char else depth - 1            # a straight quote closes at once
+            if depth == 0:
+                return True
+        elif c == char:
+            depth += 1
+    return False
+
+
+def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """``start, end`` (code points) without leading/trailing whitespace and punctuation, except a
+    bracket or quote whose partner is inside the span ("(555) 123" keeps both parentheses). An empty
+    result has ``start >= end``."""
+    end = min(end, len(text))
+    while start < end and is_trimmable(text[start]) and not opens_inside(text[start], text[start + 1:end]):
+        start += 1
+    while start < end and is_trimmable(text[end - 1]) and not closes_inside(text[start:end - 1], text[end - 1]):
+        end -= 1
+    return start, end
+
+
+def trimmed_spans(spans: list[dict], text: str) -> list[dict]:
+    """``spans`` trimmed on ``text`` (``trim_span``), dropping those left empty."""
+    kept = []
+    for span in spans:
+        start, end = trim_span(text, span["start"], span["end"])
+        if start < end:
+            kept.append({**span, "start": start, "end": end})
+    return kept
+
+
+def decode_spans(probs: np.ndarray, offsets: np.ndarray, names: list[str], text: str | None = None) -> list[dict]:
+    """Spans ``{start, end, label, score}`` from token probabilities (t, k); score = mean tag prob.
+
+    With the turn's ``text`` the spans are trimmed of edge punctuation and spaces (``trim_span``):
+    the token bounds as they are put "A983684 —" into an order id, and accepting the suggestion
+    stored it. Every caller that has the text passes it; tests of the path alone may leave it out."""
+    spans = _decoded_spans(probs, offsets, names)
+    return spans if text is None else trimmed_spans(spans, text)
+
+
+def _decoded_spans(probs: np.ndarray, offsets: np.ndarray, names: list[str]) -> list[dict]:
+    """The spans at token bounds, untrimmed."""
     if len(probs) == 0:
         return []
     path = best_bio_path(np.log(np.clip(probs, 1e-12, 1.0)), names)
