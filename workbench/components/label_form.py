@@ -5,6 +5,16 @@ form is stored under that id, so a double click, a rerun or a retried request st
 keys embed the form id, so each turn starts from fresh widgets and a stale click on an old form is
 recognisable. Values live in ``st.session_state`` under those keys; the spans live in the span
 selector, with the form holding the revision Python last set (see ``span_selector``).
+
+Pre-filled intents are the model's guess, not the annotator's choice. The schema is multi-label, so a
+choice used to add to them, and turns were stored with intents nobody chose ("book a one-way ticket"
+kept a 51% hotel_reservation). The rule (``PREFILL_RULE``, also in the page's key legend): the first
+explicit intent choice on a turn whose intents are still exactly the untouched pre-fill (a digit key,
+or picking in the intent box after "/") replaces them, so the turn holds just that intent; later
+choices add or toggle. Accepting the suggestion (A) keeps them, and choices after it add. Removing a
+pre-filled chip with the mouse is a change too: later choices add. Every chosen intent is written out
+in full under the box (``chosen_intents_html``), and the box wraps its chips (in a column it clipped
+the third to "co…").
 """
 from __future__ import annotations
 
@@ -40,6 +50,8 @@ FIT_FROM_CORRECTION = "Response fit set to misaligned: a corrected response mean
 # So "/" right after a choice key would focus a box about to be replaced: the span selector holds
 # the keys until that rerun has drawn the new box (see ``applied_seq`` in ``span_selector``).
 VERSIONED_WIDGETS = ("intents", "sentiment", "aligned")
+PREFILL_RULE = ("Pre-filled intents: your first intent choice (digit, or / then Enter) replaces them; "
+                "A keeps them; later choices add.")
 
 
 @dataclass
@@ -64,6 +76,7 @@ class LabelForm:
     last_seq: int = 0             # the last key action applied from the span selector's log
     fit_from_correction: bool = False   # the fit was switched to misaligned by writing a correction
     widget_rev: int = 0           # bumped whenever Python (not the user) changes a choice widget
+    prefilled_intents: list[str] = field(default_factory=list)   # the pre-fill, until intents change
 
     def key(self, name: str) -> str:
         if name in VERSIONED_WIDGETS:
@@ -130,7 +143,8 @@ def open_form(turn: dict, project: str, *, prior: dict | None, prefill: bool) ->
     values, restored = initial_values(prior, turn.get("suggestion"), prefill=prefill)
     form = LabelForm(turn_id=turn["turn_id"], project=project, spans=list(values["entities"]), restored=restored,
                      suggestion=turn.get("suggestion"), turn=turn, intents=list(values["intents"]),
-                     sentiment=values["sentiment"], aligned=values["aligned"])
+                     sentiment=values["sentiment"], aligned=values["aligned"],
+                     prefilled_intents=[] if restored else list(values["intents"]))
     st.session_state[form.key("corrected")] = values["corrected_response"] or ""
     return form
 
@@ -140,20 +154,39 @@ def choices(form: LabelForm) -> dict:
     return {"intents": list(form.intents), "sentiment": form.sentiment, "aligned": form.aligned}
 
 
+def holds_untouched_prefill(form: LabelForm) -> bool:
+    """The intents are still exactly what the suggestion pre-filled: the next choice replaces them."""
+    return bool(form.prefilled_intents) and form.intents == form.prefilled_intents
+
+
 def change_choices(form: LabelForm, **changes) -> None:
-    """Set choices from Python (a key press, accept-all): the widgets move to fresh keys."""
+    """Set choices from Python (a key press, accept-all): the widgets move to fresh keys. Any change
+    of the intents ends the pre-fill's "first choice replaces" turn."""
     for name in VERSIONED_WIDGETS:
         st.session_state.pop(form.key(name), None)
+    if "intents" in changes:
+        form.prefilled_intents = []
     for name, value in changes.items():
         setattr(form, name, list(value) if name == "intents" else value)
     form.widget_rev += 1
 
 
 def sync_choice(form: LabelForm, name: str, rev: int) -> None:
-    """A choice widget changed in the browser (the user): copy it to the form if it is current."""
-    if rev == form.widget_rev:
-        value = st.session_state.get(form.key(name))
-        setattr(form, name, list(value or []) if name == "intents" else value)
+    """A choice widget changed in the browser (the user): copy it to the form if it is current. An
+    intent picked in the box while it holds the untouched pre-fill replaces the pre-fill (the box is
+    re-keyed to show that); a removal, or the box's "Select all", is taken as it is."""
+    if rev != form.widget_rev:
+        return
+    value = st.session_state.get(form.key(name))
+    if name != "intents":
+        setattr(form, name, value)
+        return
+    value = list(value or [])
+    added = [i for i in value if i not in form.intents]
+    if holds_untouched_prefill(form) and len(added) == 1 and all(i in value for i in form.intents):
+        change_choices(form, intents=added)
+        return
+    form.intents, form.prefilled_intents = value, []
 
 
 def seed_widget(form: LabelForm, name: str) -> dict:
@@ -233,11 +266,15 @@ def accept_suggestions(form: LabelForm) -> None:
 
 def apply_key_action(form: LabelForm, name: str, value, schema: dict, quick: list[str]) -> None:
     """A key pressed in the page (from the span selector's log): toggle the intent on that digit
-    (``quick``, see ``shortcuts.quick_intents``), set sentiment/alignment."""
+    (``quick``, see ``shortcuts.quick_intents``), or make it the only one while the intents are the
+    untouched pre-fill (``PREFILL_RULE``); set sentiment/alignment."""
     if name == "intent" and isinstance(value, int) and 0 <= value < len(quick):
         chosen = choices(form)["intents"]
         intent = quick[value]
-        change_choices(form, intents=[i for i in chosen if i != intent] if intent in chosen else [*chosen, intent])
+        if holds_untouched_prefill(form):
+            change_choices(form, intents=[intent])
+        else:
+            change_choices(form, intents=[i for i in chosen if i != intent] if intent in chosen else [*chosen, intent])
     elif name == "sentiment" and value in schema["sentiments"]:
         change_choices(form, sentiment=value)
     elif name == "aligned" and isinstance(value, bool):
@@ -259,10 +296,21 @@ def render_intents(form: LabelForm, schema: dict, quick: list[str]) -> None:
     n = len(schema["intents"])
     options = [*quick, *(i for i in schema["intents"] if i not in quick)]
     st.multiselect(
-        "Intents", options, **seed_widget(form, "intents"), format_func=intent_label(quick),
+        "Intents", options, **seed_widget(form, "intents"), format_func=intent_label(quick), wrap=True,
         placeholder=f"Type to search {n} intents  ( / )",
-        help="Digit keys toggle the most used intents, numbered in this list; / searches all.",
+        help="Digit keys toggle the most used intents, numbered in this list; / searches all. " + PREFILL_RULE,
     )
+    st.html(chosen_intents_html(form))    # always one element, so the widgets below keep their place
+
+
+def chosen_intents_html(form: LabelForm) -> str:
+    """Every intent a submit would store, in full (escaped: names come from the schema), and whether
+    they are the untouched pre-fill that the first choice replaces."""
+    names = ", ".join(html.escape(i) for i in form.intents) or "none yet"
+    note = (" <span style='opacity:.75'>(pre-filled from the suggestion: your first intent choice replaces "
+            "them; A keeps them)</span>") if holds_untouched_prefill(form) else ""
+    return ("<div data-testid='cc-chosen-intents' style='font-size:.8rem;margin-top:-.6rem;"
+            f"overflow-wrap:anywhere'>Intents to store: <b>{names}</b>{note}</div>")
 
 
 def render_sentiment(form: LabelForm, schema: dict) -> None:
@@ -287,12 +335,21 @@ def render_alignment(form: LabelForm) -> None:
         note.text(FIT_FROM_CORRECTION)
 
 
+def percent(prob: float) -> str:
+    """A suggestion's probability as a whole percent, never "100%" or "0%" for one strictly between:
+    0.996 shown as 100% read as certainty the model does not have."""
+    shown = round(prob * 100)
+    if 0 < prob < 1:
+        shown = min(max(shown, 1), 99)
+    return f"{shown}%"
+
+
 def suggestion_intents_html(suggestion: dict) -> str:
     """The intents part of the banner: the ones pre-filled (and taken by accept) in bold, then other
     candidates from ``CANDIDATE_FLOOR`` up, or a note that none is confident enough to pre-fill."""
     probs = suggestion.get("intent_probs") or {}
     chosen = suggested_intents(suggestion)
-    pct = lambda name: "" if probs.get(name) is None else f" {probs[name]:.0%}"
+    pct = lambda name: "" if probs.get(name) is None else f" {percent(probs[name])}"
     parts = [f"<b>{html.escape(name)}</b>{pct(name)}" for name in chosen]
     if not chosen:
         parts.append("<i>no intent confident enough to pre-fill</i>")
@@ -300,14 +357,14 @@ def suggestion_intents_html(suggestion: dict) -> str:
                     key=lambda kv: -kv[1])[:4]
     if others:
         parts.append("<span style='opacity:.75'>also " + ", ".join(
-            f"{html.escape(n)} {p:.0%}" for n, p in others) + "</span>")
+            f"{html.escape(n)} {percent(p)}" for n, p in others) + "</span>")
     return " · ".join(parts)
 
 
 def weak_spans_html(suggestion: dict, text: str) -> str:
     """The spans too weak to pre-fill, as ``also: product "the" 31%`` (escaped: text and labels are data)."""
     chars = text or ""
-    parts = [f"{html.escape(str(s['label']))} &quot;{html.escape(chars[s['start']:s['end']])}&quot; {s['score']:.0%}"
+    parts = [f"{html.escape(str(s['label']))} &quot;{html.escape(chars[s['start']:s['end']])}&quot; {percent(s['score'])}"
              for s in sorted(weak_spans(suggestion), key=lambda s: -s["score"])[:4]]
     return "<span style='opacity:.75'>also: " + ", ".join(parts) + "</span>" if parts else ""
 
@@ -321,7 +378,7 @@ def suggestion_html(suggestion: dict | None, text: str = "") -> str:
     if suggestion.get("sentiment"):
         conf = (suggestion.get("sentiment_probs") or {}).get(suggestion["sentiment"])
         parts.append(f"sentiment <b>{html.escape(str(suggestion['sentiment']))}</b>"
-                     + ("" if conf is None else f" {conf:.0%}"))
+                     + ("" if conf is None else f" {percent(conf)}"))
     if suggestion.get("aligned") is not None:
         parts.append("response <b>" + ("aligned" if suggestion["aligned"] else "misaligned") + "</b>")
     n_spans = len(suggested_spans(suggestion))

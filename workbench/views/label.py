@@ -231,6 +231,7 @@ def render_sidebar(db, user: auth.User, project: str, schema: dict) -> None:
             progress.render_progress(progress.project_progress(db, project, user.username))
         with st.expander("Keyboard shortcuts", expanded=True):
             shortcuts.render_shortcuts_help(schema["sentiments"], quick_intents_of(db, project, schema))
+            st.text(label_form.PREFILL_RULE)
         guidelines = guidelines_of(db, project)
         with st.expander("Guidelines", expanded=False):
             # Admin-written Markdown (trusted); dialog text never goes through st.markdown.
