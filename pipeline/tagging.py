@@ -103,9 +103,22 @@ def best_bio_path(log_probs: np.ndarray, names: list[str]) -> np.ndarray:
     return viterbi_bio(log_probs, start_ok, step_ok)
 
 
+# Other punctuation (Po) is trimmed only when it ends a clause or sentence: "%" in "50%", "#" in "#A123",
+# "@" and "&" belong to the entity.
+SENTENCE_PUNCTUATION = set(".,;:!?\u2026\u00b7\u3002\uff0c\u3001\uff1b\uff1a\uff01\uff1f\uff0e\u00bf\u00a1\"'")
+
+
 def is_trimmable(char: str) -> bool:
-    """Whitespace or punctuation (Unicode Z* and P*): never the edge of an entity."""
-    return char.isspace() or unicodedata.category(char)[0] in "ZP"
+    """Never the edge of an entity: whitespace, dashes, brackets, quotes, clause punctuation."""
+    category = unicodedata.category(char)
+    return (char.isspace() or category[0] == "Z" or category in ("Pd", "Ps", "Pe", "Pi", "Pf")
+            or char in SENTENCE_PUNCTUATION)
+
+
+def keeps_final_period(inner: str) -> bool:
+    """A final "." after ``inner`` belongs to it in abbreviations: "U.S.", "a.m.", "Main St.", "Dr."."""
+    last_word = inner.split()[-1] if inner.split() else ""
+    return "." in last_word or (0 < len(last_word) <= 3 and last_word[0].isupper() and last_word.isalpha())
 
 
 def opener_of(char: str) -> str | None:
@@ -147,7 +160,8 @@ def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
     end = min(end, len(text))
     while start < end and is_trimmable(text[start]) and not opens_inside(text[start], text[start + 1:end]):
         start += 1
-    while start < end and is_trimmable(text[end - 1]) and not closes_inside(text[start:end - 1], text[end - 1]):
+    while (start < end and is_trimmable(text[end - 1]) and not closes_inside(text[start:end - 1], text[end - 1])
+           and not (text[end - 1] == "." and keeps_final_period(text[start:end - 1]))):
         end -= 1
     return start, end
 

@@ -1,8 +1,8 @@
 """Decoded spans are trimmed of edge spaces and punctuation on the turn's text.
 
 Token bounds are not entity bounds: a tokenizer glues "—" or "!" to a word, so accepting a model's
-span stored 'A983684 —' as an order id. ``decode_spans`` with the text trims Unicode Z*/P* (and
-whitespace) from both ends, keeps a bracket or quote whose partner is inside, and drops spans left
+span stored 'A983684 —' as an order id. ``decode_spans`` with the text trims spaces, dashes, brackets,
+quotes and clause punctuation from both ends, keeps a bracket or quote whose partner is inside, and drops spans left
 empty. Offsets are code points (Python str indices), so Chinese and emoji text must come out exact.
 """
 from __future__ import annotations
@@ -51,3 +51,13 @@ def test_a_span_of_punctuation_only_is_dropped_and_the_score_is_kept():
     spans = decode_spans(probs, np.array([(0, 3), (3, 5), (5, 8)]), NAMES, text=text)
     assert [(s["start"], s["end"], s["label"]) for s in spans] == [(0, 3, "order_id")]
     assert spans[0]["score"] == pytest.approx(0.8, rel=1e-4)
+
+
+@pytest.mark.parametrize("text, want", [
+    ("50%", "50%"), ("#A123,", "#A123"), ("AT&T!", "AT&T"), ("U.S.", "U.S."), ("a.m.", "a.m."),
+    ("Main St.", "Main St."), ("Dublin.", "Dublin"), ("订单号，", "订单号"),
+])
+def test_punctuation_that_belongs_to_the_entity_stays(text, want):
+    """Only clause punctuation, dashes, brackets and quotes are edges: "%", "#", "&" and the period
+    of an abbreviation are part of what the annotator would mark."""
+    assert decoded(text, [(0, len(text), "B-order_id")]) == [(want, "order_id")]
