@@ -109,8 +109,8 @@ def test_health_states_its_scope_and_shows_the_runs_held_out_scores(ml_db):
     at = page_as("health", "ana")
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Turns compared"] == "6" and metrics["Intent accuracy"] == "0.500"   # m0, m4, m5 of 6
-    assert metrics["Held-out intent accuracy"] == "0.500" and metrics["Held-out intent macro-F1"] == "0.432"
+    assert metrics["Turns compared"] == "6" and metrics["Agreement with today's labels"] == "50.0%"   # m0, m4, m5 of 6
+    assert metrics["Held-out intent accuracy"] == "50.0%" and metrics["Held-out intent macro-F1"] == "43.2%"
     assert metrics["Held-out turns (at training)"] == "6"
     assert any(c.value.startswith("Scope: every labelled turn") for c in at.caption)
     assert "exact-set accuracy" in texts(at)

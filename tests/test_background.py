@@ -213,7 +213,7 @@ def test_pipeline_page_shows_state_history_and_queues_a_retrain(app_db, env):
     assert any("<b>out of memory</b>" in c.value for c in at.code)        # shown as code, not as HTML
     frame = at.dataframe[0].value
     assert list(frame["status"]) == ["failed", "done"]                    # newest first
-    assert frame.loc[frame["status"] == "done", "Intent accuracy"].iloc[0] == 0.5
+    assert frame.loc[frame["status"] == "done", "Held-out intent accuracy"].iloc[0] == 0.5
     at.button(key="pipeline_retrain").click().run()
     assert not at.exception
     pending = [r for r in jf.list_runs(jobs, jf.PENDING) if r not in (done, failed)]

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import functools
 import html
+import math
 import uuid
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 import streamlit as st
 
 from store import analysis, annotations, evidence
@@ -92,25 +94,43 @@ def _plotly_text(value) -> str:
     return html.escape(str(value), quote=False)
 
 
+# Two colour scales over log counts: the diagonal holds most turns and an error cell often one, so one linear
+# scale left the errors -- the cells an analyst clicks -- nearly white. Errors get their own hue (red; correct
+# blue), each hue spans the log of its own counts between a visible floor and a top that still shows the hue,
+# and every cell prints its count, so no number depends on a colour. Zero cells are not drawn (blank).
+CORRECT_SCALE, ERROR_SCALE, COLOUR_FLOOR, COLOUR_TOP = "Blues", "Reds", 0.4, 0.85
+
+
+def cell_colours(counts: list[int], on_diagonal: list[bool]) -> tuple[list[str], list[str]]:
+    """(fill, text colour) per cell: blue for given = predicted, red for errors, darker for more turns
+    (log scale within each group, from ``COLOUR_FLOOR``); white text on the dark fills."""
+    group_max = {d: max(c for c, e in zip(counts, on_diagonal) if e == d) for d in set(on_diagonal)}
+    fills, inks = [], []
+    for count, diagonal in zip(counts, on_diagonal):
+        level = COLOUR_FLOOR + (COLOUR_TOP - COLOUR_FLOOR) * math.log1p(count) / math.log1p(group_max[diagonal])
+        fills.append(sample_colorscale(CORRECT_SCALE if diagonal else ERROR_SCALE, [float(level)])[0])
+        inks.append("white" if level > 0.6 else "#1f1f1f")
+    return fills, inks
+
+
 def confusion_figure(data: dict, *, title: str) -> go.Figure:
-    """The confusion matrix drawn as square markers (one per non-empty cell) so a click selects a cell."""
+    """The confusion matrix drawn as square markers (one per non-empty cell, in row order) so a click
+    selects a cell; each shows its count, coloured as ``cell_colours`` says."""
     labels, matrix = data["labels"], data["matrix"]
-    xs, ys, counts, custom = [], [], [], []
-    for i, gold in enumerate(labels):
-        for j, pred in enumerate(labels):
-            if matrix[i][j]:
-                xs.append(_plotly_text(pred))
-                ys.append(_plotly_text(gold))
-                counts.append(matrix[i][j])
-                custom.append([i, j])
+    cells = [(i, j) for i in range(len(labels)) for j in range(len(labels)) if matrix[i][j]]
+    counts = [int(matrix[i][j]) for i, j in cells]
+    fills, inks = cell_colours(counts, [i == j for i, j in cells])
     side = max(6, min(28, int(560 / max(1, len(labels)))))
     fig = go.Figure(go.Scatter(
-        x=xs, y=ys, mode="markers", customdata=custom, marker=dict(
-            symbol="square", size=side, color=counts, colorscale="Blues", showscale=True,
-            colorbar=dict(title="turns"), line=dict(width=0)),
-        hovertemplate="given %{y}<br>predicted %{x}<br>%{marker.color} turns<extra></extra>"))
+        x=[_plotly_text(labels[j]) for _, j in cells], y=[_plotly_text(labels[i]) for i, _ in cells],
+        mode="markers+text", customdata=[[i, j] for i, j in cells], text=[str(c) for c in counts],
+        textposition="middle center", textfont=dict(color=inks, size=max(8, min(12, side // 2))),
+        marker=dict(symbol="square", size=side, color=fills, line=dict(width=0)),
+        hovertemplate="given %{y}<br>predicted %{x}<br>%{text} turns<extra></extra>"))
     order = _safe(labels)
-    fig.update_layout(title=title, height=max(360, 22 * len(labels) + 160), margin=dict(l=10, r=10, t=40, b=10),
+    fig.update_layout(title=dict(text=title, subtitle=dict(
+                          text="number: turns · blue: given = predicted · red: errors · darker: more (log)")),
+                      height=max(380, 22 * len(labels) + 180), margin=dict(l=10, r=10, t=70, b=10),
                       xaxis=dict(title="predicted", categoryorder="array", categoryarray=order, tickangle=-45),
                       yaxis=dict(title="given", categoryorder="array", categoryarray=order[::-1]),
                       plot_bgcolor="white")
@@ -180,14 +200,30 @@ def _label_count_axis(done: pd.DataFrame) -> dict:
     return dict(title="labels", tickformat="d")
 
 
+HELD_OUT_NAMES = {"intent_accuracy": "held-out intent accuracy", "intent_macro_f1": "held-out intent macro-F1",
+                  "entity_f1": "held-out entity F1", "sentiment_macro_f1": "held-out sentiment macro-F1"}
+
+
+def percent(value) -> str:
+    """A score as both analyst pages print it (71.4%); "-" when undefined."""
+    return f"{100 * float(value):.1f}%" if isinstance(value, (int, float)) and value == value else "-"
+
+
+def percent_table(frame: pd.DataFrame, columns: list[str]):
+    """``frame`` for st.dataframe with its score ``columns`` printed like ``percent`` and undefined ones
+    empty (the data stays fractions, so sorting still works); pass ``placeholder=""`` too."""
+    shown = [c for c in columns if c in frame.columns]
+    return frame.style.format("{:.1%}", subset=shown, na_rep="") if shown and not frame.empty else frame
+
+
 def learning_curve_figure(runs: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     done = runs[runs["status"] == "done"] if not runs.empty else runs
-    for metric in ("intent_accuracy", "intent_macro_f1", "entity_f1", "sentiment_macro_f1"):
+    for metric, name in HELD_OUT_NAMES.items():
         if metric in done and done[metric].notna().any():
-            fig.add_trace(go.Scatter(x=done["n_labels"], y=done[metric], mode="lines+markers", name=metric))
-    fig.update_layout(title="Learning curve (held-out metric vs labels)", height=320, xaxis=_label_count_axis(done),
-                      yaxis=dict(range=[0, 1]), margin=dict(l=10, r=10, t=40, b=10))
+            fig.add_trace(go.Scatter(x=done["n_labels"], y=done[metric], mode="lines+markers", name=name))
+    fig.update_layout(title="Learning curve (held-out scores vs labels)", height=320, xaxis=_label_count_axis(done),
+                      yaxis=dict(range=[0, 1], tickformat=".0%"), margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
 

@@ -1,10 +1,11 @@
 """Model health: confusion matrix (click a cell to list and fix its turns), per-intent scores, entity and
 sentiment quality, learning curve, calibration and the run history -- for one model version.
 
-Two intent scores can differ, and the page says why next to them: the matrix compares today's labels of
-the run's scope with its stored predictions (top intent counted correct when it is one of the turn's
-intents), while the run's held-out metrics were measured when it trained (the Pipeline page's number;
-exact-set accuracy for multi-label)."""
+Two intent scores can differ, so they have two names and the page says why next to them: "agreement with
+today's labels" compares today's labels of the run's scope with its stored predictions (top intent counted
+correct when it is one of the turn's intents; in-sample when the run recorded no held-out slice), while
+"held-out intent accuracy" was measured when the run trained, on turns it did not train on (the Pipeline
+page's number; exact-set accuracy for multi-label). Both pages print scores as percentages."""
 from __future__ import annotations
 
 import streamlit as st
@@ -63,35 +64,42 @@ def render_quality(db, project: str, run_id: str, snapshot) -> None:
     left.plotly_chart(ui.learning_curve_figure(runs), width="stretch")
     right.plotly_chart(ui.reliability_figure(analysis.calibration_from(snapshot)), width="stretch")
     st.subheader("Run history")
-    st.dataframe(runs.sort_values("created_at", ascending=False) if not runs.empty else runs, hide_index=True,
-                 width="stretch")
+    history = runs.sort_values("created_at", ascending=False) if not runs.empty else runs
+    history = history.rename(columns={**ui.HELD_OUT_NAMES, "alignment_roc_auc": "held-out alignment ROC AUC"})
+    st.dataframe(ui.percent_table(history, list(ui.HELD_OUT_NAMES.values())), hide_index=True, width="stretch",
+                 placeholder="")
 
 
-def _score(value) -> str:
-    return f"{value:.3f}" if isinstance(value, (int, float)) and value == value else "-"
+def agreement_note(scope: str | None) -> str:
+    """What the agreement tile counts, and why it is not the run's held-out accuracy."""
+    turns = ("the run's held-out turns" if scope == "held-out"
+             else "every labelled turn the run scored, including turns it trained on")
+    return (f"Agreement with today's labels: {turns}, against today's labels (corrections since the run count); "
+            "the top predicted intent counts as agreeing when it is one of the turn's intents; a turn with no "
+            "predicted intent counts as a miss.")
 
 
 def render_scores(data: dict, scores, run: dict) -> None:
-    """This page's scores with their scope, then the run's own held-out scores (as on the Pipeline page)."""
+    """This page's agreement with today's labels, then the run's own held-out scores (as on the Pipeline
+    page): two definitions, so two names, never just "intent accuracy"; both printed as percentages."""
     ui.scope_note(data["scope"])
     matrix = data["matrix"]
     correct = sum(matrix[i][i] for i in range(len(data["labels"])))
     a, b, c = st.columns(3)
     a.metric("Turns compared", data["n"])
-    b.metric("Intent accuracy", _score(correct / data["n"]) if data["n"] else "-")
-    c.metric("Intent macro-F1", _score(scores["f1"].mean()) if not scores.empty else "-")
-    st.text("Above: today's labels vs the run's predictions; the top predicted intent counts as correct when it "
-            "is one of the turn's intents; a turn with no predicted intent counts as a miss.")
+    b.metric("Agreement with today's labels", ui.percent(correct / data["n"]) if data["n"] else "-")
+    c.metric("Macro-F1 against today's labels", ui.percent(scores["f1"].mean()) if not scores.empty else "-")
+    st.text(agreement_note(data["scope"]))
     held = analysis.heldout_metrics(run)
     if held.get("intent_accuracy") is None and held.get("intent_macro_f1") is None:
         return
     a, b, c = st.columns(3)
     a.metric("Held-out turns (at training)", held.get("n") if held.get("n") is not None else "-")
-    b.metric("Held-out intent accuracy", _score(held.get("intent_accuracy")))
-    c.metric("Held-out intent macro-F1", _score(held.get("intent_macro_f1")))
+    b.metric("Held-out intent accuracy", ui.percent(held.get("intent_accuracy")))
+    c.metric("Held-out intent macro-F1", ui.percent(held.get("intent_macro_f1")))
     exact = " (exact-set accuracy: every intent of the turn right)" if held.get("multi_label") else ""
-    st.text(f"Held-out: measured by the run when it trained, on the labels of that time{exact}; "
-            "the Pipeline page shows these.")
+    st.text(f"Held-out intent accuracy: measured by the run when it trained, on turns it did not train on and "
+            f"the labels of that time{exact}; the Pipeline page shows the same number.")
 
 
 @ui.analyst_page
@@ -113,5 +121,6 @@ def render(db, user, project: str) -> None:
         st.subheader("Per-intent precision / recall / F1")
         st.text("An empty cell is undefined: no precision for an intent never predicted, no recall or F1 "
                 "for an intent no turn in scope has.")
-        st.dataframe(scores, hide_index=True, width="stretch")
+        st.dataframe(ui.percent_table(scores, ["precision", "recall", "f1"]), hide_index=True, width="stretch",
+                     placeholder="")
     render_quality(db, project, run_id, snapshot)

@@ -13,6 +13,7 @@ import streamlit as st
 
 from store import jobfiles, runs
 from workbench import auth, background, runtime
+from workbench.components.analysis import percent, percent_table
 
 ROLES = ("analyst", "admin")
 STATE_LABELS = {
@@ -22,12 +23,10 @@ STATE_LABELS = {
     "failed": ("The last run failed", "❌"),
     "offline": ("No worker is running", "⚠️"),
 }
-METRICS = (("intent_accuracy", "Intent accuracy"), ("intent_macro_f1", "Intent macro-F1"),
-           ("entity_f1", "Entity F1"), ("sentiment_macro_f1", "Sentiment macro-F1"))
-
-
-def _percent(value) -> str:
-    return "–" if value is None else f"{100 * float(value):.1f}%"
+# Every score here is the run's held-out one (turns it did not train on, labels of that time), named so:
+# the Model health page also shows an agreement with today's labels, a different number.
+METRICS = (("intent_accuracy", "Held-out intent accuracy"), ("intent_macro_f1", "Held-out intent macro-F1"),
+           ("entity_f1", "Held-out entity F1"), ("sentiment_macro_f1", "Held-out sentiment macro-F1"))
 
 
 def render_state(db, jobs_dir, project: str) -> None:
@@ -108,21 +107,21 @@ def render_latest_metrics(history: list[dict]) -> None:
     latest = done[0]
     held = latest["metrics"].get("holdout") or {}
     st.caption(f"Model {latest['model_version']} · {latest['n_labels']} labels · held-out slice of "
-               f"{held.get('n', 0)} turns · snapshot {latest['snapshot_hash']}")  # md-safe: version, counts, a hash
+               f"{held.get('n', 0)} turns (not trained on) · snapshot {latest['snapshot_hash']}")  # md-safe: version, counts, a hash
     for column, (key, name) in zip(st.columns(len(METRICS)), METRICS):
-        column.metric(name, _percent(held.get(key)))  # md-safe: fixed metric names from METRICS
+        column.metric(name, percent(held.get(key)))  # md-safe: fixed metric names from METRICS
     st.text(encoder_line(latest["metrics"]))
     warning = unreadable_warning(latest["metrics"] or {})
     if warning:
         st.warning(warning)  # md-safe: a percentage and fixed text
-    frame = history_frame(done).dropna(subset=["Intent accuracy"])
+    frame = history_frame(done).dropna(subset=[METRICS[0][1]])
     if frame["labels"].nunique() > 1:                 # a learning curve needs more than one label count
         import plotly.express as px
 
         shown = [name for _, name in METRICS if frame[name].notna().any()]
         fig = px.line(frame.sort_values("labels"), x="labels", y=shown,
                       markers=True, labels={"value": "held-out score", "labels": "labels", "variable": ""})
-        fig.update_layout(height=280, margin=dict(l=10, r=10, t=10, b=10), yaxis_range=[0, 1])
+        fig.update_layout(height=280, margin=dict(l=10, r=10, t=10, b=10), yaxis_range=[0, 1], yaxis_tickformat=".0%")
         st.plotly_chart(fig, width="stretch")
 
 
@@ -149,6 +148,7 @@ def render(db, user: auth.User | None) -> None:
     render_latest_metrics(history)
     st.subheader("Run history", anchor=False)
     if history:
-        st.dataframe(history_frame(history), hide_index=True, width="stretch")
+        st.dataframe(percent_table(history_frame(history), [name for _, name in METRICS]), hide_index=True,
+                     width="stretch", placeholder="")
     else:
         st.caption("No runs yet.")
