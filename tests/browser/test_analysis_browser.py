@@ -72,6 +72,21 @@ def no_exception(page) -> None:
     assert page.locator("[data-testid='stException']").count() == 0, page.locator("[data-testid='stException']").inner_text()
 
 
+def open_from_nav(page, nav, link: str, title: str) -> None:
+    """Click a sidebar link until its page's heading shows: a click that lands while the sign-in rerun
+    is still redrawing the page is dropped (seen once on the loaded 2-core machine)."""
+    from playwright.sync_api import expect
+
+    for attempt in range(3):
+        nav.get_by_text(link, exact=True).click()
+        try:
+            expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=15_000)
+            return
+        except AssertionError:
+            if attempt == 2:
+                raise
+
+
 def test_click_a_confusion_cell_relabel_and_walk_the_views(served):
     from playwright.sync_api import expect, sync_playwright
 
@@ -85,8 +100,7 @@ def test_click_a_confusion_cell_relabel_and_walk_the_views(served):
         page.keyboard.press("Enter")
         nav = page.locator("[data-testid='stSidebarNav']")
         expect(nav).to_be_visible(timeout=30_000)
-        nav.get_by_text("Model health").click()             # a URL change would open a new (signed-out) session
-        expect(page.get_by_role("heading", name="Model health")).to_be_visible(timeout=30_000)
+        open_from_nav(page, nav, "Model health", "Model health")  # a URL change would open a new (signed-out) session
         points = page.locator(".js-plotly-plot .scatterlayer .point")
         expect(points.first).to_be_visible(timeout=30_000)
         shot(page, "1-health")
@@ -102,8 +116,7 @@ def test_click_a_confusion_cell_relabel_and_walk_the_views(served):
         shot(page, "3-relabelled")
         for link, title in (("Label errors", "Likely label errors"), ("Misalignment", "Misalignment explorer"),
                             ("Agreement", "Agreement")):
-            nav.get_by_text(link, exact=True).click()
-            expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=30_000)
+            open_from_nav(page, nav, link, title)
             page.wait_for_timeout(1500)
             no_exception(page)
             shot(page, f"4-{link.lower().replace(' ', '-')}")
