@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "workbench.commands_serve",    # serve
     "workbench.commands_users",    # user add|list|disable|enable
     "workbench.commands_export",   # export
+    "workbench.commands_backup",   # backup, restore
     "pipeline.commands",           # train, evaluate, predict, simulate, worker
     "pipeline.commands_analysis",  # find-errors
     "pipeline.commands_simulate",  # simulate
