@@ -93,7 +93,7 @@ def test_a_relabel_on_a_two_intent_turn_keeps_the_other_intent(ml_db):
 
 
 def test_relabelling_to_an_intent_the_turn_already_has_is_refused(ml_db):
-    from workbench.components.analysis import _labels_with, relabel_refusal
+    from workbench.components.fixes import _labels_with, relabel_refusal
 
     both = {"intents": ["return_item", "product_question"]}
     assert "already has intent product_question" in relabel_refusal(both, "intent", "return_item", "product_question")

@@ -8,7 +8,7 @@ import math
 from store import analysis, annotations
 from store.entity_errors import span_disagreements
 from test_analysis_pages import app_db, page_as  # noqa: F401 (fixture)
-from workbench.components.analysis import _entities_with
+from workbench.components.fixes import _entities_with
 
 CITY, DATE = "city", "date"
 

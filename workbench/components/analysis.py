@@ -1,18 +1,16 @@
-"""Building blocks of the analyst pages: run picker, Plotly charts with selection, turn tables, one-click
-fixes (relabel / confirm / send to review) and the evidence panel.
+"""Building blocks of the analyst pages: run picker, Plotly charts with selection, turn tables and the
+evidence panel (the one-click fixes are in ``workbench.components.fixes``).
 
 Pages compose these in a few dozen lines; every read goes through ``store.analysis`` (no SQL here).
 User dialog text is shown only with ``st.text`` and ``st.dataframe``; label names that reach Plotly
 (ticks, legends) are HTML-escaped because Plotly renders a subset of HTML in chart text, and no
-dialog text is ever put into a chart. A fix is an ``adjudicate`` annotation by the analyst: it becomes
-the turn's gold label and the earlier labels stay in the history.
+dialog text is ever put into a chart.
 """
 from __future__ import annotations
 
 import functools
 import html
 import math
-import uuid
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -22,7 +20,6 @@ import streamlit as st
 from store import analysis, annotations, evidence
 from workbench import runtime
 
-OUTSIDE = "O"     # the entity label of "no entity here" in label-error rows
 
 ANALYST_ROLES = ("analyst", "admin")
 FLASH_KEY = "analysis_flash"
@@ -278,133 +275,6 @@ def show_turn(row: dict) -> None:
     if row.get("response"):
         st.text("Response")
         st.text(row["response"])
-
-
-# --------------------------------------------------------------------------- one-click fixes
-def _annotation_id(db, project: str, *parts) -> str:
-    """Same click on unchanged data -> same id, so a double click or a rerun stores one annotation."""
-    version = analysis.data_version(db, project)
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "|".join(map(str, (*parts, version)))))
-
-
-def _entities_with(entities: list[dict], given: dict, value: dict) -> list[dict]:
-    """The turn's spans with the region ``[start, end)`` relabelled: spans of the ``given`` type that
-    overlap it are dropped (none when given is "O", a missed entity), then ``value`` is added unless its
-    label is "O" (the model sees no entity there). Spans of other types stay as they are."""
-    start, end = int(value["start"]), int(value["end"])
-    kept = [dict(s) for s in entities
-            if not (s["label"] == given.get("label") != OUTSIDE and s["start"] < end and start < s["end"])]
-    if value.get("label") != OUTSIDE:
-        kept.append({"start": start, "end": end, "label": value["label"]})
-    unique = {(int(s["start"]), int(s["end"]), s["label"]): s for s in kept}
-    return [unique[k] for k in sorted(unique)]
-
-
-def _labels_with(current: dict, field: str, given, value) -> dict:
-    """The turn's labels after relabelling ``field`` from ``given`` to ``value``: for intents only ``given`` is
-    replaced, so the other intents of a multi-label turn stay, and an intent is never listed twice
-    (``relabel_refusal`` turns away the cases where that would drop a label)."""
-    entities = list(current.get("entities") or [])
-    if field == "entity":
-        entities = _entities_with(entities, given, value)
-    intents = list(current.get("intents") or [])
-    if field == "intent" and isinstance(value, (list, tuple)):      # multi-label suggestion: the whole set
-        intents = list(value)
-    elif field == "intent":
-        intents = [value if i == given else i for i in intents] if given in intents else [*intents, value]
-        intents = list(dict.fromkeys(intents))
-    return {"intents": intents, "entities": entities,
-            "sentiment": value if field == "sentiment" else current.get("sentiment"),
-            "aligned": value if field == "aligned" else current.get("aligned")}
-
-
-def relabel_refusal(current: dict, field: str, given, value) -> str | None:
-    """Why relabelling would be wrong here (None: it is fine). An intent suggestion the turn already has
-    would merge two intents into one (dropping a correct label), and a given intent the turn no longer
-    has means the row is stale (the label changed since the list was computed)."""
-    if value is None:
-        return "there is no suggestion"
-    if field != "intent" or isinstance(value, (list, tuple)):
-        return None
-    intents = list(current.get("intents") or [])
-    if value in intents:
-        return f"the turn already has intent {value}"
-    if intents and given not in intents:
-        return f"the turn no longer has intent {given} (its label changed since this list was made)"
-    return None
-
-
-def _describe(value) -> str:
-    """A label for notes and messages; an entity row's span reads ``type [start-end]`` (code points)."""
-    if isinstance(value, dict):
-        return f"{value.get('label')} [{value.get('start')}-{value.get('end')}]"
-    return str(value)
-
-
-def apply_fix(db, user, project: str, *, turn_id: str, field: str, given, value, action: str) -> None:
-    """``relabel`` (field -> value) or ``confirm`` (keep the labels) as the analyst's adjudication; ``review``
-    flags the turn for the adjudication queue. Entity rows pass spans ``{start, end, label}``."""
-    given_text, value_text = _describe(given), _describe(value)
-    current = analysis.current_labels(db, project, [turn_id]).get(turn_id) or {}
-    annotation_id = _annotation_id(db, project, action, turn_id, field, given, value, user.username)
-    if action == "review":
-        annotations.flag(db, annotation_id=annotation_id, turn_id=turn_id, project=project, annotator=user.username,
-                         note=f"analyst: check {field}: given {given_text}, model suggests {value_text}")
-        flash("success", f"Sent {turn_id} to review (the adjudication queue on the Agreement page).")
-        return
-    refusal = relabel_refusal(current, field, given, value) if action == "relabel" else None
-    if refusal:         # checked again on click: the labels may have changed since the buttons were drawn
-        flash("error", f"{turn_id}: not relabelled: {refusal}.")
-        return
-    labels = _labels_with(current, field, given, value) if action == "relabel" else _labels_with(current, "", None, None)
-    annotations.adjudicate(db, annotation_id=annotation_id, turn_id=turn_id, project=project, reviewer=user.username,
-                           note=f"analyst {action}: {field} {given_text} -> {value_text if action == 'relabel' else given_text}",
-                           **labels)
-    what = f"{field} {given_text} -> {value_text}" if action == "relabel" else f"{field} {given_text} confirmed"
-    flash("success", f"{turn_id}: {what}. Stored as the gold label; earlier labels stay in the history.")
-
-
-FIELD_KEYS = {"intent": "intents", "entity": "entities", "sentiment": "sentiment", "aligned": "aligned"}
-
-
-def _stored_text(labels: dict, field: str) -> str:
-    value = labels.get(FIELD_KEYS[field])
-    if field == "intent":
-        return "[" + ", ".join(map(str, value or [])) + "]"
-    return "(none)" if value is None else str(value)
-
-
-def fix_preview(current: dict, field: str, given, suggested) -> list[str]:
-    """One line per button saying exactly what it stores (shown with st.text: the values are user text)."""
-    refusal = relabel_refusal(current, field, given, suggested)
-    if refusal:
-        relabel = f"off: {refusal}"
-    elif field == "entity":
-        relabel = f"entity span {_describe(given)} -> {_describe(suggested)}"
-    else:
-        after = _labels_with(current, field, given, suggested)
-        relabel = f"{FIELD_KEYS[field]} {_stored_text(current, field)} -> {_stored_text(after, field)}"
-    kept = _describe(given) if field == "entity" else _stored_text(current, field)
-    return [f"Relabel to the suggestion: {relabel}",
-            f"Confirm the given label: {FIELD_KEYS[field]} {kept} kept, stored as the adjudicated gold label",
-            "Send to review: flags the turn for the adjudication queue; labels unchanged"]
-
-
-def fix_buttons(db, user, project: str, *, turn_id: str, field: str, given, suggested, key: str) -> None:
-    """Relabel to the suggestion / confirm the given label / send to review: one click each, under a line
-    per button saying what it will store (button labels stay fixed strings: values are user text)."""
-    current = analysis.current_labels(db, project, [turn_id]).get(turn_id) or {}
-    for line in fix_preview(current, field, given, suggested):
-        st.text(line)
-    common = dict(turn_id=turn_id, field=field, given=given, value=suggested)
-    left, middle, right = st.columns(3)
-    left.button("Relabel to the suggestion", key=f"{key}_relabel", type="primary",
-                disabled=relabel_refusal(current, field, given, suggested) is not None,
-                on_click=apply_fix, args=(db, user, project), kwargs={**common, "action": "relabel"})
-    middle.button("Confirm the given label", key=f"{key}_confirm",
-                  on_click=apply_fix, args=(db, user, project), kwargs={**common, "action": "confirm"})
-    right.button("Send to review", key=f"{key}_review",
-                 on_click=apply_fix, args=(db, user, project), kwargs={**common, "action": "review"})
 
 
 def evidence_panel(db, project: str, turn_id: str, *, run_id: str | None) -> None:

@@ -11,6 +11,7 @@ import streamlit as st
 from store import analysis, annotations, labels
 from store.records import describe_overlaps, overlapping_spans
 from workbench.components import analysis as ui
+from workbench.components import fixes
 
 
 # Offered as words: a None option would read as "nothing picked" to Streamlit's radio.
@@ -137,7 +138,7 @@ def resolve(db, user, project: str, turn_id: str, key: str, votes: list[dict], c
     aligned = FIT_CHOICES.get(state.get(f"{key}_aligned"))
     corrected = (state.get(f"{key}_corrected") or "").strip() or None
     note = state.get(f"{key}_note") or None
-    annotation_id = ui._annotation_id(db, project, "adjudicate", turn_id, intents, sentiment, entities, aligned,
+    annotation_id = fixes.make_annotation_id(db, project, "adjudicate", turn_id, intents, sentiment, entities, aligned,
                                       corrected, note, user.username)
     annotations.adjudicate(db, annotation_id=annotation_id, turn_id=turn_id, project=project, reviewer=user.username,
                            intents=intents, sentiment=sentiment, entities=entities, aligned=aligned,

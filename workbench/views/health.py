@@ -12,6 +12,7 @@ import streamlit as st
 
 from store import analysis
 from workbench.components import analysis as ui
+from workbench.components import fixes
 
 
 def cell_suggestion(row: dict):
@@ -34,7 +35,7 @@ def render_cell(db, user, project: str, run_id: str, cell: tuple[str, str]) -> N
     if row["model_has_given"] and row["predicted"] != row["given"]:
         st.text(f"The model also predicts {row['given']}; it ranks {row['predicted']} first: an extra intent, "
                 "not a wrong one, so there is nothing to replace.")
-    ui.fix_buttons(db, user, project, turn_id=row["turn_id"], field="intent", given=row["given"],
+    fixes.fix_buttons(db, user, project, turn_id=row["turn_id"], field="intent", given=row["given"],
                    suggested=cell_suggestion(row), key="health_fix")
     ui.evidence_panel(db, project, row["turn_id"], run_id=run_id)
 

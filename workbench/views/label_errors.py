@@ -17,7 +17,7 @@ import streamlit as st
 
 from store import analysis
 from workbench.components import analysis as ui
-from workbench.components import audit
+from workbench.components import audit, fixes
 
 SOURCES = {"run": "Model run predictions (instant)", "audit": "Out-of-fold audit (cleanlab; trains k times)"}
 FIELDS = ["intent", "sentiment", "entity"]
@@ -83,6 +83,6 @@ def render(db, user, project: str) -> None:
     if entity:      # the fix acts on this span: {start, end, label}
         given, suggested = ({"start": int(row["start"]), "end": int(row["end"]), "label": label}
                             for label in (given, suggested))
-    ui.fix_buttons(db, user, project, turn_id=row["turn_id"], field=field, given=given, suggested=suggested,
+    fixes.fix_buttons(db, user, project, turn_id=row["turn_id"], field=field, given=given, suggested=suggested,
                    key="errors_fix")
     ui.evidence_panel(db, project, row["turn_id"], run_id=run_id)

@@ -9,6 +9,7 @@ import streamlit as st
 
 from store import analysis, evidence
 from workbench.components import analysis as ui
+from workbench.components import fixes
 
 
 def filters(db, project: str) -> dict:
@@ -69,7 +70,7 @@ def render(db, user, project: str) -> None:
     if row is not None:
         ui.show_turn(row)
         given = JUDGED.get(row["fit_label"])
-        ui.fix_buttons(db, user, project, turn_id=row["turn_id"], field="aligned", given=given,
+        fixes.fix_buttons(db, user, project, turn_id=row["turn_id"], field="aligned", given=given,
                        suggested=suggested_fit(given), key="mis_fix")
         ui.evidence_panel(db, project, row["turn_id"], run_id=run_id)
     turn_map(db, project, run_id)
