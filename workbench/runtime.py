@@ -11,6 +11,7 @@ Tests get the very same object through ``get_store`` and can seed data into it.
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import sys
 import threading
@@ -112,6 +113,4 @@ TIMINGS: dict[str, "collections.deque[float]"] = {}
 
 
 def record_timing(name: str, milliseconds: float, *, keep: int = 10_000) -> None:
-    import collections
-
     TIMINGS.setdefault(name, collections.deque(maxlen=keep)).append(milliseconds)
