@@ -1,8 +1,11 @@
 """The pipeline page: what the background worker is doing, how each model run went, "Retrain now".
 
 Reads only ``store.runs`` (the run table and the jobs folder); never imports torch. The status block
-is a fragment that refreshes itself every few seconds, so progress moves without a click. Texts that
-may carry user-derived strings (error messages, reasons) go through st.code / st.dataframe only.
+is a fragment that refreshes itself every few seconds, so progress moves without a click; when it sees
+a run finish that the rest of the page does not show yet, it reruns the whole page, so the model
+summary, metrics, learning curve and history follow a retrain without a reload (a fragment alone
+redraws only itself: the page once kept "Model v2" under a ticking clock after v3 was ingested).
+Texts that may carry user-derived strings (error messages, reasons) go through st.code / st.dataframe only.
 """
 from __future__ import annotations
 
@@ -29,8 +32,17 @@ METRICS = (("intent_accuracy", "Held-out intent accuracy"), ("intent_macro_f1", 
            ("entity_f1", "Held-out entity F1"), ("sentiment_macro_f1", "Held-out sentiment macro-F1"))
 
 
-def render_state(db, jobs_dir, project: str) -> None:
-    state = runs.worker_state(db, jobs_dir, project)
+def finished_run_key(run: dict | None) -> tuple | None:
+    """What identifies the newest finished run a page shows: a new key means the page is out of date."""
+    return None if run is None else (run["run_id"], run["status"])
+
+
+def newest_finished(history: list[dict]) -> dict | None:
+    """The run ``worker_state`` calls ``last`` (same order: newest first), read from the page's history."""
+    return next((run for run in history if run["status"] in ("done", "failed")), None)
+
+
+def render_state(state: dict, db, jobs_dir, project: str) -> None:
     title, icon = STATE_LABELS[state["state"]]
     st.subheader(f"{icon} {title}", anchor=False)  # md-safe: a fixed state label
     for job in state["running"]:
@@ -138,13 +150,18 @@ def render(db, user: auth.User | None) -> None:
         st.info("Background retraining is off in this process (start the workbench with `concord serve`). "
                 "Retrain now still writes a job for a worker.")
 
+    history = runs.run_history(db, project, limit=200)
+    shown = finished_run_key(newest_finished(history))
+
     @st.fragment(run_every=3)
     def live_state():
-        render_state(db, jobs_dir, project)
+        state = runs.worker_state(db, jobs_dir, project)
+        if finished_run_key(state["last"]) != shown:
+            st.rerun(scope="app")         # a run finished since the page was drawn: redraw all of it
+        render_state(state, db, jobs_dir, project)
 
     live_state()
     render_retrain(db, jobs_dir, project, user)
-    history = runs.run_history(db, project, limit=200)
     render_latest_metrics(history)
     st.subheader("Run history", anchor=False)
     if history:
