@@ -40,14 +40,21 @@ def register(subparsers) -> None:
                    help="interface to listen on (default localhost; 0.0.0.0 to share on the network)")
     p.add_argument("--project", default="default", help="the project annotators label (default: default)")
     p.add_argument("--no-worker", action="store_true", help="do not start the background training worker")
-    p.add_argument("--encoder", default=None,
-                   help="the encoder runs train on: auto (default: the packaged English all-MiniLM-L6-v2, or the "
-                        "multilingual one when 5%% or more of the turns are unreadable to it), multilingual, or a "
-                        "local model directory")
+    p.add_argument("--encoder", default=None, help=encoder_help())
     p.add_argument("--demo-users", action="store_true",
                    help="create admin / analyst / annotator sign-ins with random passwords if the database has no "
                         "users, and print them (used by `make run`)")
     p.set_defaults(handler=run_serve)
+
+
+def encoder_help() -> str:
+    """The --encoder help, its threshold read from the rule the worker applies (the help once said 5%
+    while the worker switched at 50%). ``pipeline.encoder_choice`` imports numpy only, no torch."""
+    from pipeline.encoder_choice import MULTILINGUAL_SHARE
+
+    share = f"{MULTILINGUAL_SHARE:.0%}".replace("%", "%%")     # argparse formats help with %
+    return ("the encoder runs train on: auto (default: the packaged English all-MiniLM-L6-v2, or the multilingual "
+            f"one when {share} or more of the turns are unreadable to it), multilingual, or a local model directory")
 
 
 def build_streamlit_command(db: str | Path, *, port: int = DEFAULT_PORT, project: str = "default",
