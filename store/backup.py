@@ -14,13 +14,18 @@ DuckDB specifics this relies on:
   last value, and restore checks that (and moves a sequence on if a DuckDB ever wrote it otherwise),
   so a restored database never hands out a ``seq`` that orders a new annotation before an old one;
 - ``IMPORT DATABASE`` reads the Parquet files from the folder it is given (the folder may be moved,
-  e.g. downloaded as a zip and unpacked elsewhere).
+  e.g. downloaded as a zip and unpacked elsewhere). Restore also takes that zip as is: it is unpacked
+  into a temporary folder first, refusing any member that would land outside it (an absolute path or
+  a ".." part: "zip slip"), since a zip may come from anywhere.
 """
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import tempfile
+import zipfile
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -115,7 +120,7 @@ def read_manifest(backup_dir: str | Path) -> dict:
     """The backup's manifest, refused when the folder is no Concord backup or is newer than this Concord."""
     folder = Path(backup_dir)
     if not folder.is_dir():
-        raise ValueError(f"{folder}: no such backup folder")
+        raise ValueError(f"{folder}: no such backup folder or zip")
     missing = [name for name in (MANIFEST, *DUCKDB_FILES) if not (folder / name).is_file()]
     if missing:
         raise ValueError(f"{folder} is not a Concord backup: {', '.join(missing)} missing")
@@ -182,26 +187,71 @@ def _remove(path: Path) -> None:
             leftover.unlink()
 
 
-def restore(backup_dir: str | Path, db_path: str | Path) -> dict:
-    """Create the NEW database file ``db_path`` from a backup folder; return the manifest and the version reached.
+def unsafe_member(name: str) -> bool:
+    """A zip member that would be written outside the folder it is unpacked into (absolute, a drive, or "..")."""
+    parts = name.replace("\\", "/").split("/")
+    return name.startswith(("/", "\\")) or ":" in parts[0] or ".." in parts
 
-    The restore is built under a hidden name beside ``db_path`` and renamed into place only once every
-    table's row count matches the manifest, so a failed restore leaves no half-filled database behind.
-    """
-    source, target = Path(backup_dir), Path(db_path)
-    manifest = read_manifest(source)
+
+def unpack_zip(archive: Path, into: Path) -> Path:
+    """Unpack ``archive`` into the folder ``into`` (refusing zip slip) and return the backup folder inside:
+    ``into`` itself when manifest.json is at the top, else the one top folder holding it (the page's zip)."""
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            unsafe = [name for name in zipped.namelist() if unsafe_member(name)]
+            if unsafe:
+                raise ValueError(f"{archive}: refused, members would be written outside the restore folder: "
+                                 + ", ".join(repr(name) for name in unsafe[:5]))
+            zipped.extractall(into)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+        raise ValueError(f"{archive}: not a readable zip ({exc})") from None
+    if (into / MANIFEST).is_file():
+        return into
+    holding = [folder for folder in into.iterdir() if (folder / MANIFEST).is_file()]
+    if len(holding) != 1:
+        raise ValueError(f"{archive} is not a Concord backup zip: expected {MANIFEST} at the top or in one folder, "
+                         f"found it in {len(holding)}")
+    return holding[0]
+
+
+@contextmanager
+def backup_folder(backup: str | Path):
+    """The backup folder ``backup`` names: a folder as is, or a zip (the Backup page's download) unpacked
+    into a temporary folder that is removed afterwards."""
+    source = Path(backup)
+    if not (source.is_file() and zipfile.is_zipfile(source)):
+        yield source
+        return
+    with tempfile.TemporaryDirectory(prefix="concord-restore-") as tmp:
+        yield unpack_zip(source, Path(tmp))
+
+
+def _refuse_existing(target: Path) -> None:
     for existing in (target, target.with_name(target.name + ".wal")):
         if existing.exists():
             raise FileExistsError(f"{existing} exists: restore only creates a new database file "
                                   "(move the old one aside or pick another --db)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.restoring-{os.getpid()}")
-    _remove(staging)
-    try:
-        version = _fill(staging, source, manifest)
-        if target.exists():
-            raise FileExistsError(f"{target} appeared while restoring: not overwritten")
-        os.rename(staging, target)
-    finally:
+
+
+def restore(backup: str | Path, db_path: str | Path) -> dict:
+    """Create the NEW database file ``db_path`` from a backup folder or its zip; return the manifest and the
+    version reached.
+
+    The restore is built under a hidden name beside ``db_path`` and renamed into place only once every
+    table's row count matches the manifest, so a failed restore leaves no half-filled database behind.
+    """
+    target = Path(db_path)
+    _refuse_existing(target)
+    with backup_folder(backup) as source:
+        manifest = read_manifest(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.with_name(f".{target.name}.restoring-{os.getpid()}")
         _remove(staging)
+        try:
+            version = _fill(staging, source, manifest)
+            if target.exists():
+                raise FileExistsError(f"{target} appeared while restoring: not overwritten")
+            os.rename(staging, target)
+        finally:
+            _remove(staging)
     return {"manifest": manifest, "schema_version": version, "tables": manifest["tables"]}

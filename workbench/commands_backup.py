@@ -1,4 +1,5 @@
-"""``concord backup`` and ``concord restore``: the whole database to a folder and back to a new file.
+"""``concord backup`` and ``concord restore``: the whole database to a folder and back to a new file
+(restore also takes the Backup page's zip directly).
 
 ``concord export`` writes a training set (labelled turns only, no users, history or model runs); a
 backup keeps everything, so an admin can rebuild the database as it was. The work is in ``store.backup``
@@ -21,12 +22,13 @@ def register(subparsers) -> None:
     p.add_argument("--db", default="concord.duckdb", help="the DuckDB file (default: ./concord.duckdb)")
     p.set_defaults(handler=run_backup)
 
-    p = subparsers.add_parser("restore", help="create a new database file from a `concord backup` folder",
-                              description="Create the database --db (which must not exist) from BACKUP_DIR, check "
+    p = subparsers.add_parser("restore", help="create a new database file from a `concord backup` folder or a "
+                                              "backup zip",
+                              description="Create the database --db (which must not exist) from BACKUP, check "
                                           "every table's row count against the backup's manifest, and bring an "
                                           "older backup up to this Concord's schema.")
-    p.add_argument("backup_dir", metavar="BACKUP_DIR", help="a folder written by `concord backup` (or unpacked from "
-                                                            "the workbench's backup zip)")
+    p.add_argument("backup_dir", metavar="BACKUP", help="a folder written by `concord backup`, or the .zip the "
+                                                        "workbench's Backup page downloads (as is, or unpacked)")
     p.add_argument("--db", required=True, help="the NEW DuckDB file to create (never overwritten)")
     p.set_defaults(handler=run_restore)
 

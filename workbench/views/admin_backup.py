@@ -52,8 +52,9 @@ def render_last(last: dict) -> None:
                       f"schema version {manifest['schema_version']}, Concord {manifest['concord_version']}.")
     st.download_button("Download the backup (.zip)", data=last["zip"], file_name=last["file_name"],
                        mime="application/zip", key="backup_download", on_click="ignore", type="primary")
-    st.text(f"To restore: unzip it, then run\n  concord restore {last['folder']} --db NEW.duckdb\n"
-            "(restore creates a new file and checks every table's row count against manifest.json)")
+    st.text(f"To restore: run\n  concord restore {last['file_name']} --db NEW.duckdb\n"
+            f"with the downloaded zip as is (or the folder {last['folder']} unzipped from it). Restore creates a new "
+            "file and checks every table's row count against manifest.json.")
     counts = pd.DataFrame({"table": list(tables), "rows": list(tables.values())})
     st.dataframe(counts, hide_index=True, width="content")
 
