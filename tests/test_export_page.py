@@ -21,7 +21,7 @@ filled = test_export.filled      # the store fixture: gold imports, human labels
 
 @pytest.fixture
 def page(filled, tmp_path, monkeypatch):
-    """The page as an analyst sees it, run in ``tmp_path`` (exports/ is relative to the server's folder)."""
+    """The page as an analyst sees it, run in ``tmp_path`` (exports go to test-exports/ beside test.duckdb)."""
     from streamlit.testing.v1 import AppTest
 
     from workbench import runtime
@@ -56,7 +56,7 @@ def test_two_exports_in_a_row_go_to_two_new_folders(page, filled, tmp_path):
     folders = {Path(r["out_path"]) for r in recorded}
     assert len(recorded) == 2 and len(folders) == 2
     for folder in folders:
-        assert folder.parent == (tmp_path / "exports").resolve() and (folder / "manifest.json").is_file()
+        assert folder.parent == (tmp_path / "test-exports").resolve() and (folder / "manifest.json").is_file()
         assert folder.name.startswith("default-native-")
     assert "Exported 5 turns." in [s.value for s in at.success]
 

@@ -1,9 +1,12 @@
 """Export page for analysts: pick a format and filters, write a curated set with its manifest, download it.
 
 The browser twin of ``concord export`` (same filters). Each export goes to a new folder unless the
-analyst names one, so exporting twice in a row just works; the export just made and every earlier
-export still on disk can be downloaded as a zip. Nothing from dialog text is shown here (counts,
-label names, paths and the manifest only); the manifest is rendered with ``st.code``, never as Markdown.
+analyst names one, so exporting twice in a row just works. Exports live beside the database file,
+in ``<db stem>-exports/`` (shown on the page): the server's working directory is wherever
+``concord serve`` happened to be started, so exports there were hard to find and mixed across
+databases. The export just made and every earlier export still on disk can be downloaded as a zip.
+Nothing from dialog text is shown here (counts, label names, paths and the manifest only); the
+manifest is rendered with ``st.code``, never as Markdown.
 """
 from __future__ import annotations
 
@@ -22,7 +25,6 @@ from store.export import LABEL_SOURCES, MANIFEST, ExportFilters, export, list_ex
 from store.formats import EXPORTERS, ExportOptions
 from workbench import runtime
 
-EXPORTS_DIR = Path("exports")
 LAST_EXPORT_KEY = "export_last"
 MODEL_AGREEMENT = {"any": "any", "agree": "the model agrees", "disagree": "the model disagrees"}
 
@@ -36,8 +38,24 @@ def _zip(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
-def new_folder(project: str, fmt: str, *, root: Path = EXPORTS_DIR, now: datetime | None = None) -> Path:
-    """A folder no export uses yet: exports/<project>-<format>-<UTC time>, with -2, -3... if that exists
+def exports_root(db_path) -> Path:
+    """Where the page writes exports: ``<db stem>-exports`` beside the database file, so they travel with
+    it and two databases served from one folder keep theirs apart (an in-memory store: ./exports)."""
+    if str(db_path) == ":memory:":
+        return Path("exports").resolve()
+    database = Path(db_path).resolve()
+    return database.with_name(f"{database.stem}-exports")
+
+
+def output_folder(typed: str, root: Path) -> Path:
+    """The folder an analyst typed: an absolute path as is, a relative one inside the exports folder
+    (not the server's working directory, which the analyst cannot see)."""
+    folder = Path(typed).expanduser()
+    return folder if folder.is_absolute() else root / folder
+
+
+def new_folder(project: str, fmt: str, *, root: Path, now: datetime | None = None) -> Path:
+    """A folder no export uses yet: <root>/<project>-<format>-<UTC time>, with -2, -3... if that exists
     (two exports within a second). An export refuses a non-empty folder, so a fixed default failed twice."""
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%SZ")
     base = f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', project)}-{fmt}-{stamp}"
@@ -81,7 +99,8 @@ def _form(db, project: str) -> dict | None:
         include_disputed = st.checkbox("Include unresolved disagreements")
         more = _more_filters(db)
         split = st.checkbox("Split train/validation/test (by conversation, stratified by intent)", value=True)
-        out = st.text_input("Output folder on the server (empty = a new folder under exports/ for each export)")
+        out = st.text_input("Output folder on the server (empty = a new folder in the exports folder above for "
+                            "each export; a relative path goes inside that folder)")
         overwrite = st.checkbox("Replace the folder if it holds an earlier export")
         if not st.form_submit_button("Export", type="primary"):
             return None
@@ -92,9 +111,10 @@ def _form(db, project: str) -> dict | None:
 
 def run_export(db, user, project: str, request: dict) -> None:
     """Write the export; on success remember it for the download panel, on failure say why."""
+    root = exports_root(db.path)
     try:
         filters = ExportFilters(**request["filters"])
-        out = Path(request["out"]) if request["out"] else new_folder(project, request["fmt"])
+        out = output_folder(request["out"], root) if request["out"] else new_folder(project, request["fmt"], root=root)
         with st.spinner("Exporting..."):
             result = export(db, out, fmt=request["fmt"], project=project, filters=filters, split=request["split"],
                             options=ExportOptions(), exported_by=user.username, overwrite=request["overwrite"])
@@ -146,6 +166,7 @@ def render_earlier(db, project: str) -> None:
 def render(db, user) -> None:
     project = runtime.parse_settings().project
     st.header("Export")
+    st.text(f"Exports are written to {exports_root(db.path)}")
     request = _form(db, project)
     if request is not None:
         run_export(db, user, project, request)
