@@ -2,30 +2,52 @@
 
 Everything goes through ``store.labels``: renames and merges are recorded in the rename history and
 applied when labels are read, so earlier annotations keep what the annotator chose and still count
-under today's name.
+under today's name. A rename or merge also queues a fast retrain (what the Pipeline page's "Retrain
+now" writes): suggestions come from the newest model run, trained under the old names, and otherwise
+kept offering them until enough new labels triggered the next run.
 """
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from store import labels
-from workbench import auth, runtime
+from store import jobfiles, labels
+from workbench import auth, background, runtime
 from workbench.components.notice import notice
 
 KIND_TITLES = {"intent": "Intents", "entity": "Entity types", "sentiment": "Sentiment classes"}
 SCHEMA_KEYS = {"intent": "intents", "entity": "entities", "sentiment": "sentiments"}
 
 
-def run_change(action, *args, done: str, **kwargs) -> None:
-    """Apply one schema change; report the outcome on the next run (expected-vs-actual errors kept)."""
+def run_change(action, *args, done: str, **kwargs) -> bool:
+    """Apply one schema change; report the outcome on the next run (expected-vs-actual errors kept).
+    Returns whether it was applied."""
     try:
         action(*args, **kwargs)
     except ValueError as exc:
         st.session_state["schema_flash"] = ("error", str(exc))
+        return False
+    runtime.forget()          # label pages re-read the schema and guidelines on their next run
+    st.session_state["schema_flash"] = ("success", done)
+    return True
+
+
+def queue_retrain(db, project: str, user: auth.User, change: str) -> None:
+    """After a rename or merge: write a fast job as "Retrain now" does, so suggestions take the new names
+    at the next run instead of after the next 20 labels; the outcome is added to the page's message."""
+    kind, message = st.session_state.get("schema_flash", ("success", ""))
+    try:
+        run_id = background.request_retrain(db, jobfiles.default_jobs_dir(db.path), project, kind="fast",
+                                            reason=f"label schema changed ({user.username}): {change}")
+    except (OSError, ValueError) as exc:
+        note = f" Queuing a retrain failed ({exc}): use Retrain now on the Pipeline page."
     else:
-        runtime.forget()          # label pages re-read the schema and guidelines on their next run
-        st.session_state["schema_flash"] = ("success", done)
+        note = f" A retrain is queued ({run_id}) so suggestions use the new names."
+    st.session_state["schema_flash"] = (kind, message + note)
+
+
+def quoted(names) -> str:
+    return ", ".join(repr(name) for name in names)
 
 
 def render_flash() -> None:
@@ -53,16 +75,19 @@ def render_kind(db, project: str, kind: str, user: auth.User, schema: dict) -> N
         old = st.selectbox("Label", names, key=f"rename-old-{kind}", index=None)
         new = st.text_input("New name", key=f"rename-new-{kind}")
         if st.form_submit_button("Rename") and old:
-            run_change(labels.rename_label, db, project, kind, old, new.strip(), by=user.username,
-                       done=f"Renamed {old!r} to {new.strip()!r}; earlier labels now read as the new name.")
+            if run_change(labels.rename_label, db, project, kind, old, new.strip(), by=user.username,
+                          done=f"Renamed {old!r} to {new.strip()!r}; earlier labels now read as the new name."):
+                queue_retrain(db, project, user, f"{kind} {old!r} renamed to {new.strip()!r}")
             st.rerun()
     with merge.form(f"merge-{kind}", clear_on_submit=True):
         st.markdown("**Merge**")
         sources = st.multiselect("Fold these", names, key=f"merge-src-{kind}")
         target = st.selectbox("Into", names, key=f"merge-dst-{kind}", index=None, accept_new_options=True)
         if st.form_submit_button("Merge") and sources and target:
-            run_change(labels.merge_labels, db, project, kind, [s for s in sources if s != target], target,
-                       by=user.username, done=f"Merged {sources} into {target!r}.")
+            folded = [s for s in sources if s != target]
+            if run_change(labels.merge_labels, db, project, kind, folded, target, by=user.username,
+                          done=f"Merged {sources} into {target!r}."):
+                queue_retrain(db, project, user, f"{kind} {quoted(folded)} merged into {target!r}")
             st.rerun()
 
 
