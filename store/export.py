@@ -16,14 +16,14 @@ import shutil
 import subprocess
 import uuid
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
 from store.formats import EXPORTERS, UNSPLIT, ExportOptions, write_format
-from store.formats.common import sort_records
+from store.formats.common import is_multi_label, sort_records
 from store.formats.words import DEFAULT_TOKENIZER
 
 LABEL_SOURCES = ("adjudicated", "human", "imported")
@@ -275,6 +275,8 @@ def export_records(records: list[dict], out: str | Path, *, fmt: str, split: boo
     if fmt not in EXPORTERS:
         raise ValueError(f"format: expected one of {sorted(EXPORTERS)}, got {fmt!r}")
     options = options or ExportOptions()
+    if options.multi_label is None:     # one intent rule for every split (common.intent_example)
+        options = replace(options, multi_label=is_multi_label(records))
     ordered = sort_records(records)
     splits = split_records(ordered, seed=seed, ratios=ratios) if split else {UNSPLIT: ordered}
     out = Path(out)
@@ -337,9 +339,13 @@ def export(db, out: str | Path, *, fmt: str, project: str = "default", filters: 
     filters = filters or ExportFilters()
     run_id = latest_run(db, project)
     predictions = run_predictions(db, run_id)
-    frame = filter_labelled(annotations.effective_labels(db, project), filters, predictions)
+    labelled = annotations.effective_labels(db, project)
+    frame = filter_labelled(labelled, filters, predictions)
     schema = labels.get_schema(db, project)
-    options = ExportOptions(**{**asdict(options or ExportOptions()), "schema": schema})
+    # Every labelled turn, filtered or not, can be quoted in an exported turn's context: the chat export
+    # weighs each quoted response by its own fit judgement.
+    history = tuple(frame_to_records(labelled, predictions, run_id)) if fmt == "chat" else ()
+    options = ExportOptions(**{**asdict(options or ExportOptions()), "schema": schema, "history": history})
     if seed is None:
         seed = (labels.get_project(db, project) or {}).get("seed", 0)
     provenance = {"project": project, "filters": filters.to_dict(), "schema_hash": labels.schema_hash(db, project),

@@ -140,5 +140,5 @@ def test_misalignment_buttons_say_what_they_store(ml_db):
     at = page_as("misalignment", "ana")
     assert not at.exception, at.exception
     shown = texts(at)
-    assert "Relabel to the suggestion: aligned (none) -> False" in shown
+    assert "Relabel to the suggestion: response fit: not judged -> misaligned" in shown
     assert "Send to review: flags the turn for the adjudication queue; labels unchanged" in shown

@@ -2,6 +2,7 @@
 
 On a turn already judged misaligned the misalignment page has no suggestion to offer; the note used
 to read "model suggests None", which an adjudicator reads as the model suggesting a label named None.
+The response fit reads in words (aligned / misaligned / not judged), not as True / False / None.
 """
 import json
 from types import SimpleNamespace
@@ -26,8 +27,8 @@ def _review_notes(db):
 
 
 @pytest.mark.parametrize("suggested, expected", [
-    (None, "analyst: check aligned: given False"),
-    (True, "analyst: check aligned: given False, model suggests True"),
+    (None, "analyst: check response fit: given misaligned"),
+    (True, "analyst: check response fit: given misaligned, model suggests aligned"),
 ])
 def test_the_review_note_names_a_suggestion_only_when_there_is_one(one_turn, monkeypatch, suggested, expected):
     monkeypatch.setattr(fixes, "flash", lambda kind, message: None)    # the page's message area, not under test

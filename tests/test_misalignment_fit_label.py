@@ -38,7 +38,7 @@ def test_a_turn_already_misaligned_offers_no_relabel(app_db):
     judge(app_db, "x0", False)
     at = tick(pages.page_as("misalignment", "ana"), "x0")
     assert not at.exception
-    assert "Relabel to the suggestion: aligned False -> False" not in texts(at)
+    assert "Relabel to the suggestion: response fit: misaligned -> misaligned" not in texts(at)
     assert at.button(key="mis_fix_relabel").disabled
     at.button(key="mis_fix_confirm").click().run()
     now = analysis.current_labels(app_db, "default", ["x0"])["x0"]
@@ -48,10 +48,10 @@ def test_a_turn_already_misaligned_offers_no_relabel(app_db):
 def test_a_turn_judged_aligned_or_not_judged_is_offered_misaligned(app_db):
     judge(app_db, "x1", True)
     at = tick(pages.page_as("misalignment", "ana"), "x1")
-    assert "Relabel to the suggestion: aligned True -> False" in texts(at)
+    assert "Relabel to the suggestion: response fit: aligned -> misaligned" in texts(at)
     assert not at.button(key="mis_fix_relabel").disabled
     at.button(key="mis_fix_relabel").click().run()
     assert analysis.current_labels(app_db, "default", ["x1"])["x1"]["aligned"] is False
     at = tick(at, "x2")
-    assert "Relabel to the suggestion: aligned (none) -> False" in texts(at)
+    assert "Relabel to the suggestion: response fit: not judged -> misaligned" in texts(at)
     assert not at.button(key="mis_fix_relabel").disabled

@@ -141,6 +141,12 @@ class ExportOptions:
     align_threshold: float | None = None
     system_prompt: str | None = None
     hf_layout: str = "auto"  # auto | disk (datasets.save_to_disk) | parquet
+    # Whether the set's intents are multi-label (some turn has two or more); None: decide from the records
+    # a writer gets. ``export_records`` fixes it over all splits, so every split follows the same rule.
+    multi_label: bool | None = None
+    # Labelled turns that exported turns' contexts can quote (all of the project's, not only those
+    # passing the filters): the chat export looks up each history response's fit judgement here.
+    history: tuple[dict, ...] = ()
 
 
 def schema_names(options: ExportOptions, kind: str, records: list[dict]) -> list[str]:
@@ -155,6 +161,32 @@ def schema_names(options: ExportOptions, kind: str, records: list[dict]) -> list
         elif kind == "sentiments" and r.get("sentiment"):
             used.add(r["sentiment"])
     return listed + sorted(used - set(listed))
+
+
+def is_multi_label(records: list[dict], options: ExportOptions | None = None) -> bool:
+    """The set's intents are multi-label when some turn carries two or more (``options.multi_label`` wins)."""
+    if options is not None and options.multi_label is not None:
+        return options.multi_label
+    return any(len(r.get("intents") or []) > 1 for r in records)
+
+
+def fit_only(record: dict) -> bool:
+    """The turn carries no label but (at most) its response fit: nobody labelled its intents, entities or
+    sentiment. An analyst's one-click fit judgement on an unlabelled turn stores exactly that, so such a
+    turn is an alignment example (chat, DPO) and no intent, entity or sentiment example."""
+    return not (record.get("intents") or record.get("entities") or record.get("sentiment")
+                or (record.get("meta") or {}).get("no_intent"))
+
+
+def intent_example(record: dict, multi_label: bool) -> bool:
+    """Whether the turn is an intent training example; the rule ``pipeline.extractor.intent_labelled``
+    trains the model by, so an export teaches what the workbench's own model learns. Single-label: the
+    turn has an intent. Multi-label: an empty intent list also says "no intent applies", when the turn
+    carries other labels (or ``meta.no_intent``); an empty list on a turn judged only for its response
+    fit (or resolved with nothing picked) says nothing about intents."""
+    if record.get("intents"):
+        return True
+    return multi_label and not fit_only(record)
 
 
 def is_aligned(record: dict, threshold: float | None) -> bool | None:

@@ -4,6 +4,8 @@ Words follow the named tokenizer's boundaries (``store.formats.words``). Comment
 BIO cannot: ``# id = ...``, ``# text = ...`` (``# text_json = ...`` when the text has line breaks)
 and ``# intents = a+b``, so a re-import restores exact offsets. The reader also takes plain
 CoNLL-2003 files (``-DOCSTART-``, several columns: the first is the word, the last the tag).
+A turn that carries nothing but its response fit is left out (``rows_fit_only``): nobody marked its
+entities, and an all-``O`` sentence would teach "no entity here".
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import json
 import re
 from pathlib import Path
 
-from store.formats.common import ExportOptions, FormatReadResult, add_record, note_empty, read_utf8, write_text
+from store.formats.common import ExportOptions, FormatReadResult, add_record, fit_only, note_empty, read_utf8, write_text
 from store.formats.words import bio_tags_report, locate_tokens, spans_from_bio, word_splitter
 from store.records import Problem
 
@@ -46,9 +48,10 @@ def write_conll(records: list[dict], path: Path, options: ExportOptions | None =
     """Write one split; the counts (copied into the export manifest) name every overlapping span
     that BIO could not hold, so nested spans from imported data are never lost silently."""
     splitter = word_splitter((options or ExportOptions()).tokenizer)
-    text, misfit, overlaps = to_conll(records, splitter.words([r["text"] for r in records]))
+    kept = [r for r in records if not fit_only(r)]
+    text, misfit, overlaps = to_conll(kept, splitter.words([r["text"] for r in kept]))
     write_text(path, text)
-    return {"rows": len(records), "spans_not_on_word_boundaries": misfit,
+    return {"rows": len(kept), "rows_fit_only": len(records) - len(kept), "spans_not_on_word_boundaries": misfit,
             "overlapping_spans_dropped": len(overlaps), "dropped_overlapping_spans": overlaps}
 
 

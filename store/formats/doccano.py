@@ -4,12 +4,15 @@
 The reader also takes doccano's other shapes: sequence labelling (``label`` as [start, end, label]
 triples, or ``entities`` as objects with ``start_offset``/``end_offset``) and text classification
 (``label`` as a list of names). doccano counts offsets in code points, like Concord.
+A turn that carries nothing but its response fit is left out (``rows_fit_only``): empty ``cats`` and
+``entities`` would read as "no intent, no entity" to whatever trains on the file.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from store.formats.common import ExportOptions, FormatReadResult, add_record, jsonl_lines, note_empty, write_jsonl_objects
+from store.formats.common import (ExportOptions, FormatReadResult, add_record, fit_only, jsonl_lines, note_empty,
+                                  write_jsonl_objects)
 from store.records import Problem
 
 META_KEYS = ("conversation_id", "turn_index", "sentiment", "aligned", "response")
@@ -24,7 +27,8 @@ def doccano_example(record: dict) -> dict:
 
 
 def write_doccano(records: list[dict], path: Path, options: ExportOptions | None = None) -> dict:
-    return {"rows": write_jsonl_objects(path, (doccano_example(r) for r in records))}
+    kept = [r for r in records if not fit_only(r)]
+    return {"rows": write_jsonl_objects(path, (doccano_example(r) for r in kept)), "rows_fit_only": len(records) - len(kept)}
 
 
 def read_doccano(path: Path) -> FormatReadResult:

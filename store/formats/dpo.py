@@ -4,6 +4,8 @@ For each prompt (the context plus the user turn), chosen = a response judged ali
 reviewer's correction, rejected = a response judged misaligned. A misaligned response with a
 correction makes a pair on its own; otherwise it pairs with an aligned response to the same prompt
 (two turns with the same context and text). Pairs are in record order, so the file is deterministic.
+A misaligned turn with neither makes no pair; the manifest counts those
+(``misaligned_without_correction``: a reviewer's correction would turn each into a pair).
 
 TRL (``DPOTrainer``, conversational): ``prompt`` = messages, ``chosen``/``rejected`` = one
 assistant message each. OpenAI preference fine-tuning: ``input.messages``, ``preferred_output``,
@@ -62,10 +64,16 @@ def openai_example(record: dict, chosen: str, rejected: str, system_prompt: str 
             "non_preferred_output": [{"role": "assistant", "content": rejected}]}
 
 
+def misaligned_turns(records: list[dict], threshold: float | None = None) -> int:
+    """Turns whose response is judged (or, with ``threshold``, scored) misaligned: each could make a pair."""
+    return sum(1 for r in records if r.get("response") and is_aligned(r, threshold) is False)
+
+
 def _write(records: list[dict], path: Path, options: ExportOptions, shape) -> dict:
     pairs = preference_pairs(records, threshold=options.align_threshold)
     write_jsonl_objects(path, (shape(r, c, x, options.system_prompt) for r, c, x in pairs))
-    return {"rows": len(pairs)}
+    return {"rows": len(pairs),
+            "misaligned_without_correction": misaligned_turns(records, options.align_threshold) - len(pairs)}
 
 
 def write_dpo_trl(records: list[dict], path: Path, options: ExportOptions) -> dict:

@@ -5,16 +5,24 @@ token classification (``tokens``/``ner_tags`` on the named tokenizer's words). T
 written into the Arrow schema metadata exactly where ``datasets`` keeps them, so a Parquet file
 written with pyarrow alone loads with its class names; with ``datasets`` installed the default is
 ``DatasetDict.save_to_disk`` (byte-identical for the same data: its fingerprint hashes the data).
+
+The table also carries the response fit, so every exported turn is a row; a task the turn was not
+labelled for is null, not empty: ``intents`` is null on a turn that is no intent example
+(``common.intent_example``: e.g. judged only for its response fit), and ``ner_tags`` is null on a turn
+that carries nothing but that judgement (an all-``O`` row would teach "no entity here"). Filter them
+out per task (``ds.filter(lambda r: r["intents"] is not None)``); the manifest counts both.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from store.formats.common import ExportOptions, FormatReadResult, add_record, dumps, note_empty, schema_names
+from store.formats.common import (ExportOptions, FormatReadResult, add_record, dumps, fit_only, intent_example,
+                                  is_multi_label, note_empty, schema_names)
 from store.formats.words import bio_labels, bio_tags, locate_tokens, spans_from_bio, word_splitter
 from store.records import Problem
 
@@ -52,6 +60,7 @@ def hf_features(intents: list[str], sentiments: list[str], entities: list[str]) 
 
 def hf_table(records: list[dict], options: ExportOptions, names: dict[str, list[str]]) -> tuple[pa.Table, int]:
     """The records as an Arrow table with HF features metadata; returns (table, spans not on words)."""
+    multi_label = is_multi_label(records, options)
     intent_id = {n: i for i, n in enumerate(names["intents"])}
     sentiment_id = {n: i for i, n in enumerate(names["sentiments"])}
     tag_id = {n: i for i, n in enumerate(bio_labels(names["entities"]))}
@@ -64,10 +73,11 @@ def hf_table(records: list[dict], options: ExportOptions, names: dict[str, list[
         for key in ("id", "conversation_id", "turn_index", "context", "text", "response", "aligned"):
             columns[key].append(record.get(key))
         columns["corrected_response"].append(record.get("corrected_response"))
-        columns["intents"].append([intent_id[i] for i in record.get("intents") or []])
+        columns["intents"].append([intent_id[i] for i in record.get("intents") or []]
+                                  if intent_example(record, multi_label) else None)
         columns["sentiment"].append(sentiment_id.get(record.get("sentiment"), -1))
         columns["tokens"].append([record["text"][s:e] for s, e in spans])
-        columns["ner_tags"].append([tag_id[t] for t in tags])
+        columns["ner_tags"].append(None if fit_only(record) else [tag_id[t] for t in tags])
         columns["meta"].append(dumps(record["meta"]) if record.get("meta") else "{}")
     features = hf_features(names["intents"], names["sentiments"], names["entities"])
     metadata = {b"huggingface": dumps({"info": {"features": features}}).encode("utf-8")}
@@ -78,7 +88,9 @@ def write_hf(splits: dict[str, list[dict]], out_dir: Path, options: ExportOption
     """Write every split; ``options.hf_layout``: disk (save_to_disk), parquet, or auto (disk if installed)."""
     everything = [r for records in splits.values() for r in records]
     names = {kind: schema_names(options, kind, everything) for kind in ("intents", "sentiments", "entities")}
+    multi_label = is_multi_label(everything, options)
     tables, misfit = {}, 0
+    options = replace(options, multi_label=multi_label)     # one rule for every split
     for split, records in splits.items():
         tables[split], bad = hf_table(records, options, names)
         misfit += bad
@@ -93,7 +105,9 @@ def write_hf(splits: dict[str, list[dict]], out_dir: Path, options: ExportOption
     else:
         for split, table in tables.items():
             pq.write_table(table, out_dir / f"{split}.parquet", compression="zstd")
-    return {"rows": len(everything), "spans_not_on_word_boundaries": misfit, "hf_layout": layout}
+    return {"rows": len(everything), "spans_not_on_word_boundaries": misfit, "hf_layout": layout,
+            "rows_intents_not_labelled": sum(1 for r in everything if not intent_example(r, multi_label)),
+            "rows_entities_not_labelled": sum(1 for r in everything if fit_only(r))}
 
 
 def _layout(requested: str) -> str:
@@ -207,6 +221,8 @@ def _row_record(row: dict, names: dict[str, list[str]]) -> dict:
 
 
 def _token_spans(text: str, row: dict, names: dict[str, list[str]]) -> list[dict]:
+    if "ner_tags" in row and row["ner_tags"] is None:      # not labelled for entities (module docstring)
+        return []
     tokens, tags = row.get("tokens") or [], row.get("ner_tags") or []
     if len(tokens) != len(tags):
         raise ValueError(f"ner_tags: expected one tag per token ({len(tokens)}), got {len(tags)}")

@@ -11,8 +11,8 @@ import io
 import json
 from pathlib import Path
 
-from store.formats.common import (ExportOptions, FormatReadResult, add_record, dumps, neutralise_cell,
-                                  note_empty, read_utf8, restore_cell, write_jsonl_objects, write_text)
+from store.formats.common import (ExportOptions, FormatReadResult, add_record, dumps, intent_example, is_multi_label,
+                                  neutralise_cell, note_empty, read_utf8, restore_cell, write_jsonl_objects, write_text)
 from store.records import Problem
 
 CSV_COLUMNS = ("id", "conversation_id", "turn_index", "text", "label", "intents", "sentiment")
@@ -38,13 +38,24 @@ def to_intent_csv(records: list[dict]) -> str:
     return buffer.getvalue()
 
 
+def intent_examples(records: list[dict], options: ExportOptions | None = None) -> tuple[list[dict], dict]:
+    """The records that are intent examples, and the counts the manifest reports about the rest."""
+    multi_label = is_multi_label(records, options)
+    kept = [r for r in records if intent_example(r, multi_label)]
+    return kept, {"rows": len(kept), "rows_without_intents": len(records) - len(kept),
+                  "rows_no_intent_applies": sum(1 for r in kept if not r.get("intents"))}
+
+
 def write_intent_csv(records: list[dict], path: Path, options: ExportOptions | None = None) -> dict:
-    write_text(path, to_intent_csv(records))
-    return {"rows": len(records)}
+    kept, counts = intent_examples(records, options)
+    write_text(path, to_intent_csv(kept))
+    return counts
 
 
 def write_intent_jsonl(records: list[dict], path: Path, options: ExportOptions | None = None) -> dict:
-    return {"rows": write_jsonl_objects(path, (intent_row(r) for r in records))}
+    kept, counts = intent_examples(records, options)
+    write_jsonl_objects(path, (intent_row(r) for r in kept))
+    return counts
 
 
 def read_intent_csv(path: Path) -> FormatReadResult:

@@ -4,32 +4,45 @@
 spaCy offsets are code points like ours. The DocBin's tokens are the named tokenizer's words (plus
 whitespace tokens where the gap is not one space), so its entity spans sit on the same boundaries
 as the CoNLL and HF exports; a span that cuts a word is widened to whole words and counted.
+
+A turn that carries nothing but its response fit is left out (``rows_fit_only``): its empty entity
+list would teach "no entity here". A turn that is no intent example (``common.intent_example``)
+gets empty ``cats``, which spaCy's text classifiers read as "not annotated", not as "no intent".
 """
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
 
-from store.formats.common import (ExportOptions, FormatReadResult, add_record, jsonl_lines, note_empty,
-                                  schema_names, write_jsonl_objects)
+from store.formats.common import (ExportOptions, FormatReadResult, add_record, fit_only, intent_example,
+                                  is_multi_label, jsonl_lines, note_empty, schema_names, write_jsonl_objects)
 from store.formats.words import word_splitter
 from store.records import Problem
 
 
-def spacy_example(record: dict, intents: list[str]) -> dict:
+def spacy_example(record: dict, intents: list[str], multi_label: bool = True) -> dict:
     chosen = set(record.get("intents") or [])
     meta = {k: record.get(k) for k in ("id", "conversation_id", "turn_index", "sentiment") if record.get(k) is not None}
+    labelled = intent_example(record, multi_label)
     return {
         "text": record["text"],
         "entities": [[s["start"], s["end"], s["label"]] for s in record.get("entities") or []],
-        "cats": {name: 1.0 if name in chosen else 0.0 for name in intents},
+        "cats": {name: 1.0 if name in chosen else 0.0 for name in intents} if labelled else {},
         "meta": meta,
     }
 
 
+def spacy_records(records: list[dict]) -> list[dict]:
+    """The turns spaCy can learn something from: all but those judged only for their response fit."""
+    return [r for r in records if not fit_only(r)]
+
+
 def write_spacy_jsonl(records: list[dict], path: Path, options: ExportOptions) -> dict:
-    intents = schema_names(options, "intents", records)
-    return {"rows": write_jsonl_objects(path, (spacy_example(r, intents) for r in records))}
+    intents, multi_label = schema_names(options, "intents", records), is_multi_label(records, options)
+    kept = spacy_records(records)
+    return {"rows": write_jsonl_objects(path, (spacy_example(r, intents, multi_label) for r in kept)),
+            "rows_fit_only": len(records) - len(kept),
+            "rows_intents_not_labelled": sum(1 for r in kept if not intent_example(r, multi_label))}
 
 
 def spacy_installed() -> bool:
@@ -71,7 +84,8 @@ def write_docbin(records: list[dict], path: Path, options: ExportOptions) -> dic
     from spacy.tokens import Doc, DocBin
 
     vocab = _vocab()
-    intents = schema_names(options, "intents", records)
+    intents, multi_label = schema_names(options, "intents", records), is_multi_label(records, options)
+    records = spacy_records(records)
     docbin, misfit = DocBin(store_user_data=True), 0
     for record, words in zip(records, word_splitter(options.tokenizer).words([r["text"] for r in records])):
         doc = Doc(vocab, *doc_words(record["text"], words))
@@ -86,7 +100,7 @@ def write_docbin(records: list[dict], path: Path, options: ExportOptions) -> dic
             elif span is not None:
                 misfit += 1
         doc.ents = spans
-        doc.cats = spacy_example(record, intents)["cats"]
+        doc.cats = spacy_example(record, intents, multi_label)["cats"]
         doc.user_data["id"] = record.get("id")
         docbin.add(doc)
     docbin.to_disk(path)

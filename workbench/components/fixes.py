@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 
+import pandas as pd
 import streamlit as st
 
 from store import analysis, annotations
@@ -69,8 +70,20 @@ def relabel_refusal(current: dict, field: str, given, value) -> str | None:
     return None
 
 
-def _describe(value) -> str:
-    """A label for notes and messages; an entity row's span reads ``type [start-end]`` (code points)."""
+FIT_WORDS = {True: "aligned", False: "misaligned", None: "not judged"}
+
+
+def _field_words(field: str) -> str:
+    """A field as notes and messages name it: the fit field is "response fit:" (its values are words
+    too), so a note never reads "aligned None -> False"."""
+    return "response fit:" if field == "aligned" else field
+
+
+def _describe(value, field: str = "") -> str:
+    """A label for notes and messages; an entity row's span reads ``type [start-end]`` (code points), a
+    response fit reads aligned / misaligned / not judged."""
+    if field == "aligned":
+        return FIT_WORDS[None if value is None or pd.isna(value) else bool(value)]    # NaN / NA: not judged
     if isinstance(value, dict):
         return f"{value.get('label')} [{value.get('start')}-{value.get('end')}]"
     return str(value)
@@ -79,12 +92,12 @@ def _describe(value) -> str:
 def apply_fix(db, user, project: str, *, turn_id: str, field: str, given, value, action: str) -> None:
     """``relabel`` (field -> value) or ``confirm`` (keep the labels) as the analyst's adjudication; ``review``
     flags the turn for the adjudication queue. Entity rows pass spans ``{start, end, label}``."""
-    given_text, value_text = _describe(given), _describe(value)
+    given_text, value_text, name = _describe(given, field), _describe(value, field), _field_words(field)
     current = analysis.current_labels(db, project, [turn_id]).get(turn_id) or {}
     annotation_id = make_annotation_id(db, project, action, turn_id, field, given, value, user.username)
     if action == "review":
         annotations.flag(db, annotation_id=annotation_id, turn_id=turn_id, project=project, annotator=user.username,
-                         note=f"analyst: check {field}: given {given_text}"
+                         note=f"analyst: check {name.rstrip(':')}: given {given_text}"
                               + (f", model suggests {value_text}" if value is not None else ""))
         flash("success", f"Sent {turn_id} to review (the adjudication queue on the Agreement page).")
         return
@@ -94,19 +107,22 @@ def apply_fix(db, user, project: str, *, turn_id: str, field: str, given, value,
         return
     labels = _labels_with(current, field, given, value) if action == "relabel" else _labels_with(current, "", None, None)
     annotations.adjudicate(db, annotation_id=annotation_id, turn_id=turn_id, project=project, reviewer=user.username,
-                           note=f"analyst {action}: {field} {given_text} -> {value_text if action == 'relabel' else given_text}",
+                           note=f"analyst {action}: {name} {given_text} -> {value_text if action == 'relabel' else given_text}",
                            **labels)
-    what = f"{field} {given_text} -> {value_text}" if action == "relabel" else f"{field} {given_text} confirmed"
+    what = f"{name} {given_text} -> {value_text}" if action == "relabel" else f"{name} {given_text} confirmed"
     flash("success", f"{turn_id}: {what}. Stored as the gold label; earlier labels stay in the history.")
 
 
 FIELD_KEYS = {"intent": "intents", "entity": "entities", "sentiment": "sentiment", "aligned": "aligned"}
+PREVIEW_NAMES = {**FIELD_KEYS, "aligned": "response fit:"}     # how the button lines name each field
 
 
 def _stored_text(labels: dict, field: str) -> str:
     value = labels.get(FIELD_KEYS[field])
     if field == "intent":
         return "[" + ", ".join(map(str, value or [])) + "]"
+    if field == "aligned":
+        return _describe(value, field)
     return "(none)" if value is None else str(value)
 
 
@@ -119,10 +135,10 @@ def fix_preview(current: dict, field: str, given, suggested) -> list[str]:
         relabel = f"entity span {_describe(given)} -> {_describe(suggested)}"
     else:
         after = _labels_with(current, field, given, suggested)
-        relabel = f"{FIELD_KEYS[field]} {_stored_text(current, field)} -> {_stored_text(after, field)}"
+        relabel = f"{PREVIEW_NAMES[field]} {_stored_text(current, field)} -> {_stored_text(after, field)}"
     kept = _describe(given) if field == "entity" else _stored_text(current, field)
     return [f"Relabel to the suggestion: {relabel}",
-            f"Confirm the given label: {FIELD_KEYS[field]} {kept} kept, stored as the adjudicated gold label",
+            f"Confirm the given label: {PREVIEW_NAMES[field]} {kept} kept, stored as the adjudicated gold label",
             "Send to review: flags the turn for the adjudication queue; labels unchanged"]
 
 
