@@ -70,6 +70,21 @@ def adjudication_queue(db, project: str = "default", *, limit: int = 200):
     return cached("queue", db, project, lambda: _agreement.adjudication_queue(db, project, limit=limit), limit)
 
 
+def queue_votes(db, project: str, turn_ids: list[str]) -> dict[str, list[dict]]:
+    """turn_id -> each annotator's latest labels (as ``turn_votes``), for the queue's turns in one query:
+    the queue says which fields disagree and what each annotator answered without a query per row."""
+    from store.agreement import LATEST_SUBMITS
+
+    rows = db.query_dicts(f"""WITH {LATEST_SUBMITS}
+        SELECT turn_id, annotator, intents, entities, sentiment, aligned FROM latest
+        WHERE turn_id IN (SELECT unnest($ids)) ORDER BY turn_id, annotator""", {"p": project, "ids": list(turn_ids)})
+    rename, out = _renamer(db, project, "intent"), {}
+    for r in rows:
+        out.setdefault(r["turn_id"], []).append({**r, "intents": [rename(i) for i in r["intents"] or []],
+                                                 "entities": [dict(s) for s in r["entities"] or []]})
+    return out
+
+
 def confusion_from(snapshot: ModelSnapshot | None, field: str = "intent") -> dict:
     """Gold (rows) vs predicted (columns) counts: ``{"labels", "matrix", "n", "scope", "run_id", "model_version"}``."""
     if field not in FIELDS:
@@ -322,6 +337,13 @@ def fit_label(aligned) -> str:
     if aligned is None or pd.isna(aligned):
         return "not judged"
     return "aligned" if bool(aligned) else "misaligned"
+
+
+def turn_context(db, turn_id: str) -> list[dict]:
+    """The conversation before a turn (``{speaker, text}`` each, oldest first), as imported with it: the
+    misalignment detail shows it, since a response can fit the conversation and still look off alone."""
+    row = db.query_one("SELECT context FROM turns WHERE turn_id = ?", [turn_id])
+    return [{"speaker": c["speaker"], "text": c["text"]} for c in (row[0] if row and row[0] else [])]
 
 
 def filter_options(db, project: str = "default") -> dict:

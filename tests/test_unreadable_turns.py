@@ -117,7 +117,7 @@ def test_the_label_errors_page_hides_unreadable_turns_and_shows_them_on_request(
     assert "x2" not in set(frame["turn_id"]) and "x7" in set(frame["turn_id"])
     assert set(frame["encoder reads it"]) == {"yes"}
     assert ("1 turn(s) the encoder cannot read (mostly [UNK]) are hidden: their suggestions are unreliable; "
-            "`concord serve --encoder multilingual` reads them") in texts(at)
+            "concord serve --encoder multilingual reads them") in texts(at)
     at.checkbox(key="errors_run_intent_unreadable").check().run()
     assert not at.exception
     frame = at.dataframe[0].value

@@ -19,6 +19,7 @@ import streamlit as st
 
 from store import analysis, annotations, evidence
 from workbench import runtime
+from workbench.components.notice import notice
 
 
 ANALYST_ROLES = ("analyst", "admin")
@@ -50,11 +51,11 @@ def flash(kind: str, message: str) -> None:
 
 
 def show_flash() -> None:
-    """The outcome of the last one-click fix (a system message, not user text: st.text inside an alert)."""
+    """The outcome of the last one-click fix, inside its coloured box. The message may quote turn ids and
+    label names (user text), so it goes through ``notice`` (escaped HTML), not a Markdown alert."""
     kind, message = st.session_state.pop(FLASH_KEY, (None, None))
     if kind is not None:
-        {"success": st.success, "info": st.info, "error": st.error}[kind]("Done." if kind == "success" else "Note:")
-        st.text(message)
+        notice(kind, message)
 
 
 # ------------------------------------------------------------------------------ pickers
@@ -236,18 +237,21 @@ def reliability_figure(bins: pd.DataFrame) -> go.Figure:
 
 # --------------------------------------------------------------------------- turn tables
 def pick_turn(frame: pd.DataFrame, *, key: str, columns: list[str] | None = None, id_column: str = "turn_id",
-              require_pick: bool = False) -> dict | None:
+              require_pick: bool = False, column_config: dict | None = None) -> dict | None:
     """A selectable table of turns (text shown by st.dataframe); returns the selected row as a dict.
     ``id_column`` names a row (e.g. ``row_id`` when a turn has several rows, one per entity span).
     ``require_pick``: None until a row is ticked (for a page whose primary button writes, so it never acts
     on a row nobody chose); a tick keeps meaning the row ticked, not whatever row later moved to its place
-    (Streamlit keeps the row number when the table loses a row, e.g. the one just resolved)."""
+    (Streamlit keeps the row number when the table loses a row, e.g. the one just resolved).
+    ``column_config``: widths and formats (st.dataframe's). Missing values are empty cells: st.dataframe
+    draws None and NaN alike as "None" unless ``placeholder=""``, which reads as a label named None."""
     if frame.empty:
         st.text("No turns here.")
         return None
     shown = frame[columns] if columns else frame
     event = st.dataframe(shown, key=key, on_select="rerun", selection_mode="single-row", hide_index=True,
-                         width="stretch", height=min(400, 38 + 35 * len(shown)))
+                         width="stretch", height=min(400, 38 + 35 * len(shown)), placeholder="",
+                         column_config=column_config)
     rows = list(event.selection.rows) if event is not None else []
     choice = st.session_state.get(f"{key}_pick")
     if rows and not (require_pick and st.session_state.get(f"{key}_pick_rows") == rows):

@@ -32,15 +32,26 @@ def render_summary(db, project: str) -> None:
     a.metric("Overlap turns", summary["n_turns"])
     b.metric("Intent alpha", _fmt(summary["intent"]["alpha"]))
     c.metric("Sentiment alpha", _fmt(summary["sentiment"]["alpha"]))
-    d.metric("Entity span F1", _fmt(summary["entity"]["mean_f1"]))
+    pairs, mean = span_pairs_agreeing_on_none(summary["entity"]["pairs"], summary["entity"]["mean_f1"])
+    d.metric("Entity span F1", _fmt(mean))
     if not summary["n_turns"]:
         st.caption("No turn has two annotators yet. Set the project's overlap above 1 to measure agreement.")
         return
     left, right = st.columns(2)
     left.text("Cohen's kappa per pair (intents)")
     left.dataframe(pd.DataFrame(summary["intent"]["pairs"]), hide_index=True, width="stretch")
-    right.text("Span F1 per pair (entities)")
-    right.dataframe(pd.DataFrame(summary["entity"]["pairs"]), hide_index=True, width="stretch")
+    right.text("Span F1 per pair (entities; 1.0 where neither marked a span: they agree)")
+    right.dataframe(pd.DataFrame(pairs), hide_index=True, width="stretch", placeholder="")
+
+
+def span_pairs_agreeing_on_none(pairs: list[dict], mean: float | None) -> tuple[list[dict], float | None]:
+    """Span F1 per pair with the undefined F1 of a pair that marked no span at all on its shared turns set
+    to 1.0 (full agreement: it read "-", as if unmeasured), and the n-weighted mean over every pair."""
+    filled = [{**p, "f1": 1.0 if p["f1"] is None and p["n"] else p["f1"]} for p in pairs]
+    scored = [p for p in filled if p["f1"] is not None and p["n"]]
+    if not scored:
+        return filled, mean
+    return filled, sum(p["f1"] * p["n"] for p in scored) / sum(p["n"] for p in scored)
 
 
 def strict_majority(values: list):
@@ -107,13 +118,33 @@ def sentiment_choice(sentiment: str | None, schema: dict) -> str | None:
     return sentiment if sentiment in schema["sentiments"] else None
 
 
+EMPTY_INTENTS = "a resolution without intents would make an empty intent label the turn's gold label"
+
+
+def intents_missing_reason(votes: list[dict]) -> str:
+    """Why no intent is pre-selected, for the refusal: the annotators split, or there is nothing to start from."""
+    if not votes:
+        return f"no annotator has labelled this turn, and {EMPTY_INTENTS}"
+    if strict_majority([tuple(v["intents"]) for v in votes]) is NO_MAJORITY:
+        return "the annotators disagree, so none was pre-selected"
+    return EMPTY_INTENTS
+
+
+def sentiment_missing_reason(votes: list[dict]) -> str:
+    if not votes:
+        return "no annotator has labelled this turn, so none was pre-selected"
+    if strict_majority([v["sentiment"] for v in votes]) is NO_MAJORITY:
+        return "the annotators disagree"
+    return "the annotators' sentiment is not in today's schema"
+
+
 def resolution_refusal(votes: list[dict], intents: list[str], sentiment: str | None, kept: list[dict]) -> str | None:
     """Why the form cannot become the gold label yet (None: it can): a field the annotators split on and
     the reviewer left empty, or kept spans that overlap (a character carries one entity label)."""
-    if not intents and any(v["intents"] for v in votes):
-        return "choose the resolved intents (the annotators disagree, so none was pre-selected)"
+    if not intents:
+        return "choose the resolved intents: " + intents_missing_reason(votes)
     if sentiment is None:
-        return f"choose the resolved sentiment (or {NO_SENTIMENT}): the annotators disagree"
+        return f"choose the resolved sentiment (or {NO_SENTIMENT}): " + sentiment_missing_reason(votes)
     pairs = overlapping_spans(kept)
     if pairs:
         return f"kept spans overlap: {describe_overlaps(pairs)}. Uncheck one of each pair."
@@ -219,6 +250,54 @@ def render_resolution(db, user, project: str, row: dict) -> None:
               on_click=resolve, args=(db, user, project, row["turn_id"], key, votes, candidates))
 
 
+def _spans_short(entities: list[dict]) -> str:
+    return ", ".join(f"{s['label']}[{int(s['start'])}:{int(s['end'])}]" for s in entities) or "no spans"
+
+
+# field -> (what the queue calls it, an annotator's answer as a few words)
+QUEUE_FIELDS = {
+    "intent": ("intent", lambda v: ", ".join(v["intents"]) or "no intent"),
+    "sentiment": ("sentiment", lambda v: v["sentiment"] or "no sentiment"),
+    "spans": ("spans", lambda v: _spans_short(v["entities"])),
+    "fit": ("fit", lambda v: FIT_WORDS[None if v.get("aligned") is None else bool(v["aligned"])]),
+}
+
+
+def disagreeing_fields(votes: list[dict]) -> list[str]:
+    """The fields on which the annotators' answers differ (the queue's own rule: any two differ)."""
+    return [name for name, (_, answer) in QUEUE_FIELDS.items() if len({answer(v) for v in votes}) > 1]
+
+
+def answers_summary(votes: list[dict], fields: list[str]) -> str:
+    """'intent ann: refund | bob: complaint; sentiment ...' for the disagreeing fields (the intents when
+    none, e.g. a flagged turn), so the queue shows the dispute without ticking the row."""
+    parts = []
+    for name in fields or ["intent"]:
+        label, answer = QUEUE_FIELDS[name]
+        parts.append(f"{label} " + " | ".join(f"{v['annotator']}: {answer(v)}" for v in votes))
+    return "; ".join(parts) if votes else "no annotator yet"
+
+
+def queue_table(db, project: str, queue: pd.DataFrame) -> pd.DataFrame:
+    """The adjudication queue with ``disagree_on`` and ``answers`` columns."""
+    votes = analysis.queue_votes(db, project, queue["turn_id"].tolist()) if not queue.empty else {}
+    fields = [disagreeing_fields(votes.get(t, [])) for t in queue["turn_id"]]
+    return queue.assign(disagree_on=[", ".join(f) for f in fields],
+                        answers=[answers_summary(votes.get(t, []), f) for t, f in zip(queue["turn_id"], fields)])
+
+
+QUEUE_COLUMNS = ["turn_id", "reason", "disagree_on", "answers", "text", "n_annotators", "note"]
+QUEUE_CONFIG = {
+    "turn_id": st.column_config.TextColumn("turn_id", width="small"),
+    "reason": st.column_config.TextColumn("reason", width="small"),
+    "disagree_on": st.column_config.TextColumn("disagree_on", width="small"),
+    "answers": st.column_config.TextColumn("answers", width="large"),
+    "text": st.column_config.TextColumn("text", width="medium"),
+    "n_annotators": st.column_config.NumberColumn("n_annotators", width="small"),
+    "note": st.column_config.TextColumn("note", width="small"),
+}
+
+
 @ui.analyst_page
 def render(db, user, project: str) -> None:
     """The page body; app.py checks the role (analyst/admin) on the server before calling it."""
@@ -226,11 +305,11 @@ def render(db, user, project: str) -> None:
     ui.show_flash()
     render_summary(db, project)
     st.subheader("Annotators")
-    st.dataframe(analysis.annotator_stats(db, project), hide_index=True, width="stretch")
+    st.dataframe(analysis.annotator_stats(db, project), hide_index=True, width="stretch", placeholder="")
     st.subheader("Adjudication queue")
-    queue = analysis.adjudication_queue(db, project)
+    queue = queue_table(db, project, analysis.adjudication_queue(db, project))
     st.text(f"{len(queue)} turn(s) to resolve (disagreements and flags)")
-    row = ui.pick_turn(queue, key="adj_queue", columns=["turn_id", "reason", "text", "n_annotators", "note"],
+    row = ui.pick_turn(queue, key="adj_queue", columns=QUEUE_COLUMNS, column_config=QUEUE_CONFIG,
                        require_pick=True)
     if row is not None:
         render_resolution(db, user, project, row)

@@ -18,6 +18,7 @@ import streamlit as st
 from store import analysis
 from workbench.components import analysis as ui
 from workbench.components import audit, fixes
+from workbench.components.notice import notice
 
 SOURCES = {"run": "Model run predictions (instant)", "audit": "Out-of-fold audit (cleanlab; trains k times)"}
 FIELDS = ["intent", "sentiment", "entity"]
@@ -27,7 +28,7 @@ COLUMNS = {"entity": ["turn_id", "span_text", "start", "end", "given", "suggeste
 READS_COLUMN = "encoder reads it"
 READS_SHOWN = {True: "yes", False: "no (mostly [UNK])"}     # anything else: not checked (older run, other encoder)
 HIDDEN_NOTE = ("{n} turn(s) the encoder cannot read (mostly [UNK]) are hidden: their suggestions are unreliable; "
-               "`concord serve --encoder multilingual` reads them")
+               "concord serve --encoder multilingual reads them")
 
 
 def candidates(db, project: str, source: str, field: str, run_id: str | None) -> pd.DataFrame | None:
@@ -49,6 +50,17 @@ def readable_rows(rows: pd.DataFrame, key: str) -> pd.DataFrame:
         return rows
     st.text(HIDDEN_NOTE.format(n=rows.loc[unreadable, "turn_id"].nunique()))   # entity rows are spans
     return rows[~unreadable].reset_index(drop=True)
+
+
+def empty_run_note(db, project: str, run_id: str) -> str | None:
+    """Why the run's list can be empty with many labels: its predictions are out-of-sample only for its
+    held-out turns, which is all this source looks at then; the audit source checks every labelled turn."""
+    snapshot = analysis.model_snapshot(db, project, run_id=run_id)
+    if snapshot is None or snapshot.scope != "held-out":
+        return None
+    return (f"This source only checks the run's {len(snapshot.frame)} held-out turn(s) "
+            f"(of {len(analysis.labelled_turn_ids(db, project))} labelled), the only ones it predicted "
+            f"out-of-sample. To check every labelled turn, choose the source '{SOURCES['audit']}' above.")
 
 
 @ui.analyst_page
@@ -73,6 +85,9 @@ def render(db, user, project: str) -> None:
         rows = readable_rows(rows, key)
         key += "_all" if st.session_state.get(f"{key}_unreadable") else ""   # a tick means a row of this table
     st.text(f"{len(rows)} candidate(s), most likely error first ({SCORES[entity and source == 'run']})")
+    note = empty_run_note(db, project, run_id) if source == "run" and rows.empty else None
+    if note:
+        notice("info", note)
     listed = COLUMNS.get(field, ["turn_id", "text", "given", "suggested", "score", "intents"]) + [READS_COLUMN]
     shown = [c for c in listed if c in rows]
     row = ui.pick_turn(rows, key=key, id_column="row_id" if entity else "turn_id", columns=shown)

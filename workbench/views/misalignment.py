@@ -7,7 +7,7 @@ import datetime as dt
 
 import streamlit as st
 
-from store import analysis, evidence
+from store import analysis, annotations, evidence
 from workbench.components import analysis as ui
 from workbench.components import fixes
 
@@ -48,6 +48,85 @@ def suggested_fit(given: bool | None) -> bool | None:
     return None if given is False else False
 
 
+# Decision-relevant columns first: at 1440 px a table led by text and response pushed the score, the fit
+# label and the intent off-screen to the right.
+WORST_COLUMNS = ["turn_id", "alignment_score", "fit_label", "intent", "text", "response", "annotators"]
+WORST_CONFIG = {
+    "turn_id": st.column_config.TextColumn("turn_id", width="small"),
+    "alignment_score": st.column_config.NumberColumn("alignment_score", format="%.3f", width="small"),
+    "fit_label": st.column_config.TextColumn("fit_label", width="small"),
+    "intent": st.column_config.TextColumn("intent", width="small"),
+    "text": st.column_config.TextColumn("text", width="medium"),
+    "response": st.column_config.TextColumn("response", width="medium"),
+    "annotators": st.column_config.TextColumn("annotators", width="small"),
+}
+
+
+def score_line(row: dict) -> str:
+    """The row's scores in words (numbers only; "-" when the run gave none)."""
+    def number(value) -> str:
+        return "-" if value is None or value != value else f"{float(value):.3f}"
+    return (f"Misalignment probability: {number(row.get('misalignment_prob'))}   "
+            f"Alignment score: {number(row.get('alignment_score'))} (1 = fits)   Response fit: {row['fit_label']}")
+
+
+def show_context(db, turn_id: str) -> None:
+    """The earlier turns of the conversation (speaker and text, as a table: user text), oldest first."""
+    earlier = analysis.turn_context(db, turn_id)
+    if not earlier:
+        st.text("Conversation before this turn: none (it opens the conversation)")
+        return
+    st.text(f"Conversation before this turn: {len(earlier)} earlier turn(s), oldest first")
+    st.dataframe(earlier, hide_index=True, width="stretch", placeholder="",
+                 column_config={"speaker": st.column_config.TextColumn("speaker", width="small"),
+                                "text": st.column_config.TextColumn("text", width="large")})
+
+
+def show_detail(db, project: str, row: dict) -> dict:
+    """Score, intents and conversation of the ticked turn; returns its current labels ({} if unlabelled)."""
+    st.text(score_line(row))
+    current = analysis.current_labels(db, project, [row["turn_id"]]).get(row["turn_id"]) or {}
+    if current.get("intents"):
+        st.text(f"Intent(s): {', '.join(current['intents'])}")
+    else:
+        st.text(f"Intent(s): not labelled (the model predicts {row.get('intent') or 'none'})")
+    show_context(db, row["turn_id"])
+    ui.show_turn(row)
+    return current
+
+
+def store_correction(db, user, project: str, turn_id: str, key: str) -> None:
+    """Misaligned + the corrected response as the analyst's adjudication (the DPO pair's chosen side);
+    intents, spans and sentiment are stored as the turn has them now, read again on click."""
+    corrected = (st.session_state.get(key) or "").strip()
+    current = analysis.current_labels(db, project, [turn_id]).get(turn_id) or {}
+    if not corrected:
+        ui.flash("error", f"{turn_id}: not stored: write the corrected response first.")
+        return
+    if not current.get("intents"):
+        ui.flash("error", f"{turn_id}: not stored: the turn has no intent label yet, and an adjudication "
+                          "would make an empty intent label its gold label. Label it first (Label page).")
+        return
+    annotation_id = fixes.make_annotation_id(db, project, "misaligned-corrected", turn_id, corrected, user.username)
+    annotations.adjudicate(db, annotation_id=annotation_id, turn_id=turn_id, project=project, reviewer=user.username,
+                           intents=current["intents"], entities=current.get("entities") or [],
+                           sentiment=current.get("sentiment"), aligned=False, corrected_response=corrected,
+                           note="analyst: misaligned, corrected response")
+    ui.flash("success", f"{turn_id}: stored as misaligned with your corrected response (the gold label; "
+                        "its other labels are unchanged, earlier labels stay in the history).")
+
+
+def correction_form(db, user, project: str, turn_id: str) -> None:
+    """Mark the response misaligned and store a corrected one in place (no detour through the review queue)."""
+    key = f"mis_corrected_{turn_id}"
+    if key not in st.session_state:
+        st.session_state[key] = (annotations.turn_state(db, turn_id) or {}).get("corrected_response") or ""
+    with st.form("mis_correct_form", border=True):
+        st.text_area("Corrected response (stored with 'misaligned' as the gold label)", key=key, height=90)
+        st.form_submit_button("Store: misaligned + corrected response", type="primary",
+                              on_click=store_correction, args=(db, user, project, turn_id, key))
+
+
 @ui.analyst_page
 def render(db, user, project: str) -> None:
     """The page body; app.py checks the role (analyst/admin) on the server before calling it."""
@@ -65,10 +144,10 @@ def render(db, user, project: str) -> None:
                                   y_range=(0, float(hist["count"].max()) * 1.05)), width="stretch")
     worst = analysis.worst_aligned(db, project, run_id=run_id, limit=100, **chosen)
     st.subheader("Worst-aligned responses")
-    row = ui.pick_turn(worst, key="mis_worst", columns=["turn_id", "text", "response", "intent", "alignment_score",
-                                                         "fit_label", "annotators"])
+    row = ui.pick_turn(worst, key="mis_worst", columns=WORST_COLUMNS, column_config=WORST_CONFIG)
     if row is not None:
-        ui.show_turn(row)
+        show_detail(db, project, row)
+        correction_form(db, user, project, row["turn_id"])
         given = JUDGED.get(row["fit_label"])
         fixes.fix_buttons(db, user, project, turn_id=row["turn_id"], field="aligned", given=given,
                        suggested=suggested_fit(given), key="mis_fix")
