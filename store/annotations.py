@@ -7,6 +7,7 @@ it reverts), so nothing is ever deleted and every state can be explained.
 from __future__ import annotations
 
 from store.queue import LIVE_LABELS, lease_turn, utcnow
+from store.queue_order import FIT_ONLY_SQL
 from store.records import describe_overlaps, overlapping_spans
 
 ACTIONS = ("submit", "skip", "undo", "flag", "adjudicate")
@@ -63,7 +64,8 @@ def _submit(con, a: dict, overlap_check: bool) -> bool:
     _check_turn(con, a["turn_id"], a["project"])
     if overlap_check:
         others = con.execute(
-            f"SELECT count(DISTINCT annotator) FROM ({LIVE_LABELS}) WHERE turn_id = ? AND annotator <> ?",
+            f"SELECT count(DISTINCT annotator) FROM ({LIVE_LABELS}) WHERE turn_id = ? AND annotator <> ? "
+            f"AND NOT ({FIT_ONLY_SQL})",
             [a["turn_id"], a["annotator"]],
         ).fetchone()[0]
         overlap = con.execute("SELECT overlap FROM projects WHERE project = ?", [a["project"]]).fetchone()[0]

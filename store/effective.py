@@ -3,6 +3,11 @@
 Precedence: an adjudicated label (a reviewer's resolution) > the human annotators' labels (the
 majority when several labelled it, with the agreement and a dispute flag) > imported gold labels.
 Renamed and merged labels read as today's names.
+
+A fit-only adjudication (an analyst judged the response on the Misalignment page, but gave no intent,
+span or sentiment) decides the response fit and the corrected response only: the turn's intents,
+spans and sentiment still come from its annotators or imported gold, so an annotator labelling the
+turn later is not hidden behind an empty adjudicated intent list.
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import pandas as pd
 
 from store.labels import rename_map
 from store.queue import LIVE_LABELS
+from store.queue_order import FIT_ONLY_SQL
 
 COLUMNS = ["turn_id", "conversation_id", "turn_index", "context", "text", "response", "meta", "intents",
            "entities", "sentiment", "aligned", "corrected_response", "label_source", "annotators",
@@ -94,11 +100,13 @@ def effective_labels(db, project: str = "default") -> pd.DataFrame:
                                      annotators=[[a] for a in adjudicated["annotator"]], labelled_at=adjudicated["created_at"])
     adjudicated = adjudicated.drop(columns=["annotator", "action", "created_at", "seq"])
     human = _human_labels(latest)
-    human = human[~human["turn_id"].isin(adjudicated["turn_id"])]
     gold = _imported_gold(db, project)
-    gold = gold[~gold["turn_id"].isin(adjudicated["turn_id"]) & ~gold["turn_id"].isin(human["turn_id"])]
+    gold = gold[~gold["turn_id"].isin(human["turn_id"])]
     gold = gold.assign(label_source="imported", agreement=1.0, disputed=False, corrected_response=None,
                        annotators=[[] for _ in range(len(gold))], labelled_at=pd.NaT)
+    adjudicated = _fill_fit_only(adjudicated, pd.concat([f for f in (human, gold) if not f.empty] or [gold]))
+    human = human[~human["turn_id"].isin(adjudicated["turn_id"])]
+    gold = gold[~gold["turn_id"].isin(adjudicated["turn_id"])]
     labels = pd.concat([frame for frame in (adjudicated, human, gold) if not frame.empty] or [gold], ignore_index=True)
     labels["n_annotators"] = labels["annotators"].map(len)
     turns = db.query_df("SELECT turn_id, conversation_id, turn_index, context, text, response, meta, seq "
@@ -109,6 +117,29 @@ def effective_labels(db, project: str = "default") -> pd.DataFrame:
         merged[column] = merged[column].map(_as_list)
     merged["meta"] = merged["meta"].map(lambda m: json.loads(m or "{}"))
     return merged.reindex(columns=COLUMNS).reset_index(drop=True)
+
+
+def is_fit_only(intents, entities, sentiment) -> bool:
+    """An adjudication that judged only the response: no intent, no span, no sentiment."""
+    return len(_as_list(intents)) == 0 and len(_as_list(entities)) == 0 and not (isinstance(sentiment, str) and sentiment)
+
+
+def _fill_fit_only(adjudicated: pd.DataFrame, below: pd.DataFrame) -> pd.DataFrame:
+    """Fit-only adjudications take the intents, spans and sentiment of the labels below them (human,
+    else imported gold); their own fit and corrected response stay."""
+    if adjudicated.empty or below.empty:
+        return adjudicated
+    fit_only = [is_fit_only(i, e, s) for i, e, s in zip(adjudicated["intents"], adjudicated["entities"],
+                                                        adjudicated["sentiment"])]
+    lookup = below.drop_duplicates("turn_id").set_index("turn_id")
+    out = adjudicated.copy()
+    for column in ("intents", "entities", "sentiment"):
+        values = list(out[column])
+        for position, (turn_id, only) in enumerate(zip(out["turn_id"], fit_only)):
+            if only and turn_id in lookup.index:
+                values[position] = lookup.at[turn_id, column]
+        out[column] = pd.Series(values, index=out.index, dtype=object)
+    return out
 
 
 def _as_list(value) -> list:
@@ -131,10 +162,12 @@ def _apply_renames(db, project: str, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def label_counts(db, project: str) -> tuple[int, dict[str, int]]:
-    """How many turns are labelled, and how many carry each intent (latest label per turn; cheap)."""
+    """How many turns are labelled, and how many carry each intent (latest label per turn; cheap).
+    A fit-only adjudication does not label a turn (``is_fit_only``)."""
     rows = db.query(f"""
         WITH human AS (
-            SELECT turn_id, intents, 0 AS src, seq FROM ({LIVE_LABELS} AND a.project = $p)),
+            SELECT turn_id, intents, 0 AS src, seq FROM ({LIVE_LABELS} AND a.project = $p)
+            WHERE NOT ({FIT_ONLY_SQL})),
         gold AS (
             SELECT l.turn_id, l.intents, 1 AS src, NULL::BIGINT AS seq
             FROM imported_labels l JOIN turns t USING (turn_id) WHERE t.project = $p AND l.role = 'gold'),

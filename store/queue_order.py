@@ -14,6 +14,11 @@ from dataclasses import dataclass, field
 
 CHUNK = 256
 
+# An adjudication that judged only the response (the Misalignment page's fit fix): it labels no intent,
+# span or sentiment, so it neither counts as labelling the turn nor takes it out of the queue.
+FIT_ONLY_SQL = ("action = 'adjudicate' AND coalesce(len(intents), 0) = 0 AND coalesce(len(entities), 0) = 0 "
+                "AND coalesce(sentiment, '') = ''")
+
 SIGNATURE_SQL = """
     SELECT (SELECT count(*) FROM turns WHERE project = $project),
            (SELECT max(seq) FROM turns WHERE project = $project),
@@ -36,17 +41,17 @@ ORDER_SQL = """
 CHUNK_SQL = """
     WITH c AS (SELECT unnest($ids) AS turn_id, generate_subscripts($ids, 1) AS i),
     live AS (SELECT a.turn_id, a.annotator FROM annotations a JOIN c USING (turn_id)
-             WHERE a.action IN ('submit', 'adjudicate')
+             WHERE a.action IN ('submit', 'adjudicate') AND NOT ({fit_only})
                AND a.annotation_id NOT IN (SELECT undoes FROM annotations WHERE action = 'undo' AND undoes IS NOT NULL)),
     labelled AS (SELECT turn_id, count(DISTINCT annotator) AS n FROM live GROUP BY turn_id),
     leased AS (SELECT l.turn_id, count(*) AS n FROM leases l JOIN c USING (turn_id)
                WHERE l.expires_at > $now AND l.annotator <> $annotator GROUP BY l.turn_id),
     mine AS (SELECT DISTINCT a.turn_id FROM annotations a JOIN c USING (turn_id)
-             WHERE a.annotator = $annotator AND a.action IN ('submit', 'skip', 'adjudicate'))
+             WHERE a.annotator = $annotator AND a.action IN ('submit', 'skip', 'adjudicate') AND NOT ({fit_only}))
     SELECT c.turn_id, coalesce(l.n, 0), coalesce(s.n, 0), m.turn_id IS NOT NULL
     FROM c LEFT JOIN labelled l USING (turn_id) LEFT JOIN leased s USING (turn_id) LEFT JOIN mine m USING (turn_id)
     ORDER BY c.i
-"""
+""".replace("{fit_only}", FIT_ONLY_SQL)
 
 
 @dataclass
