@@ -61,13 +61,16 @@ def test_a_corrected_response_is_stored_as_misaligned_keeping_the_other_labels(a
     assert "t-en: stored as misaligned with your corrected response" in texts(at)
 
 
-def test_an_unlabelled_turn_or_an_empty_correction_is_refused_with_the_reason(app_db):
-    worst_first(app_db, "t-emoji")               # no label: an adjudication would store empty intents
+def test_an_empty_correction_is_refused_and_an_unlabelled_turn_gets_a_fit_only_judgement(app_db):
+    """A correction on a turn nobody labelled judges the response only: the turn stays unlabelled for
+    its intent (store.effective's fit-only rule), so it is not refused."""
+    worst_first(app_db, "t-emoji")
     at = page_as("misalignment", "ana")
     at.button(key=FORM_SUBMIT).click().run()
     assert "t-emoji: not stored: write the corrected response first." in texts(at)
     at.text_area(key="mis_corrected_t-emoji").input("Sorry! Your order 777 is on its way.")
     at.button(key=FORM_SUBMIT).click().run()
     assert not at.exception, at.exception
-    assert "t-emoji: not stored: the turn has no intent label yet" in texts(at)
-    assert [h["action"] for h in annotations.history(app_db, "t-emoji")] == []
+    assert [h["action"] for h in annotations.history(app_db, "t-emoji")] == ["adjudicate"]
+    now = analysis.current_labels(app_db, "default", ["t-emoji"]).get("t-emoji") or {}
+    assert not now.get("intents"), "no intent is invented for the turn"

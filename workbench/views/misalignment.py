@@ -97,19 +97,16 @@ def show_detail(db, project: str, row: dict) -> dict:
 
 def store_correction(db, user, project: str, turn_id: str, key: str) -> None:
     """Misaligned + the corrected response as the analyst's adjudication (the DPO pair's chosen side);
-    intents, spans and sentiment are stored as the turn has them now, read again on click."""
+    intents, spans and sentiment are stored as the turn has them now, read again on click. On a turn
+    nobody has labelled it is a fit-only judgement (``store.effective``): the turn stays in the queue."""
     corrected = (st.session_state.get(key) or "").strip()
     current = analysis.current_labels(db, project, [turn_id]).get(turn_id) or {}
     if not corrected:
         ui.flash("error", f"{turn_id}: not stored: write the corrected response first.")
         return
-    if not current.get("intents"):
-        ui.flash("error", f"{turn_id}: not stored: the turn has no intent label yet, and an adjudication "
-                          "would make an empty intent label its gold label. Label it first (Label page).")
-        return
     annotation_id = fixes.make_annotation_id(db, project, "misaligned-corrected", turn_id, corrected, user.username)
     annotations.adjudicate(db, annotation_id=annotation_id, turn_id=turn_id, project=project, reviewer=user.username,
-                           intents=current["intents"], entities=current.get("entities") or [],
+                           intents=current.get("intents") or [], entities=current.get("entities") or [],
                            sentiment=current.get("sentiment"), aligned=False, corrected_response=corrected,
                            note="analyst: misaligned, corrected response")
     ui.flash("success", f"{turn_id}: stored as misaligned with your corrected response (the gold label; "
