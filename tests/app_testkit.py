@@ -127,8 +127,10 @@ def open_copy(template: Path, tmp_path: Path, monkeypatch):
 
 
 def add_model_suggestion(db, turn_id: str, *, intents: list[str], probs: dict[str, float],
-                         entities: list[dict] = (), entity_scores: list[float] = ()) -> None:
-    """A finished model run ('run-s') whose prediction for ``turn_id`` is what the label page suggests."""
+                         entities: list[dict] = (), entity_scores: list[float] = (),
+                         encoder_reads: bool | None = None) -> None:
+    """A finished model run ('run-s') whose prediction for ``turn_id`` is what the label page suggests;
+    ``encoder_reads``: the run's verdict on whether its encoder could read the turn (None: not checked)."""
     import json
 
     def write(con):
@@ -136,9 +138,9 @@ def add_model_suggestion(db, turn_id: str, *, intents: list[str], probs: dict[st
                     " created_at, finished_at) VALUES ('run-s', 'default', 'fast', 'done', 'v-s', 1, '{}', '{}',"
                     " '2024-05-02 00:00:00', '2024-05-02 00:00:00')")
         con.execute("INSERT INTO predictions (run_id, turn_id, intents, intent_probs, entities, entity_scores,"
-                    " sentiment, sentiment_probs, alignment_score, misalignment_prob, uncertainty)"
-                    " VALUES ('run-s', ?, ?, ?, ?, ?, NULL, '{}', NULL, NULL, 0.5)",
-                    [turn_id, intents, json.dumps(probs), list(entities), list(entity_scores)])
+                    " sentiment, sentiment_probs, alignment_score, misalignment_prob, uncertainty, encoder_reads)"
+                    " VALUES ('run-s', ?, ?, ?, ?, ?, NULL, '{}', NULL, NULL, 0.5, ?)",
+                    [turn_id, intents, json.dumps(probs), list(entities), list(entity_scores), encoder_reads])
     db.write(write)
 
 

@@ -15,6 +15,7 @@ SKIP = "S"
 UNDO = "U"
 FLAG = "F"
 ACCEPT = "A"
+GUIDELINES = "?"                  # opens / closes the guidelines next to the form (Shift + / on US layouts)
 SENTIMENT_KEYS = "qwety"          # in the schema's sentiment order; R and C are Streamlit's own keys
 ALIGNED_KEY = "g"
 MISALIGNED_KEY = "m"
@@ -26,7 +27,7 @@ QUICK_INTENTS = 10                # digits 1..9 then 0
 def command_keys() -> dict[str, str]:
     """key -> page command, handled through the span selector's ordered key log."""
     return {SUBMIT: "submit", SKIP.lower(): "skip", UNDO.lower(): "undo", FLAG.lower(): "flag",
-            ACCEPT.lower(): "accept"}
+            ACCEPT.lower(): "accept", GUIDELINES: "guidelines"}
 
 
 def button_label(text: str, key: str) -> str:
@@ -93,6 +94,7 @@ def shortcut_rows(sentiments: list[str], quick: list[str] = ()) -> list[tuple[st
         (SKIP, "skip this turn"),
         (FLAG, "flag this turn for review"),
         (UNDO, "undo your last submit: its turn comes back with what you submitted"),
+        (GUIDELINES, "show / hide the guidelines and what each intent means"),
     ]
 
 

@@ -28,9 +28,14 @@ UNDO_KEY = "label_undo_id"
 PREFILL_KEY = "label_prefill"
 SUBMIT_CLOCK_KEY = "label_submit_clock"
 QUICK_KEY = "label_quick_intents"
+GUIDE_KEY = "label_guide_open"          # the guidelines expander's open state (the ? key toggles it)
+UNREADABLE_NOTE = ("The model cannot read this turn (mostly [UNK] to its encoder): no suggestion pre-filled. "
+                   "`concord serve --encoder multilingual` reads it.")
 LEASE_TTL_S = 300
 LEASE_RENEW_EVERY_S = 60
-PAGE_CSS = "<style>[data-testid='stMainBlockContainer']{padding-top:4rem;padding-bottom:2rem}</style>"
+PAGE_CSS = ("<style>[data-testid='stMainBlockContainer']{padding-top:4rem;padding-bottom:2rem}"
+            # the guidelines' headings sized for the form's column (an h1 there took three lines)
+            ".st-key-label_guide_open :is(h1,h2,h3){font-size:1.05rem;padding:.4rem 0 .2rem}</style>")
 
 
 # -- reads ----------------------------------------------------------------------------------------
@@ -83,6 +88,17 @@ def _schema_filtered(db, project: str, state: dict | None) -> dict | None:
     }
 
 
+def without_unreadable_suggestion(turn: dict) -> dict:
+    """The turn without a model suggestion its run's encoder could not read (``encoder_reads`` False):
+    that prediction is the model's answer to mostly [UNK], not to this text ("好，再见。" got greeting
+    90%), so it is neither pre-filled, dotted, taken by A nor listed (a listed guess still anchors).
+    ``unread_suggestion`` keeps it, so the page can say why there is none."""
+    suggestion = turn.get("suggestion")
+    if suggestion and suggestion.get("encoder_reads") is False:
+        return {**turn, "suggestion": None, "unread_suggestion": suggestion}
+    return turn
+
+
 def open_turn(db, user: auth.User, project: str, turn: dict | None) -> LabelForm | None:
     """Make ``turn`` the open form: its labels by this annotator, else what they submitted before an
     undo (so undo means "let me fix that one"), else the suggestion."""
@@ -94,6 +110,7 @@ def open_turn(db, user: auth.User, project: str, turn: dict | None) -> LabelForm
     earlier = (annotations.turn_state(db, turn["turn_id"], annotator=user.username)
                or annotations.undone_submission(db, turn["turn_id"], annotator=user.username))
     prior = _schema_filtered(db, project, earlier)
+    turn = without_unreadable_suggestion(turn)
     form = label_form.open_form(turn, project, prior=prior, prefill=st.session_state.get(PREFILL_KEY, True))
     st.session_state[FORM_KEY] = form
     return form
@@ -199,6 +216,8 @@ def on_keys(db, user: auth.User, project: str, form_id: str) -> None:
             label_form.accept_suggestions(form)
         elif name == "flag":
             on_flag(db, user, project, form_id)
+        elif name == "guidelines":
+            st.session_state[GUIDE_KEY] = not st.session_state.get(GUIDE_KEY, False)
         elif name in ("submit", "skip", "undo"):
             leave_turn(db, user, project, form_id, name, value)
             return
@@ -232,10 +251,22 @@ def render_sidebar(db, user: auth.User, project: str, schema: dict) -> None:
         with st.expander("Keyboard shortcuts", expanded=True):
             shortcuts.render_shortcuts_help(schema["sentiments"], quick_intents_of(db, project, schema))
             st.text(label_form.PREFILL_RULE)
+
+
+def render_guide(db, project: str, schema: dict) -> None:
+    """The guidelines and what each intent means, next to the form and opened with ? (a collapsed
+    sidebar section under a long key list was out of reach, and the intents' descriptions were shown
+    on the admin's Schema page only). Keyed, so it stays open from turn to turn."""
+    with st.expander(shortcuts.button_label("Guidelines and intent descriptions", shortcuts.GUIDELINES),  # md-safe: constants
+                     key=GUIDE_KEY, on_change="rerun"):
         guidelines = guidelines_of(db, project)
-        with st.expander("Guidelines", expanded=False):
-            # Admin-written Markdown (trusted); dialog text never goes through st.markdown.
-            st.markdown(guidelines or "_No guidelines yet: an admin can add them on the Schema page._")  # md-safe: admin-written guidelines
+        # Admin-written Markdown (trusted); dialog text never goes through st.markdown.
+        st.markdown(guidelines or "_No guidelines yet: an admin can add them on the Schema page._")  # md-safe: admin-written guidelines
+        descriptions = schema.get("descriptions") or {}
+        if schema["intents"]:
+            st.dataframe({"intent": schema["intents"],          # names and descriptions as plain cells
+                          "description": [descriptions.get(f"intent:{i}", "") for i in schema["intents"]]},
+                         hide_index=True)
 
 
 def render_turn(db, user: auth.User, project: str, form: LabelForm, turn: dict, schema: dict) -> None:
@@ -263,10 +294,13 @@ def render_form(db, user: auth.User, project: str, form: LabelForm, turn: dict, 
     suggestion = turn.get("suggestion")
     if suggestion:
         st.html(label_form.suggestion_html(suggestion, turn.get("text") or ""))
+    elif turn.get("unread_suggestion"):
+        st.text(UNREADABLE_NOTE)
     label_form.render_intents(form, schema, quick_intents_of(db, project, schema))
     label_form.render_sentiment(form, schema)
     label_form.render_alignment(form)
     render_actions(db, user, project, form, suggestion)
+    render_guide(db, project, schema)
 
 
 def render_actions(db, user, project: str, form: LabelForm, suggestion: dict | None) -> None:
@@ -324,6 +358,7 @@ def main() -> None:
     if form is None:
         st.success("Your queue is empty: every turn available to you is labelled or skipped.")
         render_undo_button(db, user, project, with_shortcut=True)
+        render_guide(db, project, schema)
         return
     from store import turns
 
