@@ -190,3 +190,17 @@ def test_cli_exports_and_refuses_to_overwrite_without_force(tmp_path, capsys):
     assert main(["export", "--db", db_path, "--format", "doccano", "--out", out]) == 2
     assert "--force" in capsys.readouterr().err
     assert main(["export", "--db", db_path, "--format", "doccano", "--out", out, "--force", "--ratios", "1,0"]) == 2
+
+
+def test_cli_summary_names_the_rows_a_pair_format_wrote(tmp_path, capsys):
+    """dpo-trl printed "exported 266 turns ... (data 266)" for a file of 9 pairs."""
+    from workbench.cli import main
+
+    source = tmp_path / "in.jsonl"
+    write_jsonl(source, sample_records())
+    db_path = str(tmp_path / "cli.duckdb")
+    assert main(["import", str(source), "--db", db_path]) == 0
+    capsys.readouterr()
+    assert main(["export", "--db", db_path, "--format", "dpo-trl", "--out", str(tmp_path / "dpo")]) == 0
+    rows = len((tmp_path / "dpo" / "data.jsonl").read_text(encoding="utf-8").splitlines())
+    assert f"; {rows} row(s) written" in capsys.readouterr().out

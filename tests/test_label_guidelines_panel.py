@@ -5,6 +5,9 @@ intent descriptions (stored with the schema) showed on the admin's Schema page o
 """
 from __future__ import annotations
 
+import html
+import re
+
 from app_testkit import TURNS, make_template, open_copy, signed_in
 from store import labels
 from workbench import runtime
@@ -23,10 +26,11 @@ def test_the_form_side_shows_guidelines_and_intent_descriptions(tmp_path, monkey
         assert not at.exception, at.exception
         guide = next(e for e in at.main.expander if e.label == LABEL)
         assert "Label the **user** turn." in [m.value for m in guide.markdown][0]
-        table = guide.dataframe[0].value
-        assert list(table["intent"]) == labels.get_schema(db)["intents"]
-        assert table.set_index("intent").loc["track_order", "description"] == DESCRIPTION   # a plain cell
-        assert table.set_index("intent").loc["greeting", "description"] == ""
+        body = next(e.proto.body for e in guide.get("html") if "track_order" in e.proto.body)
+        assert "<b>not html</b>" not in body and "&lt;b&gt;not html&lt;/b&gt;" in body, "descriptions are escaped"
+        lines = [html.unescape(re.sub(r"<[^>]+>", "", line)) for line in body.split("</div><div>")]
+        assert [line.split(":")[0] for line in lines] == labels.get_schema(db)["intents"]
+        assert f"track_order: {DESCRIPTION}" in lines and "greeting: " in lines
     finally:
         runtime.close_stores()
 

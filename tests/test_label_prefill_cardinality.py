@@ -44,3 +44,12 @@ def test_the_page_prefills_and_accepts_one_intent_and_lists_the_second_as_a_cand
         assert at.session_state[label_page.FORM_KEY].intents == ["track_order"]
     finally:
         runtime.close_stores()
+
+
+def test_a_shown_percent_never_passes_a_threshold_the_value_does_not():
+    """0.795 was shown as "80%" beside a second intent that (below 0.8) was not pre-filled."""
+    from workbench.components.label_form import ADDITIONAL_INTENT_MIN_PROB, percent
+
+    assert percent(ADDITIONAL_INTENT_MIN_PROB - 0.005) == "79%"
+    assert percent(ADDITIONAL_INTENT_MIN_PROB) == "80%"
+    assert (percent(0.996), percent(0.001), percent(1.0)) == ("99%", "1%", "100%")

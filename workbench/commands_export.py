@@ -88,7 +88,9 @@ def run_export(args) -> int:
         raise CommandError(str(exc)) from None
     counts = {name: c["turns"] for name, c in result.manifest["counts"].items()}
     per_split = ", ".join(f"{name} {n}" for name, n in counts.items())
-    print(f"exported {sum(counts.values())} turns as {args.fmt} to {args.out} ({per_split})")
+    rows = result.manifest["format_counts"].get("rows")
+    written = "" if rows is None else f"; {rows} row(s) written"     # pair and chat formats: not one row per turn
+    print(f"exported {sum(counts.values())} turns as {args.fmt} to {args.out} ({per_split}){written}")
     for key, value in sorted(result.manifest["format_counts"].items()):
         if key != "rows":
             print(f"  {key}: {value}")

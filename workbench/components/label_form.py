@@ -19,6 +19,7 @@ the third to "co…").
 from __future__ import annotations
 
 import html
+import math
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -344,8 +345,9 @@ def render_alignment(form: LabelForm) -> None:
 
 def percent(prob: float) -> str:
     """A suggestion's probability as a whole percent, never "100%" or "0%" for one strictly between:
-    0.996 shown as 100% read as certainty the model does not have."""
-    shown = round(prob * 100)
+    0.996 shown as 100% read as certainty the model does not have. Rounded down, so a shown figure
+    never passes a threshold the value does not (0.795 is 79%, not the 80% a second intent needs)."""
+    shown = math.floor(prob * 100 + 1e-9)
     if 0 < prob < 1:
         shown = min(max(shown, 1), 99)
     return f"{shown}%"

@@ -42,7 +42,7 @@ def queue_retrain(db, project: str, user: auth.User, change: str) -> None:
     except (OSError, ValueError) as exc:
         note = f" Queuing a retrain failed ({exc}): use Retrain now on the Pipeline page."
     else:
-        note = f" A retrain is queued ({run_id}) so suggestions use the new names."
+        note = f" A retrain is queued ({run_id}): suggestions use the new names once the worker has run it."
     st.session_state["schema_flash"] = (kind, message + note)
 
 

@@ -30,7 +30,7 @@ SUBMIT_CLOCK_KEY = "label_submit_clock"
 QUICK_KEY = "label_quick_intents"
 GUIDE_KEY = "label_guide_open"          # the guidelines expander's open state (the ? key toggles it)
 UNREADABLE_NOTE = ("The model cannot read this turn (mostly [UNK] to its encoder): no suggestion pre-filled. "
-                   "`concord serve --encoder multilingual` reads it.")
+                   "concord serve --encoder multilingual reads it.")
 LEASE_TTL_S = 300
 LEASE_RENEW_EVERY_S = 60
 PAGE_CSS = ("<style>[data-testid='stMainBlockContainer']{padding-top:4rem;padding-bottom:2rem}"
@@ -253,6 +253,13 @@ def render_sidebar(db, user: auth.User, project: str, schema: dict) -> None:
             st.text(label_form.PREFILL_RULE)
 
 
+def intent_descriptions_html(intents: list[str], descriptions: dict) -> str:
+    """One line per intent, "name: description", escaped (names and descriptions are admin text)."""
+    rows = "".join(f"<div><b>{html.escape(i)}</b>: {html.escape(descriptions.get(f'intent:{i}', '') or '')}</div>"
+                   for i in intents)
+    return f"<div style='font-size:.85rem;line-height:1.5'>{rows}</div>"
+
+
 def render_guide(db, project: str, schema: dict) -> None:
     """The guidelines and what each intent means, next to the form and opened with ? (a collapsed
     sidebar section under a long key list was out of reach, and the intents' descriptions were shown
@@ -263,10 +270,8 @@ def render_guide(db, project: str, schema: dict) -> None:
         # Admin-written Markdown (trusted); dialog text never goes through st.markdown.
         st.markdown(guidelines or "_No guidelines yet: an admin can add them on the Schema page._")  # md-safe: admin-written guidelines
         descriptions = schema.get("descriptions") or {}
-        if schema["intents"]:
-            st.dataframe({"intent": schema["intents"],          # names and descriptions as plain cells
-                          "description": [descriptions.get(f"intent:{i}", "") for i in schema["intents"]]},
-                         hide_index=True)
+        if schema["intents"]:      # escaped html, so a long description wraps instead of being cut off
+            st.html(intent_descriptions_html(schema["intents"], descriptions))
 
 
 def render_turn(db, user: auth.User, project: str, form: LabelForm, turn: dict, schema: dict) -> None:
