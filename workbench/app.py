@@ -43,6 +43,7 @@ PAGES = (
     PageSpec("Pipeline", "pipeline", ANALYSE, "⚙️", module="workbench.views.pipeline"),
     PageSpec("Schema", "schema", ADMIN, "🗂️", path="views/admin_schema.py"),
     PageSpec("Users", "users", ADMIN, "👥", path="views/admin_users.py"),
+    PageSpec("Import", "import", ADMIN, "📥", path="views/admin_import.py"),
     PageSpec("Backup", "backup", ADMIN, "💾", path="views/admin_backup.py"),
 )
 
