@@ -5,6 +5,7 @@ An adjudication wins, else the annotators' most common value per field (ties: fi
 but as one CTE chain (``CURRENT_LABELS`` -> ``cur``) that DuckDB evaluates in well under a second at
 100k turns, where the pandas version takes tens of seconds. ``data_version`` fingerprints what the
 views read, so results can be cached (``cached``) until labels, runs or label names change.
+A fit-only adjudication (response fit, no intent/span/sentiment) decides only ``aligned``, as there.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pandas as pd
 
 from store.labels import rename_map
 from store.queue import LIVE_LABELS
+from store.queue_order import FIT_ONLY_SQL
 
 
 def _renamer(db, project: str, kind: str):
@@ -45,8 +47,12 @@ CURRENT_LABELS = f"""
     latest AS (SELECT turn_id, annotator, action, intents, entities, sentiment, aligned, seq, created_at, duration_ms
                FROM live QUALIFY row_number() OVER (PARTITION BY turn_id, annotator, action = 'adjudicate'
                                                     ORDER BY seq DESC) = 1),
-    adj AS (SELECT turn_id, intents, entities, sentiment, aligned, created_at FROM latest WHERE action = 'adjudicate'
+    adj_all AS (SELECT *, ({FIT_ONLY_SQL}) AS fit_only FROM latest WHERE action = 'adjudicate'),
+    adj AS (SELECT turn_id, intents, entities, sentiment, aligned, created_at FROM adj_all WHERE NOT fit_only
             QUALIFY row_number() OVER (PARTITION BY turn_id ORDER BY seq DESC) = 1),
+    fit AS (SELECT turn_id, intents, entities, sentiment, aligned, created_at
+            FROM (SELECT *, row_number() OVER (PARTITION BY turn_id ORDER BY seq DESC) AS rn FROM adj_all)
+            WHERE rn = 1 AND fit_only),
     subs AS (SELECT * FROM latest WHERE action = 'submit' AND turn_id NOT IN (SELECT turn_id FROM adj)),
     counts AS (SELECT turn_id, count(*) AS n_ann, list(annotator ORDER BY annotator) AS annotators,
                       max(created_at) AS created_at FROM subs GROUP BY turn_id),
@@ -66,13 +72,18 @@ CURRENT_LABELS = f"""
              FROM imported_labels l JOIN turns t USING (turn_id) JOIN imports i ON i.import_id = l.import_id
              WHERE t.project = $p AND l.role = 'gold'
              QUALIFY row_number() OVER (PARTITION BY l.turn_id ORDER BY i.imported_at DESC) = 1),
-    cur AS (SELECT turn_id, intents, entities, sentiment, aligned, 'adjudicated' AS source, created_at AS labelled_at,
-                   []::VARCHAR[] AS annotators FROM adj
+    base AS (SELECT turn_id, intents, entities, sentiment, aligned, 'adjudicated' AS source, created_at AS labelled_at,
+                    []::VARCHAR[] AS annotators FROM adj
+             UNION ALL
+             SELECT turn_id, intents, entities, sentiment, aligned, 'human', created_at, annotators FROM human
+             UNION ALL
+             SELECT turn_id, intents, entities, sentiment, aligned, 'imported', NULL::TIMESTAMP, []::VARCHAR[] FROM gold
+             WHERE turn_id NOT IN (SELECT turn_id FROM adj) AND turn_id NOT IN (SELECT turn_id FROM human)),
+    cur AS (SELECT b.turn_id, b.intents, b.entities, b.sentiment, coalesce(f.aligned, b.aligned) AS aligned, b.source,
+                   b.labelled_at, b.annotators FROM base b LEFT JOIN fit f USING (turn_id)
             UNION ALL
-            SELECT turn_id, intents, entities, sentiment, aligned, 'human', created_at, annotators FROM human
-            UNION ALL
-            SELECT turn_id, intents, entities, sentiment, aligned, 'imported', NULL::TIMESTAMP, []::VARCHAR[] FROM gold
-            WHERE turn_id NOT IN (SELECT turn_id FROM adj) AND turn_id NOT IN (SELECT turn_id FROM human))
+            SELECT turn_id, intents, entities, sentiment, aligned, 'adjudicated', created_at, []::VARCHAR[] FROM fit
+            WHERE turn_id NOT IN (SELECT turn_id FROM base))
 """
 
 

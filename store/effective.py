@@ -95,7 +95,11 @@ def _human_labels(latest: pd.DataFrame) -> pd.DataFrame:
 def effective_labels(db, project: str = "default") -> pd.DataFrame:
     """One row per labelled turn of ``project`` with its effective labels (see module docstring)."""
     latest = _latest_per_annotator(db, project)
-    adjudicated = latest[latest["action"] == "adjudicate"].sort_values("seq").drop_duplicates("turn_id", keep="last")
+    all_adjudicated = latest[latest["action"] == "adjudicate"].sort_values("seq")
+    adjudicated = all_adjudicated.drop_duplicates("turn_id", keep="last")
+    full = all_adjudicated[[not is_fit_only(i, e, s) for i, e, s in zip(
+        all_adjudicated["intents"], all_adjudicated["entities"], all_adjudicated["sentiment"])]]
+    full = full.drop_duplicates("turn_id", keep="last")     # what a later fit-only judgement falls back on first
     adjudicated = adjudicated.assign(label_source="adjudicated", agreement=1.0, disputed=False,
                                      annotators=[[a] for a in adjudicated["annotator"]], labelled_at=adjudicated["created_at"])
     adjudicated = adjudicated.drop(columns=["annotator", "action", "created_at", "seq"])
@@ -104,7 +108,7 @@ def effective_labels(db, project: str = "default") -> pd.DataFrame:
     gold = gold[~gold["turn_id"].isin(human["turn_id"])]
     gold = gold.assign(label_source="imported", agreement=1.0, disputed=False, corrected_response=None,
                        annotators=[[] for _ in range(len(gold))], labelled_at=pd.NaT)
-    adjudicated = _fill_fit_only(adjudicated, pd.concat([f for f in (human, gold) if not f.empty] or [gold]))
+    adjudicated = _fill_fit_only(adjudicated, pd.concat([f for f in (full, human, gold) if not f.empty] or [gold]))
     human = human[~human["turn_id"].isin(adjudicated["turn_id"])]
     gold = gold[~gold["turn_id"].isin(adjudicated["turn_id"])]
     labels = pd.concat([frame for frame in (adjudicated, human, gold) if not frame.empty] or [gold], ignore_index=True)
@@ -125,8 +129,8 @@ def is_fit_only(intents, entities, sentiment) -> bool:
 
 
 def _fill_fit_only(adjudicated: pd.DataFrame, below: pd.DataFrame) -> pd.DataFrame:
-    """Fit-only adjudications take the intents, spans and sentiment of the labels below them (human,
-    else imported gold); their own fit and corrected response stay."""
+    """Fit-only adjudications take the intents, spans and sentiment of the labels below them (an earlier
+    full adjudication, else the annotators, else imported gold); their own fit and corrected response stay."""
     if adjudicated.empty or below.empty:
         return adjudicated
     fit_only = [is_fit_only(i, e, s) for i, e, s in zip(adjudicated["intents"], adjudicated["entities"],

@@ -55,3 +55,31 @@ def test_imported_gold_keeps_its_intent_under_a_fit_judgement(pool):
     _judge_misfit(pool, "g1")
     row = _effective(pool, "g1")
     assert list(row["intents"]) == ["track_order"] and row["sentiment"] == "neutral" and not row["aligned"]
+
+
+def _current(db, turn_id):
+    from store.analysis import current_labels
+
+    return current_labels(db, "default", [turn_id])[turn_id]
+
+
+def test_the_analyst_views_read_a_fit_only_judgement_the_same_way(pool):
+    """store.current (the analyst views' SQL) follows store.effective's rule."""
+    _judge_misfit(pool, "t1")
+    assert _current(pool, "t1")["intents"] == [] and _current(pool, "t1")["aligned"] is False
+    annotations.submit(pool, annotation_id="s1", turn_id="t1", project="default", annotator="ann1",
+                       intents=["greeting"], aligned=True)
+    now = _current(pool, "t1")
+    assert now["intents"] == ["greeting"] and now["aligned"] is False
+    _judge_misfit(pool, "g1")
+    assert _current(pool, "g1")["intents"] == ["track_order"] and _current(pool, "g1")["aligned"] is False
+
+
+def test_a_fit_judgement_after_a_full_adjudication_keeps_the_adjudicated_intents(pool):
+    annotations.submit(pool, annotation_id="s1", turn_id="t1", project="default", annotator="ann1", intents=["greeting"])
+    annotations.adjudicate(pool, annotation_id="adj", turn_id="t1", project="default", reviewer="rev",
+                           intents=["complaint"], aligned=True)
+    _judge_misfit(pool, "t1")
+    row = _effective(pool, "t1")
+    assert list(row["intents"]) == ["complaint"] and not row["aligned"]
+    assert _current(pool, "t1")["intents"] == ["complaint"] and _current(pool, "t1")["aligned"] is False
