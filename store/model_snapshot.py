@@ -120,6 +120,31 @@ def pair_intents(gold: list, gold_probs: list, predicted: list) -> tuple:
     return given, top, probs[given], given in predicted
 
 
+def _plain_list(values) -> list:
+    """A DuckDB list cell as a Python list (masked entries -> None): numpy masked arrays iterate slowly."""
+    if values is None:
+        return []
+    return values.tolist() if hasattr(values, "tolist") else list(values)
+
+
+def _renamed_gold(gold_column, prob_column, names: dict) -> tuple[list, list]:
+    """Per turn, the gold intents in today's names and the model's probability of each; a merge of two
+    names keeps one, with the higher probability. Without renames the lists are taken as they are
+    (the per-name search cost 0.1 s at 100k turns)."""
+    gold_lists, prob_lists = [], []
+    for gold, probs in zip(gold_column, prob_column):
+        gold, probs = _plain_list(gold), _plain_list(probs)
+        if not names:
+            gold_lists.append(gold)
+            prob_lists.append(probs)
+            continue
+        renamed = dict.fromkeys(names.get(g, g) for g in gold)
+        gold_lists.append(list(renamed))
+        prob_lists.append([max((p for g, p in zip(gold, probs) if names.get(g, g) == r and p is not None),
+                               default=None) for r in renamed])
+    return gold_lists, prob_lists
+
+
 def _build_snapshot(db, project: str, run: dict) -> ModelSnapshot:
     where, params, scope = scope_condition(run)
     frame = over_current(db, project, f"""WITH
@@ -133,13 +158,8 @@ def _build_snapshot(db, project: str, run: dict) -> ModelSnapshot:
                sp[pred_sentiment] AS sentiment_confidence, sp[gold_sentiment] AS p_given_sentiment
         FROM joined""", {"run": run["run_id"], **params})
     intent_names, sentiment_names = rename_map(db, project, "intent"), rename_map(db, project, "sentiment")
-    gold_lists, prob_lists = [], []
-    for gold, probs in zip(frame["gold_intents"], frame["gold_probs"]):
-        renamed = dict.fromkeys(intent_names.get(g, g) for g in gold)   # renames may merge two names: keep one
-        gold_lists.append(list(renamed))
-        prob_lists.append([max((p for g, p in zip(gold, probs) if intent_names.get(g, g) == r and p is not None),
-                               default=None) for r in renamed])
-    pred_lists = [list(dict.fromkeys(intent_names.get(i, i) for i in pred)) for pred in frame["pred_intents"]]
+    gold_lists, prob_lists = _renamed_gold(frame["gold_intents"], frame["gold_probs"], intent_names)
+    pred_lists = [list(dict.fromkeys(intent_names.get(i, i) for i in _plain_list(pred))) for pred in frame["pred_intents"]]
     pairs = [pair_intents(g, p, q) for g, p, q in zip(gold_lists, prob_lists, pred_lists)]
     columns = ["gold_intent", "pred_intent", "p_given_intent", "model_has_given"]
     paired = pd.DataFrame(pairs, columns=columns, index=frame.index) if pairs else pd.DataFrame(columns=columns)
