@@ -9,30 +9,16 @@ import json
 import zipfile
 from pathlib import Path
 
-import pytest
-
 import test_backup
-from app_testkit import make_template, open_copy, signed_in, texts
+from app_testkit import signed_in, texts
 from store import Store
 from store.backup import MANIFEST
-from test_backup import assert_same_database, label_everything
-from workbench import cli, runtime
+from test_backup import assert_same_database
+from workbench import cli
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    return make_template(tmp_path_factory.mktemp("backup-zip-template"))
-
-
-@pytest.fixture
-def app_db(template, tmp_path, monkeypatch):
-    db = open_copy(template, tmp_path, monkeypatch)
-    label_everything(db)
-    yield db
-    runtime.close_stores()
-
-
-served_files = test_backup.served_files       # every file a download button hands to the browser
+# the Backup page's fixtures: a labelled app database, and every file a download button hands the browser
+template, app_db, served_files = test_backup.template, test_backup.app_db, test_backup.served_files
 
 
 def test_the_zip_the_backup_page_downloads_restores_on_the_command_line(app_db, served_files, tmp_path, capsys):
