@@ -22,6 +22,7 @@ from pipeline import metrics as M
 from pipeline.encoders import Encoder, load_encoder
 from pipeline.heads import LinearHead
 from pipeline.tagging import decode_spans
+from store.records import intent_labelled
 
 FORMAT = "concord-extractor"
 FORMAT_VERSION = 1
@@ -49,17 +50,6 @@ def label_schema(records: list[dict]) -> dict:
         "sentiments": sorted({r["sentiment"] for r in records if r.get("sentiment")}),
         "multi_label": any(len(r.get("intents") or []) > 1 for r in records),
     }
-
-
-def intent_labelled(record: dict, multi_label: bool) -> bool:
-    """Single-label: the turn has an intent. Multi-label: also "none applies", which a turn says by
-    carrying other labels (or ``meta.no_intent``) with an empty intent list."""
-    if record.get("intents"):
-        return True
-    if not multi_label:
-        return False
-    meta = record.get("meta") or {}
-    return bool(meta.get("no_intent") or record.get("entities") or record.get("sentiment"))
 
 
 def window_features(vectors: np.ndarray, window: int) -> np.ndarray:

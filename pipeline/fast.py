@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.extractor import intent_labelled, window_features
+from pipeline.extractor import window_features
 from pipeline.heads import LinearHead, fit_decision_offsets, fit_sigmoid_head, fit_softmax_head, fit_temperature
 from pipeline.tagging import OUTSIDE, encode_bio, tag_names
+from store.records import intent_labelled
 
 CALIBRATION_FRACTION = 0.2
 MIN_CALIBRATION = 20        # fewer held-out turns than this: keep T = 1 (no reliable estimate)

@@ -20,9 +20,9 @@ import numpy as np
 
 from pipeline import metrics as M
 from pipeline.encoders import Encoder, configure_threads, mean_pool
-from pipeline.extractor import intent_labelled
 from pipeline.heads import LinearHead, scores_to_proba
 from pipeline.tagging import decode_spans, encode_bio, tag_names
+from store.records import intent_labelled
 
 VALID_FRACTION = 0.1
 MAX_VALID = 1000

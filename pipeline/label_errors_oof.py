@@ -114,7 +114,8 @@ def out_of_fold(records: list[dict], *, encoder=None, folds: int = 5, seed: int 
     ``train_options`` go to ``Extractor.train`` (e.g. ``intent_C``).
     """
     from pipeline.encoders import Encoder, load_encoder
-    from pipeline.extractor import Extractor, intent_labelled, label_schema
+    from pipeline.extractor import Extractor, label_schema
+    from store.records import intent_labelled
 
     report = progress or (lambda stage, fraction: None)
     labelled = [dict(r, id=r.get("id", i)) for i, r in enumerate(records)

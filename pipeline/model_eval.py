@@ -12,7 +12,8 @@ import numpy as np
 
 from pipeline import metrics as M
 from pipeline.alignment import swap_partners
-from pipeline.extractor import MULTI_LABEL_THRESHOLD, intent_labelled
+from pipeline.extractor import MULTI_LABEL_THRESHOLD
+from store.records import intent_labelled
 
 MAX_SWAP_TURNS = 5000   # bound the cost of the synthetic swap check on large evaluation sets
 

@@ -275,7 +275,7 @@ def export_records(records: list[dict], out: str | Path, *, fmt: str, split: boo
     if fmt not in EXPORTERS:
         raise ValueError(f"format: expected one of {sorted(EXPORTERS)}, got {fmt!r}")
     options = options or ExportOptions()
-    if options.multi_label is None:     # one intent rule for every split (common.intent_example)
+    if options.multi_label is None:     # one intent rule for every split (store.records.intent_labelled)
         options = replace(options, multi_label=is_multi_label(records))
     ordered = sort_records(records)
     splits = split_records(ordered, seed=seed, ratios=ratios) if split else {UNSPLIT: ordered}

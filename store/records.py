@@ -259,6 +259,24 @@ def has_labels(record: dict) -> bool:
                 or record.get("aligned") is not None)
 
 
+def fit_only(record: dict) -> bool:
+    """The turn carries no label but (at most) its response fit: nobody labelled its intents, entities or
+    sentiment. An analyst's one-click fit judgement on an unlabelled turn stores exactly that, so such a
+    turn is an alignment example (chat, DPO) and no intent, entity or sentiment example."""
+    return not (record.get("intents") or record.get("entities") or record.get("sentiment")
+                or (record.get("meta") or {}).get("no_intent"))
+
+
+def intent_labelled(record: dict, multi_label: bool) -> bool:
+    """Whether the turn is an intent example: the one rule the models train by and the exports write by.
+    Single-label: the turn has an intent. Multi-label: an empty intent list also says "no intent applies"
+    when the turn carries other labels (or ``meta.no_intent``); on a turn judged only for its response fit
+    (or resolved with nothing picked) it says nothing about intents."""
+    if record.get("intents"):
+        return True
+    return multi_label and not fit_only(record)
+
+
 def dump_jsonl_line(record: dict) -> str:
     """Serialize a record as one JSONL line: UTF-8 text kept as is, keys in the native order."""
     ordered = {k: record.get(k) for k in TURN_FIELDS if k in record}

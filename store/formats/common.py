@@ -170,25 +170,6 @@ def is_multi_label(records: list[dict], options: ExportOptions | None = None) ->
     return any(len(r.get("intents") or []) > 1 for r in records)
 
 
-def fit_only(record: dict) -> bool:
-    """The turn carries no label but (at most) its response fit: nobody labelled its intents, entities or
-    sentiment. An analyst's one-click fit judgement on an unlabelled turn stores exactly that, so such a
-    turn is an alignment example (chat, DPO) and no intent, entity or sentiment example."""
-    return not (record.get("intents") or record.get("entities") or record.get("sentiment")
-                or (record.get("meta") or {}).get("no_intent"))
-
-
-def intent_example(record: dict, multi_label: bool) -> bool:
-    """Whether the turn is an intent training example; the rule ``pipeline.extractor.intent_labelled``
-    trains the model by, so an export teaches what the workbench's own model learns. Single-label: the
-    turn has an intent. Multi-label: an empty intent list also says "no intent applies", when the turn
-    carries other labels (or ``meta.no_intent``); an empty list on a turn judged only for its response
-    fit (or resolved with nothing picked) says nothing about intents."""
-    if record.get("intents"):
-        return True
-    return multi_label and not fit_only(record)
-
-
 def is_aligned(record: dict, threshold: float | None) -> bool | None:
     """The human judgement, else the model's score against ``threshold`` when one is given."""
     if record.get("aligned") is not None:

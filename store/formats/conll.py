@@ -13,9 +13,9 @@ import json
 import re
 from pathlib import Path
 
-from store.formats.common import ExportOptions, FormatReadResult, add_record, fit_only, note_empty, read_utf8, write_text
+from store.formats.common import ExportOptions, FormatReadResult, add_record, note_empty, read_utf8, write_text
 from store.formats.words import bio_tags_report, locate_tokens, spans_from_bio, word_splitter
-from store.records import Problem
+from store.records import Problem, fit_only
 
 TAG = re.compile(r"^(O|[BI]-\S+)$")
 COMMENT = re.compile(r"^#\s*([\w.-]+)\s*=\s?(.*)$")

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from store.formats.common import (ExportOptions, FormatReadResult, add_record, fit_only, jsonl_lines, note_empty,
+from store.formats.common import (ExportOptions, FormatReadResult, add_record, jsonl_lines, note_empty,
                                   write_jsonl_objects)
-from store.records import Problem
+from store.records import Problem, fit_only
 
 META_KEYS = ("conversation_id", "turn_index", "sentiment", "aligned", "response")
 

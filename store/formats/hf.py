@@ -8,7 +8,7 @@ written with pyarrow alone loads with its class names; with ``datasets`` install
 
 The table also carries the response fit, so every exported turn is a row; a task the turn was not
 labelled for is null, not empty: ``intents`` is null on a turn that is no intent example
-(``common.intent_example``: e.g. judged only for its response fit), and ``ner_tags`` is null on a turn
+(``store.records.intent_labelled``: e.g. judged only for its response fit), and ``ner_tags`` is null on a turn
 that carries nothing but that judgement (an all-``O`` row would teach "no entity here"). Filter them
 out per task (``ds.filter(lambda r: r["intents"] is not None)``); the manifest counts both.
 """
@@ -21,10 +21,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from store.formats.common import (ExportOptions, FormatReadResult, add_record, dumps, fit_only, intent_example,
-                                  is_multi_label, note_empty, schema_names)
+from store.formats.common import (ExportOptions, FormatReadResult, add_record, dumps, is_multi_label, note_empty,
+                                  schema_names)
 from store.formats.words import bio_labels, bio_tags, locate_tokens, spans_from_bio, word_splitter
-from store.records import Problem
+from store.records import Problem, fit_only, intent_labelled
 
 UNSPLIT = "train"  # the split name when the export is not split (the datasets convention)
 CONTEXT = pa.list_(pa.struct([("speaker", pa.string()), ("text", pa.string())]))
@@ -74,7 +74,7 @@ def hf_table(records: list[dict], options: ExportOptions, names: dict[str, list[
             columns[key].append(record.get(key))
         columns["corrected_response"].append(record.get("corrected_response"))
         columns["intents"].append([intent_id[i] for i in record.get("intents") or []]
-                                  if intent_example(record, multi_label) else None)
+                                  if intent_labelled(record, multi_label) else None)
         columns["sentiment"].append(sentiment_id.get(record.get("sentiment"), -1))
         columns["tokens"].append([record["text"][s:e] for s, e in spans])
         columns["ner_tags"].append(None if fit_only(record) else [tag_id[t] for t in tags])
@@ -106,7 +106,7 @@ def write_hf(splits: dict[str, list[dict]], out_dir: Path, options: ExportOption
         for split, table in tables.items():
             pq.write_table(table, out_dir / f"{split}.parquet", compression="zstd")
     return {"rows": len(everything), "spans_not_on_word_boundaries": misfit, "hf_layout": layout,
-            "rows_intents_not_labelled": sum(1 for r in everything if not intent_example(r, multi_label)),
+            "rows_intents_not_labelled": sum(1 for r in everything if not intent_labelled(r, multi_label)),
             "rows_entities_not_labelled": sum(1 for r in everything if fit_only(r))}
 
 

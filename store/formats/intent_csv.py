@@ -11,9 +11,10 @@ import io
 import json
 from pathlib import Path
 
-from store.formats.common import (ExportOptions, FormatReadResult, add_record, dumps, intent_example, is_multi_label,
-                                  neutralise_cell, note_empty, read_utf8, restore_cell, write_jsonl_objects, write_text)
-from store.records import Problem
+from store.formats.common import (ExportOptions, FormatReadResult, add_record, dumps, is_multi_label,
+                                  neutralise_cell, note_empty, read_utf8, restore_cell, write_jsonl_objects,
+                                  write_text)
+from store.records import Problem, intent_labelled
 
 CSV_COLUMNS = ("id", "conversation_id", "turn_index", "text", "label", "intents", "sentiment")
 
@@ -41,7 +42,7 @@ def to_intent_csv(records: list[dict]) -> str:
 def intent_examples(records: list[dict], options: ExportOptions | None = None) -> tuple[list[dict], dict]:
     """The records that are intent examples, and the counts the manifest reports about the rest."""
     multi_label = is_multi_label(records, options)
-    kept = [r for r in records if intent_example(r, multi_label)]
+    kept = [r for r in records if intent_labelled(r, multi_label)]
     return kept, {"rows": len(kept), "rows_without_intents": len(records) - len(kept),
                   "rows_no_intent_applies": sum(1 for r in kept if not r.get("intents"))}
 

@@ -6,7 +6,7 @@ whitespace tokens where the gap is not one space), so its entity spans sit on th
 as the CoNLL and HF exports; a span that cuts a word is widened to whole words and counted.
 
 A turn that carries nothing but its response fit is left out (``rows_fit_only``): its empty entity
-list would teach "no entity here". A turn that is no intent example (``common.intent_example``)
+list would teach "no entity here". A turn that is no intent example (``store.records.intent_labelled``)
 gets empty ``cats``, which spaCy's text classifiers read as "not annotated", not as "no intent".
 """
 from __future__ import annotations
@@ -14,16 +14,16 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from store.formats.common import (ExportOptions, FormatReadResult, add_record, fit_only, intent_example,
-                                  is_multi_label, jsonl_lines, note_empty, schema_names, write_jsonl_objects)
+from store.formats.common import (ExportOptions, FormatReadResult, add_record, is_multi_label, jsonl_lines,
+                                  note_empty, schema_names, write_jsonl_objects)
 from store.formats.words import word_splitter
-from store.records import Problem
+from store.records import Problem, fit_only, intent_labelled
 
 
 def spacy_example(record: dict, intents: list[str], multi_label: bool = True) -> dict:
     chosen = set(record.get("intents") or [])
     meta = {k: record.get(k) for k in ("id", "conversation_id", "turn_index", "sentiment") if record.get(k) is not None}
-    labelled = intent_example(record, multi_label)
+    labelled = intent_labelled(record, multi_label)
     return {
         "text": record["text"],
         "entities": [[s["start"], s["end"], s["label"]] for s in record.get("entities") or []],
@@ -42,7 +42,7 @@ def write_spacy_jsonl(records: list[dict], path: Path, options: ExportOptions) -
     kept = spacy_records(records)
     return {"rows": write_jsonl_objects(path, (spacy_example(r, intents, multi_label) for r in kept)),
             "rows_fit_only": len(records) - len(kept),
-            "rows_intents_not_labelled": sum(1 for r in kept if not intent_example(r, multi_label))}
+            "rows_intents_not_labelled": sum(1 for r in kept if not intent_labelled(r, multi_label))}
 
 
 def spacy_installed() -> bool:
