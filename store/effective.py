@@ -19,6 +19,7 @@ import pandas as pd
 from store.labels import rename_map
 from store.queue import LIVE_LABELS
 from store.queue_order import FIT_ONLY_SQL
+from store.records import fit_only
 
 COLUMNS = ["turn_id", "conversation_id", "turn_index", "context", "text", "response", "meta", "intents",
            "entities", "sentiment", "aligned", "corrected_response", "label_source", "annotators",
@@ -96,10 +97,11 @@ def effective_labels(db, project: str = "default") -> pd.DataFrame:
     """One row per labelled turn of ``project`` with its effective labels (see module docstring)."""
     latest = _latest_per_annotator(db, project)
     all_adjudicated = latest[latest["action"] == "adjudicate"].sort_values("seq")
+    all_adjudicated = all_adjudicated.assign(fit_only=[is_fit_only(i, e, s) for i, e, s in zip(
+        all_adjudicated["intents"], all_adjudicated["entities"], all_adjudicated["sentiment"])])
     adjudicated = all_adjudicated.drop_duplicates("turn_id", keep="last")
-    full = all_adjudicated[[not is_fit_only(i, e, s) for i, e, s in zip(
-        all_adjudicated["intents"], all_adjudicated["entities"], all_adjudicated["sentiment"])]]
-    full = full.drop_duplicates("turn_id", keep="last")     # what a later fit-only judgement falls back on first
+    # what a later fit-only judgement falls back on first
+    full = all_adjudicated[~all_adjudicated["fit_only"].astype(bool)].drop_duplicates("turn_id", keep="last")
     adjudicated = adjudicated.assign(label_source="adjudicated", agreement=1.0, disputed=False,
                                      annotators=[[a] for a in adjudicated["annotator"]], labelled_at=adjudicated["created_at"])
     adjudicated = adjudicated.drop(columns=["annotator", "action", "created_at", "seq"])
@@ -124,8 +126,9 @@ def effective_labels(db, project: str = "default") -> pd.DataFrame:
 
 
 def is_fit_only(intents, entities, sentiment) -> bool:
-    """An adjudication that judged only the response: no intent, no span, no sentiment."""
-    return len(_as_list(intents)) == 0 and len(_as_list(entities)) == 0 and not (isinstance(sentiment, str) and sentiment)
+    """An adjudication that judged only the response (``store.records.fit_only`` on its stored columns)."""
+    return fit_only({"intents": _as_list(intents), "entities": _as_list(entities),
+                     "sentiment": sentiment if isinstance(sentiment, str) else None})
 
 
 def _fill_fit_only(adjudicated: pd.DataFrame, below: pd.DataFrame) -> pd.DataFrame:
@@ -133,13 +136,11 @@ def _fill_fit_only(adjudicated: pd.DataFrame, below: pd.DataFrame) -> pd.DataFra
     full adjudication, else the annotators, else imported gold); their own fit and corrected response stay."""
     if adjudicated.empty or below.empty:
         return adjudicated
-    fit_only = [is_fit_only(i, e, s) for i, e, s in zip(adjudicated["intents"], adjudicated["entities"],
-                                                        adjudicated["sentiment"])]
     lookup = below.drop_duplicates("turn_id").set_index("turn_id")
     out = adjudicated.copy()
     for column in ("intents", "entities", "sentiment"):
         values = list(out[column])
-        for position, (turn_id, only) in enumerate(zip(out["turn_id"], fit_only)):
+        for position, (turn_id, only) in enumerate(zip(out["turn_id"], out["fit_only"])):
             if only and turn_id in lookup.index:
                 values[position] = lookup.at[turn_id, column]
         out[column] = pd.Series(values, index=out.index, dtype=object)
