@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from workbench.cli import CommandError
@@ -118,16 +119,51 @@ def run_serve(args) -> int:
     server = subprocess.Popen(command, env=env)
     helpers = supervise(args, server)
     try:
-        return server.wait()
+        with stop_signals_interrupt():
+            return server.wait()
     except KeyboardInterrupt:
-        server.send_signal(signal.SIGINT)
-        return server.wait()
+        return stop_server(server)
     finally:
-        for child in helpers:
-            if child.poll() is None:
-                child.terminate()
-        for child in helpers:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        stop_helpers(helpers)
+
+
+class StopRequested(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the main thread waits, so it stops like Ctrl-C does."""
+
+
+@contextmanager
+def stop_signals_interrupt():
+    """Turn SIGTERM and SIGHUP into ``StopRequested`` while the server runs: systemd, Docker and a plain
+    ``kill`` send SIGTERM, and without a handler Python dies without its ``finally`` blocks, leaving the
+    Streamlit child running and the database locked."""
+    def interrupt(signum, frame):
+        raise StopRequested(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def stop_server(server: subprocess.Popen, *, timeout: float = 20) -> int:
+    """Ask Streamlit to stop as on Ctrl-C; kill it if it has not exited after ``timeout`` seconds."""
+    if server.poll() is None:
+        server.send_signal(signal.SIGINT)
+    try:
+        return server.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        return server.wait()
+
+
+def stop_helpers(helpers: list) -> None:
+    for child in helpers:
+        if child.poll() is None:
+            child.terminate()
+    for child in helpers:
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
