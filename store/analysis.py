@@ -271,14 +271,16 @@ def _entity_candidates(db, project: str, *, run_id: str | None, limit: int) -> p
 
 
 # ------------------------------------------------------------------------------ misalignment
-def alignment_histogram(db, project: str = "default", *, run_id: str | None = None, bins: int = 20) -> pd.DataFrame:
-    """Counts of the run's alignment scores per bin of width 1/bins: ``bin_start``, ``count``."""
-    run = resolve_run(db, project, run_id)
-    if run is None:
+def alignment_histogram(db, project: str = "default", *, run_id: str | None = None, bins: int = 20,
+                        **filters) -> pd.DataFrame:
+    """Counts of the run's alignment scores per bin of width 1/bins (``bin_start``, ``count``; empty bins left
+    out), over the turns ``filters`` keep (``worst_aligned``'s: the chart and the table show the same turns)."""
+    f = alignment_frame(db, project, run_id=run_id)
+    if f is None:
         return pd.DataFrame(columns=["bin_start", "count"])
-    return db.query_df("""SELECT least(floor(alignment_score * $bins), $bins - 1) / $bins AS bin_start, count(*) AS count
-        FROM predictions WHERE run_id = $run AND alignment_score IS NOT NULL GROUP BY ALL ORDER BY bin_start""",
-                       {"run": run["run_id"], "bins": bins})
+    scores = _alignment_filtered(f, **filters)["alignment_score"].to_numpy(float)
+    counts = pd.Series(np.minimum(np.floor(scores * bins), bins - 1) / bins).value_counts().sort_index()
+    return pd.DataFrame({"bin_start": counts.index.to_numpy(float), "count": counts.to_numpy(int)})
 
 
 def alignment_frame(db, project: str = "default", *, run_id: str | None = None) -> pd.DataFrame | None:
@@ -316,6 +318,17 @@ def worst_aligned(db, project: str = "default", *, run_id: str | None = None, in
     f = alignment_frame(db, project, run_id=run_id)
     if f is None:
         return pd.DataFrame(columns=columns)
+    worst = _alignment_filtered(f, intent=intent, annotator=annotator, since=since, until=until)
+    worst = worst.sort_values(["alignment_score", "seq"]).head(limit)
+    out = worst.merge(turn_texts(db, worst["turn_id"].tolist()), on="turn_id", how="left")
+    out["annotators"] = out["annotators"].map(lambda v: v.strip(",").replace(",", ", ") if isinstance(v, str) else "")
+    out["fit_label"] = out["aligned"].map(fit_label)
+    return out[columns].reset_index(drop=True)
+
+
+def _alignment_filtered(f: pd.DataFrame, *, intent: str | None = None, annotator: str | None = None,
+                        since=None, until=None) -> pd.DataFrame:
+    """The rows of an ``alignment_frame`` the misalignment filters keep (see ``worst_aligned``)."""
     keep = np.ones(len(f), dtype=bool)
     if intent:
         keep &= (f["intent"] == intent).to_numpy()
@@ -325,11 +338,7 @@ def worst_aligned(db, project: str = "default", *, run_id: str | None = None, in
         keep &= (f["labelled_at"] >= pd.Timestamp(since)).fillna(False).to_numpy(bool)
     if until is not None:
         keep &= (f["labelled_at"] < pd.Timestamp(until)).fillna(False).to_numpy(bool)
-    worst = f[keep].sort_values(["alignment_score", "seq"]).head(limit)
-    out = worst.merge(turn_texts(db, worst["turn_id"].tolist()), on="turn_id", how="left")
-    out["annotators"] = out["annotators"].map(lambda v: v.strip(",").replace(",", ", ") if isinstance(v, str) else "")
-    out["fit_label"] = out["aligned"].map(fit_label)
-    return out[columns].reset_index(drop=True)
+    return f[keep]
 
 
 def fit_label(aligned) -> str:

@@ -124,6 +124,22 @@ def correction_form(db, user, project: str, turn_id: str) -> None:
                               on_click=store_correction, args=(db, user, project, turn_id, key))
 
 
+def score_histogram(db, project: str, run_id: str, chosen: dict) -> bool:
+    """The alignment-score histogram of the turns the filters keep (the same turns as the table below);
+    False when the run scored no response at all (nothing else on the page then)."""
+    hist = analysis.alignment_histogram(db, project, run_id=run_id, **chosen)
+    filtered = any(value is not None for value in chosen.values())
+    if hist.empty and not filtered:
+        st.info("This run scored no responses (no turn has a response, or the run had no alignment model).")
+        return False
+    st.text(f"Alignment scores of {int(hist['count'].sum())} response(s)"
+            + (" matching the filters above" if filtered else " (every scored response)"))
+    if not hist.empty:
+        st.plotly_chart(ui.bar_figure(hist, x="bin_start", y="count", title="Alignment scores (1 = fits)",
+                                      y_range=(0, float(hist["count"].max()) * 1.05)), width="stretch")
+    return True
+
+
 @ui.analyst_page
 def render(db, user, project: str) -> None:
     """The page body; app.py checks the role (analyst/admin) on the server before calling it."""
@@ -133,12 +149,8 @@ def render(db, user, project: str) -> None:
     if run_id is None:
         return
     chosen = filters(db, project)
-    hist = analysis.alignment_histogram(db, project, run_id=run_id)
-    if hist.empty:
-        st.info("This run scored no responses (no turn has a response, or the run had no alignment model).")
+    if not score_histogram(db, project, run_id, chosen):
         return
-    st.plotly_chart(ui.bar_figure(hist, x="bin_start", y="count", title="Alignment scores (1 = fits)",
-                                  y_range=(0, float(hist["count"].max()) * 1.05)), width="stretch")
     worst = analysis.worst_aligned(db, project, run_id=run_id, limit=100, **chosen)
     st.subheader("Worst-aligned responses")
     row = ui.pick_turn(worst, key="mis_worst", columns=WORST_COLUMNS, column_config=WORST_CONFIG)
