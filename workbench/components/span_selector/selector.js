@@ -85,10 +85,12 @@ function el(tag, cls, text) {
 }
 
 function renderText(box, chars, st, cfg) {
-  const sel = selection(st);
+  // Builds one node per character plus an end node; returns them, indexed by code point. Caret and
+  // selection are painted later by `paintSelection`, so they can change without a rebuild.
   const sugg = cfg.suggested_spans || [];
   const types = cfg.entity_types || [];
   const frag = document.createDocumentFragment();
+  const nodes = [];
   const tags = new Map();
   for (const s of st.spans) tags.set(s.end - 1, [...(tags.get(s.end - 1) || []), s.label]);
   for (let i = 0; i < chars.length; i++) {
@@ -105,28 +107,34 @@ function renderText(box, chars, st, cfg) {
     }
     if (tags.has(i)) ch.dataset.tag = tags.get(i).join(" · ");
     if (sugg.some((s) => s.start <= i && i < s.end)) ch.classList.add("cc-sug");
-    if (sel && sel[0] <= i && i < sel[1]) ch.classList.add("cc-sel");
-    if (st.caret === i) ch.classList.add("cc-caret");
+    nodes.push(ch);
     frag.appendChild(ch);
   }
   const end = el("span", "cc-end");
   end.dataset.i = String(chars.length);
-  if (st.caret === chars.length) end.classList.add("cc-caret");
+  nodes.push(end);
   frag.appendChild(end);
   box.replaceChildren(frag);
+  return nodes;
 }
 
-function renderPalette(box, st, cfg, assign) {
-  const sel = selection(st);
+function paintSelection(nodes, before, after) {
+  // Re-classes only the nodes whose selectedness changed between the ranges `before` and `after`
+  // (node indices, end exclusive): moving the caret over a 6,000-character turn touches a node or two.
+  const inAfter = (k) => after[0] <= k && k < after[1];
+  const changed = [[Math.min(before[0], after[0]), Math.max(before[0], after[0])],
+    [Math.min(before[1], after[1]), Math.max(before[1], after[1])]];
+  for (const [a, b] of changed) {
+    for (let k = a; k < b && k < nodes.length; k++) nodes[k].classList.toggle("cc-sel", inAfter(k));
+  }
+}
+
+function renderPalette(box, cfg, assign) {
   const types = cfg.entity_types || [];
-  box.replaceChildren();
-  box.classList.toggle("cc-active", !!sel);
-  const lead = el("span", "cc-lead", sel ? "Entity type for the selection:" : "Entity types (select text first):");
-  box.appendChild(lead);
+  box.replaceChildren(el("span", "cc-lead"));
   types.forEach((label, k) => {
     const b = el("button", "cc-type");
     b.type = "button";
-    b.disabled = !sel;
     b.style.setProperty("--cc-color", colorOf(types, label));
     if (k < 9) b.appendChild(el("kbd", "", String(k + 1)));
     b.appendChild(document.createTextNode(label));
@@ -134,6 +142,12 @@ function renderPalette(box, st, cfg, assign) {
     b.addEventListener("click", () => assign(k));
     box.appendChild(b);
   });
+}
+
+function paintPalette(box, active) {
+  box.classList.toggle("cc-active", active);
+  box.querySelector(".cc-lead").textContent = active ? "Entity type for the selection:" : "Entity types (select text first):";
+  for (const b of box.querySelectorAll(".cc-type")) b.disabled = !active;
 }
 
 function renderChips(box, chars, st, cfg, remove) {
@@ -201,12 +215,34 @@ class Selector {
     this.setStateValue("actions", { log: st.log });
   }
 
+  // draw() rebuilds the text (the spans changed); paint() only moves caret and selection. Mouse
+  // and caret keys must paint, never draw: a rebuild under the mouse between the two clicks of a
+  // double-click puts the second on a new node, and the browser then fires no dblclick.
   draw() {
-    renderText(this.textBox, this.chars, this.st, this.cfg);
-    renderPalette(this.palette, this.st, this.cfg, (k) => this.assign(k));
+    this.nodes = renderText(this.textBox, this.chars, this.st, this.cfg);
+    this.painted = { sel: [0, 0], caret: null };
     renderChips(this.chips, this.chars, this.st, this.cfg, (k) => this.remove(k));
     this.root.dataset.spans = JSON.stringify(this.st.spans);
-    this.root.dataset.caret = String(this.st.caret);
+    this.paint();
+  }
+
+  paint() {
+    const { st, nodes, painted } = this;
+    const sel = selection(st);
+    const range = sel ? [this.nodeOf(sel[0]), this.nodeOf(sel[1])] : [0, 0];
+    paintSelection(nodes, painted.sel, range);
+    const caret = this.nodeOf(st.caret);
+    if (painted.caret !== caret) {
+      if (painted.caret !== null) nodes[painted.caret].classList.remove("cc-caret");
+      nodes[caret].classList.add("cc-caret");
+    }
+    this.painted = { sel: range, caret };
+    paintPalette(this.palette, !!sel);
+    this.root.dataset.caret = String(st.caret);
+  }
+
+  nodeOf(i) {
+    return Math.max(0, Math.min(this.nodes.length - 1, i));
   }
 
   // -- spans --------------------------------------------------------------------------------------
@@ -248,7 +284,7 @@ class Selector {
     if (extend && st.anchor === null) st.anchor = st.caret;
     if (!extend) st.anchor = null;
     st.caret = Math.max(0, Math.min(this.chars.length, to));
-    this.draw();
+    this.paint();
   }
 
   // -- mouse: press, drag, release; half-character boundaries like a native text selection -------
@@ -260,7 +296,7 @@ class Selector {
     if (!e.shiftKey) this.st.anchor = b;
     else if (this.st.anchor === null) this.st.anchor = this.st.caret;
     this.st.caret = b;
-    this.draw();
+    this.paint();
   }
 
   onMove(e) {
@@ -268,14 +304,14 @@ class Selector {
     const b = boundaryAt(e, this.chars);
     if (b === null || b === this.st.caret) return;
     this.st.caret = b;
-    this.draw();
+    this.paint();
   }
 
   onDouble(e) {
     const target = e.target.closest ? e.target.closest(".cc-ch") : null;
     if (!target) return;
     [this.st.anchor, this.st.caret] = wordBounds(this.chars, Number(target.dataset.i));
-    this.draw();
+    this.paint();
   }
 
   // -- keyboard: one listener for the whole page (components v2 run in the app document) ----------
@@ -364,6 +400,7 @@ class Selector {
     if (this.cfg.global_keys !== false) handlers.push([window, "keydown", (e) => this.onKey(e), true]);
     for (const [node, type, fn, capture] of handlers) node.addEventListener(type, fn, !!capture);
     activeInstance = this.id;
+    renderPalette(this.palette, this.cfg, (k) => this.assign(k));
     this.draw(); // no publish here: Python already knows these spans (they came in `data`)
     const deferred = this.st.deferred;
     if (deferred && (this.cfg.applied_seq ?? 0) >= this.st.seq) {
