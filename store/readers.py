@@ -169,8 +169,9 @@ def _csv_objects(text: str, path: Path):
     if not reader.fieldnames or "text" not in reader.fieldnames:
         yield 1, None, ("text", f"the header has no 'text' column (found {reader.fieldnames})")
         return
+    end = reader.line_num
     for row in reader:
-        line = reader.line_num
+        line, end = end + 1, reader.line_num   # the row's first line: a cell with an open quote runs on
         if None in row:
             yield line, None, ("", f"row has {len(row) - 1 + len(row[None])} cells, the header has {len(reader.fieldnames)}")
             continue
@@ -187,11 +188,10 @@ def _decode_cells(row: dict) -> tuple[dict | None, tuple[str, str] | None]:
         elif key in LIST_COLUMNS:
             try:
                 obj[key] = json.loads(value)
-            except json.JSONDecodeError:
-                if key == "intents":  # a bare intent name is common in CSV
-                    obj[key] = [value]
-                else:
-                    return None, (key, f"expected a JSON value in this cell, got {value[:60]!r}")
+            except json.JSONDecodeError as exc:
+                if key != "intents" or value.lstrip().startswith(("[", "{")):
+                    return None, (key, _bad_json_cell(value, exc))
+                obj[key] = [value]  # a bare intent name is common in CSV (checked as a label name later)
         elif key == "turn_index":
             if not value.strip().isdigit():
                 return None, (key, f"expected a non-negative integer, got {value!r}")
@@ -204,6 +204,15 @@ def _decode_cells(row: dict) -> tuple[dict | None, tuple[str, str] | None]:
         else:
             obj[key] = value
     return obj, None
+
+
+def _bad_json_cell(value: str, exc: json.JSONDecodeError) -> str:
+    """Why a cell meant as JSON is refused. One that starts like JSON is never taken as a bare name:
+    '["refund"' would become a label with a bracket and a quote in it."""
+    message = f"expected JSON in this cell ({exc.msg} at character {exc.pos + 1}), got {value[:60]!r}"
+    if "\n" in value:
+        message += f"; the cell runs over {value.count(chr(10)) + 1} lines: is a quote left open?"
+    return message
 
 
 def _parquet_objects(path: Path):

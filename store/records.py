@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -19,6 +20,10 @@ TURN_FIELDS = (
     "intents", "entities", "sentiment", "aligned", "meta",
 )
 LABEL_FIELDS = ("intents", "entities", "sentiment", "aligned")
+# Format characters that have no business in a name: a byte-order mark and bidi overrides (which make a
+# label display as another). Joiners (U+200C/U+200D) stay allowed: Persian words and emoji need them.
+INVISIBLE_FORMAT = frozenset("\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+MAX_LABEL_CHARS = 100  # a label name is a short identifier; a longer one is a pasted sentence or a broken cell
 
 
 class RecordError(ValueError):
@@ -65,17 +70,42 @@ def _as_id(value: Any, field: str, *, required: bool = False) -> str | None:
         raise RecordError(field, f"expected a string or an integer, got {type(value).__name__} {value!r:.60}") from None
 
 
+def label_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a label name, or None. Label names become schema rows, keyboard-labelled
+    buttons and export columns: a newline, a control character, surrounding blanks or a paragraph there
+    is a broken input (a CSV cell whose quote ran on), never a label someone meant to create."""
+    if not name.strip():
+        return "a label name is empty"
+    bad = next((ch for ch in name if unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in INVISIBLE_FORMAT), None)
+    if bad is not None:
+        return f"label name {name[:60]!r} contains a control character ({bad!r})"
+    if name != name.strip():
+        return f"label name {name[:60]!r} has leading or trailing whitespace"
+    if len(name) > MAX_LABEL_CHARS:
+        return f"label name {name[:40]!r}... is {len(name)} characters long; at most {MAX_LABEL_CHARS}"
+    return None
+
+
+def _label_name(value: Any, field: str) -> str:
+    """``value`` as a valid label name, or a ``RecordError`` naming ``field``."""
+    if not isinstance(value, str) or not value:
+        raise RecordError(field, f"expected a non-empty string, got {value!r}")
+    problem = label_name_problem(value)
+    if problem:
+        raise RecordError(field, problem)
+    return value
+
+
 def _parse_intents(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        return [value] if value else []
+        return [_label_name(value, "intents")] if value else []
     if not isinstance(value, (list, tuple)):
         raise RecordError("intents", f"expected a list of strings, got {type(value).__name__}")
     out: list[str] = []
     for i, item in enumerate(value):
-        if not isinstance(item, str) or not item:
-            raise RecordError(f"intents[{i}]", f"expected a non-empty string, got {item!r}")
+        item = _label_name(item, f"intents[{i}]")
         if item not in out:
             out.append(item)
     return out
@@ -95,8 +125,7 @@ def _parse_entities(value: Any, text: str) -> list[dict]:
         for name, v in (("start", start), ("end", end)):
             if isinstance(v, bool) or not isinstance(v, int):
                 raise RecordError(f"{field}.{name}", f"expected an integer code-point offset, got {v!r}")
-        if not isinstance(label, str) or not label:
-            raise RecordError(f"{field}.label", f"expected a non-empty string, got {label!r}")
+        _label_name(label, f"{field}.label")
         if start > end:
             raise RecordError(field, f"start {start} is after end {end}")
         if start == end:
@@ -184,6 +213,11 @@ def _parse_meta(value: Any) -> dict:
     return value
 
 
+def _parse_sentiment(value: Any) -> str | None:
+    value = _as_str(value, "sentiment")
+    return _label_name(value, "sentiment") if value else None
+
+
 def _parse_turn_index(value: Any) -> int | None:
     if value is None:
         return None
@@ -212,7 +246,7 @@ def normalize_turn(obj: Any) -> dict:
         "response": _as_str(obj.get("response"), "response"),
         "intents": _parse_intents(obj.get("intents")),
         "entities": _parse_entities(obj.get("entities"), text),
-        "sentiment": _as_str(obj.get("sentiment"), "sentiment") or None,
+        "sentiment": _parse_sentiment(obj.get("sentiment")),
         "aligned": _parse_aligned(obj.get("aligned")),
         "meta": meta,
     }
