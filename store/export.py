@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from store.export_manifest import export_time, iso_utc, records_label_state, store_label_state
 from store.formats import EXPORTERS, UNSPLIT, ExportOptions, write_format
 from store.formats.common import is_multi_label, sort_records
 from store.formats.words import DEFAULT_TOKENIZER
@@ -254,7 +255,8 @@ def sha256_file(path: Path) -> str:
 
 
 def build_manifest(folder: Path, splits: dict[str, list[dict]], details: dict) -> dict:
-    """Write ``manifest.json`` (no timestamps: the same export twice is byte-identical) and return it."""
+    """Write ``manifest.json`` and return it. Its one timestamp, ``exported_at``, comes with ``details``
+    (from ``export``), so the same records exported twice still give byte-identical files."""
     files = {p.relative_to(folder).as_posix(): sha256_file(p) for p in sorted(folder.rglob("*")) if p.is_file()}
     manifest = dict(details, counts={name: label_counts(records) for name, records in splits.items()}, files=files)
     with open(folder / MANIFEST, "w", encoding="utf-8", newline="\n") as f:
@@ -270,7 +272,9 @@ def export_records(records: list[dict], out: str | Path, *, fmt: str, split: boo
                    provenance: dict | None = None, overwrite: bool = False) -> dict:
     """Write ``records`` in format ``fmt`` under the folder ``out`` with ``manifest.json``; returns the manifest.
 
-    ``provenance`` (filters, project, schema hash, model run) is copied into the manifest as is.
+    ``provenance`` (filters, project, schema hash, model run, ``exported_at``/``exported_by``, the store's
+    part of ``label_state``) is copied into the manifest as is; ``exported_at`` and ``exported_by`` are
+    null without it. ``label_state`` always carries the fingerprint of the exported labels.
     """
     if fmt not in EXPORTERS:
         raise ValueError(f"format: expected one of {sorted(EXPORTERS)}, got {fmt!r}")
@@ -283,9 +287,10 @@ def export_records(records: list[dict], out: str | Path, *, fmt: str, split: boo
     staging = _staging_dir(out, overwrite=overwrite)
     try:
         format_counts = write_format(fmt, splits, staging, options)
-        details = dict(provenance or {}, format=fmt, format_counts=format_counts, code_version=code_version(),
-                       split={"seed": seed, "ratios": dict(ratios), "stratified_by": "intent",
-                              "grouped_by": "conversation_id"} if split else None,
+        split_rule = {"seed": seed, "ratios": dict(ratios), "stratified_by": "intent",
+                      "grouped_by": "conversation_id"} if split else None
+        details = dict(_identity(ordered, provenance), format=fmt, format_counts=format_counts, split=split_rule,
+                       code_version=code_version(),
                        tokenizer=(options.tokenizer or DEFAULT_TOKENIZER) if EXPORTERS[fmt].token_level else None)
         manifest = build_manifest(staging, splits, details)
         _publish(staging, out)
@@ -293,6 +298,15 @@ def export_records(records: list[dict], out: str | Path, *, fmt: str, split: boo
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return manifest
+
+
+def _identity(records: list[dict], provenance: dict | None) -> dict:
+    """``provenance`` plus what ties the export to its data state: ``exported_at``/``exported_by`` (null
+    when the caller does not say) and ``label_state``, the records' fingerprint with the store's part."""
+    provenance = dict(provenance or {})
+    store_part = provenance.pop("label_state", None) or {}
+    return {"exported_at": None, "exported_by": None, **provenance,
+            "label_state": {**records_label_state(records), **store_part}}
 
 
 def _staging_dir(out: Path, *, overwrite: bool) -> Path:
@@ -342,26 +356,31 @@ def export(db, out: str | Path, *, fmt: str, project: str = "default", filters: 
     labelled = annotations.effective_labels(db, project)
     frame = filter_labelled(labelled, filters, predictions)
     schema = labels.get_schema(db, project)
+    records = frame_to_records(frame, predictions, run_id)
     # Every labelled turn, filtered or not, can be quoted in an exported turn's context: the chat export
     # weighs each quoted response by its own fit judgement.
     history = tuple(frame_to_records(labelled, predictions, run_id)) if fmt == "chat" else ()
     options = ExportOptions(**{**asdict(options or ExportOptions()), "schema": schema, "history": history})
     if seed is None:
         seed = (labels.get_project(db, project) or {}).get("seed", 0)
+    exported_at = export_time()
     provenance = {"project": project, "filters": filters.to_dict(), "schema_hash": labels.schema_hash(db, project),
-                  "model_run": run_id}
-    manifest = export_records(frame_to_records(frame, predictions, run_id), out, fmt=fmt, split=split, seed=seed,
-                              ratios=ratios, options=options, provenance=provenance, overwrite=overwrite)
+                  "model_run": run_id, "exported_at": iso_utc(exported_at), "exported_by": exported_by,
+                  "label_state": store_label_state(db, project, frame)}
+    manifest = export_records(records, out, fmt=fmt, split=split, seed=seed, ratios=ratios, options=options,
+                              provenance=provenance, overwrite=overwrite)
     export_id = uuid.uuid4().hex
-    db.write(_record_export, export_id, project, fmt, filters, manifest, str(Path(out).resolve()), exported_by)
+    db.write(_record_export, export_id, project, fmt, filters, manifest, str(Path(out).resolve()), exported_by,
+             exported_at.replace(tzinfo=None))
     return ExportResult(export_id=export_id, out=Path(out), manifest=manifest)
 
 
-def _record_export(con, export_id, project, fmt, filters, manifest, out_path, exported_by) -> None:
-    con.execute("INSERT INTO exports (export_id, project, format, filters, manifest, out_path, exported_by) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+def _record_export(con, export_id, project, fmt, filters, manifest, out_path, exported_by, exported_at) -> None:
+    """The ``exports`` row, stamped with the manifest's own ``exported_at`` (naive UTC, like annotations)."""
+    con.execute("INSERT INTO exports (export_id, project, format, filters, manifest, out_path, exported_by, "
+                "exported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [export_id, project, fmt, json.dumps(filters.to_dict(), sort_keys=True),
-                 json.dumps(manifest, sort_keys=True, ensure_ascii=False), out_path, exported_by])
+                 json.dumps(manifest, sort_keys=True, ensure_ascii=False), out_path, exported_by, exported_at])
 
 
 def list_exports(db, project: str = "default") -> list[dict]:
