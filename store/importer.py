@@ -23,6 +23,7 @@ from store.db import register_table
 
 from store import labels as label_schema
 from store.readers import ReadResult, read_files
+from store.import_corrections import note_changed_corrections, store_corrections
 from store.import_schema import check_labels_against_schema
 from store.records import Problem, content_hash, has_labels
 
@@ -174,6 +175,7 @@ def _write_import(con, records, origins, project, role, strict_schema, imported_
         register_table(con, "incoming_labels", _labels_table(labelled, report.import_id, role))
         con.execute("INSERT INTO imported_labels SELECT * FROM incoming_labels")
         con.unregister("incoming_labels")
+    store_corrections(con, records, origins, project, role, report.import_id, imported_by, report)
     con.execute(
         "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, current_timestamp)",
         [report.import_id, project, report.files, role, len(records), report.n_duplicates, imported_by],
@@ -211,6 +213,7 @@ def _drop_existing(con, records, origins, project, role, report):
         else:
             keep.append(record)
             keep_origins.append(origin)
+    note_changed_corrections(con, [(r, o) for r, o, turn_project in matched if turn_project == project], report)
     return keep, keep_origins, _split_relabels(con, matched, project, role, report)
 
 

@@ -20,6 +20,8 @@ TURN_FIELDS = (
     "intents", "entities", "sentiment", "aligned", "meta",
 )
 LABEL_FIELDS = ("intents", "entities", "sentiment", "aligned")
+# Every field a native record may hold: the exports add a reviewer's corrected response when there is one.
+RECORD_FIELDS = TURN_FIELDS + ("corrected_response",)
 # Format characters that have no business in a name: a byte-order mark and bidi overrides (which make a
 # label display as another). Joiners (U+200C/U+200D) stay allowed: Persian words and emoji need them.
 INVISIBLE_FORMAT = frozenset("\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -227,7 +229,8 @@ def _parse_turn_index(value: Any) -> int | None:
 
 
 def normalize_turn(obj: Any) -> dict:
-    """Validate one native record and return it with every field present and typed.
+    """Validate one native record and return it with every field present and typed
+    (``corrected_response`` only when the record has one).
 
     Only ``text`` is required. Raises ``RecordError`` naming the first bad field.
     """
@@ -250,6 +253,9 @@ def normalize_turn(obj: Any) -> dict:
         "aligned": _parse_aligned(obj.get("aligned")),
         "meta": meta,
     }
+    corrected = _as_str(obj.get("corrected_response"), "corrected_response")
+    if corrected:   # only when given: the exports write it only then, and records without one stay as they were
+        record["corrected_response"] = corrected
     return record
 
 
@@ -271,7 +277,7 @@ def expand_conversation(obj: Any) -> list[dict]:
         if turn["speaker"] == "user":
             nxt = turns[i + 1] if i + 1 < len(turns) else None
             response = nxt["text"] if isinstance(nxt, dict) and nxt.get("speaker") == "assistant" else None
-            rec = {k: turn[k] for k in TURN_FIELDS if k in turn and k not in ("context", "response")}
+            rec = {k: turn[k] for k in RECORD_FIELDS if k in turn and k not in ("context", "response")}
             rec.update(conversation_id=conv_id, turn_index=i, context=list(history), response=response)
             rec.setdefault("id", f"{conv_id}:{i}")
             records.append(rec)
