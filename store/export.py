@@ -25,6 +25,7 @@ import pandas as pd
 from store.export_manifest import export_time, iso_utc, records_label_state, store_label_state
 from store.formats import EXPORTERS, UNSPLIT, ExportOptions, write_format
 from store.formats.common import is_multi_label, sort_records
+from store.formats.schema_yaml import write_schema_yaml
 from store.formats.words import DEFAULT_TOKENIZER
 
 LABEL_SOURCES = ("adjudicated", "human", "imported")
@@ -270,7 +271,8 @@ def build_manifest(folder: Path, splits: dict[str, list[dict]], details: dict) -
 def export_records(records: list[dict], out: str | Path, *, fmt: str, split: bool = False, seed: int = 0,
                    ratios: dict[str, float] = DEFAULT_RATIOS, options: ExportOptions | None = None,
                    provenance: dict | None = None, overwrite: bool = False) -> dict:
-    """Write ``records`` in format ``fmt`` under the folder ``out`` with ``manifest.json``; returns the manifest.
+    """Write ``records`` in format ``fmt`` under the folder ``out`` with ``schema.yaml`` (the label schema,
+    ``options.schema``) and ``manifest.json``; returns the manifest.
 
     ``provenance`` (filters, project, schema hash, model run, ``exported_at``/``exported_by``, the store's
     part of ``label_state``) is copied into the manifest as is; ``exported_at`` and ``exported_by`` are
@@ -287,10 +289,11 @@ def export_records(records: list[dict], out: str | Path, *, fmt: str, split: boo
     staging = _staging_dir(out, overwrite=overwrite)
     try:
         format_counts = write_format(fmt, splits, staging, options)
+        schema_file = write_schema_yaml(staging, options.schema, ordered)   # init --schema restores the labels
         split_rule = {"seed": seed, "ratios": dict(ratios), "stratified_by": "intent",
                       "grouped_by": "conversation_id"} if split else None
         details = dict(_identity(ordered, provenance), format=fmt, format_counts=format_counts, split=split_rule,
-                       code_version=code_version(),
+                       schema_file=schema_file, code_version=code_version(),
                        tokenizer=(options.tokenizer or DEFAULT_TOKENIZER) if EXPORTERS[fmt].token_level else None)
         manifest = build_manifest(staging, splits, details)
         _publish(staging, out)

@@ -99,7 +99,7 @@ def test_manifest_hashes_counts_provenance_and_the_export_is_recorded(filled, tm
     result = export(filled, tmp_path / "out", fmt="conll", split=True, seed=3, exported_by="ana")
     manifest = json.loads((result.out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest == result.manifest
-    assert set(manifest["files"]) == {"train.conll", "validation.conll", "test.conll"}
+    assert set(manifest["files"]) == {"train.conll", "validation.conll", "test.conll", "schema.yaml"}
     for name, digest in manifest["files"].items():
         assert hashlib.sha256((result.out / name).read_bytes()).hexdigest() == digest
     assert manifest["model_run"] == "run1" and manifest["schema_hash"] == labels.schema_hash(filled, "default")
@@ -134,7 +134,7 @@ def test_an_existing_folder_is_replaced_only_when_it_is_an_earlier_export(filled
     with pytest.raises(FileExistsError):
         export(filled, tmp_path / "out", fmt="rasa")
     export(filled, tmp_path / "out", fmt="rasa", overwrite=True)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["data.yml", "manifest.json"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["data.yml", "manifest.json", "schema.yaml"]
     assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
 
 
