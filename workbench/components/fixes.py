@@ -1,8 +1,10 @@
-"""One-click fixes on the analyst pages: relabel to the suggestion, confirm the given label, send to review.
+"""One-click fixes on the analyst pages: relabel to the suggestion, relabel to any label the analyst picks,
+confirm the given label, send to review.
 
 A fix is an ``adjudicate`` annotation by the analyst: it becomes the turn's gold label and the earlier
 labels stay in the history. Each button is drawn under a line saying exactly what it stores; values are
-user text, so they go through ``st.text`` and button labels stay fixed strings.
+user text, so they go through ``st.text`` and button labels stay fixed strings. No button is primary:
+the model's suggestion is often wrong (or "(none)"), so none of the choices is drawn as the expected one.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import uuid
 import pandas as pd
 import streamlit as st
 
-from store import analysis, annotations
+from store import analysis, annotations, labels
 from workbench.components.analysis import flash
 
 OUTSIDE = "O"     # the entity label of "no entity here" in label-error rows
@@ -142,18 +144,94 @@ def fix_preview(current: dict, field: str, given, suggested) -> list[str]:
             "Send to review: flags the turn for the adjudication queue; labels unchanged"]
 
 
+def choice_options(schema: dict, field: str) -> list:
+    """What a free relabel of ``field`` can write: any of the schema's labels (an entity span can also be
+    removed, "O"), a response fit aligned or misaligned."""
+    if field == "aligned":
+        return [True, False]
+    if field == "entity":
+        return [*schema["entities"], OUTSIDE]
+    return list(schema["intents" if field == "intent" else "sentiments"])
+
+
+def choice_text(field: str):
+    """How the options read in the select box (option text, never a widget label)."""
+    def text(option) -> str:
+        if field == "entity" and option == OUTSIDE:
+            return "no entity here (remove the span)"
+        return _describe(option, field)
+    return text
+
+
+def chosen_value(field: str, given, choice):
+    """The value a chosen label stands for: on an entity row, the row's span with the chosen type."""
+    if choice is None or field != "entity":
+        return choice
+    return {"start": int(given["start"]), "end": int(given["end"]), "label": choice}
+
+
+def chosen_refusal(current: dict, field: str, given, value) -> str | None:
+    """Why the chosen label cannot be written (None: it can): nothing chosen, the given label itself
+    (that is Confirm), or what ``relabel_refusal`` turns away."""
+    if value is None:
+        return "choose a label first"
+    same = value.get("label") == given.get("label") if field == "entity" else value == given
+    if same:
+        return "that is the given label (Confirm keeps it)"
+    return relabel_refusal(current, field, given, value)
+
+
+def apply_choice(db, user, project: str, *, turn_id: str, field: str, given, choice_key: str) -> None:
+    """Relabel to the label chosen in the select box, read on click (checked again: labels may have changed)."""
+    value = chosen_value(field, given, st.session_state.get(choice_key))
+    current = analysis.current_labels(db, project, [turn_id]).get(turn_id) or {}
+    refusal = chosen_refusal(current, field, given, value)
+    if refusal:
+        flash("error", f"{turn_id}: not relabelled: {refusal}.")
+        return
+    apply_fix(db, user, project, turn_id=turn_id, field=field, given=given, value=value, action="relabel")
+
+
+def choice_row(db, user, project: str, current: dict, *, turn_id: str, field: str, given, key: str) -> None:
+    """A select box of every label the field can take and a button writing the chosen one in place: the
+    way to a label the model does not suggest (or when it suggests none), without a round through review.
+    The choice is forgotten when another row is shown, so it never lands on a turn it was not made for."""
+    choice_key, row = f"{key}_choice", (turn_id, _describe(given, field))
+    if st.session_state.get(f"{key}_choice_row") != row:
+        st.session_state.pop(choice_key, None)
+        st.session_state[f"{key}_choice_row"] = row
+    options = choice_options(labels.get_schema(db, project), field)
+    left, right = st.columns([2, 1], vertical_alignment="bottom")
+    choice = left.selectbox("Relabel to a label you choose", options, index=None, key=choice_key,
+                            format_func=choice_text(field), placeholder="Choose a label")
+    value = chosen_value(field, given, choice)
+    refusal = chosen_refusal(current, field, given, value)
+    if refusal:
+        st.text(f"Relabel to the chosen label: off: {refusal}")
+    elif field == "entity":
+        st.text(f"Relabel to the chosen label: entity span {_describe(given)} -> {_describe(value)}")
+    else:
+        after = _stored_text(_labels_with(current, field, given, value), field)
+        st.text(f"Relabel to the chosen label: {PREVIEW_NAMES[field]} {_stored_text(current, field)} -> {after}")
+    right.button("Relabel to the chosen label", key=f"{key}_relabel_chosen", disabled=refusal is not None,
+                 on_click=apply_choice, args=(db, user, project),
+                 kwargs=dict(turn_id=turn_id, field=field, given=given, choice_key=choice_key))
+
+
 def fix_buttons(db, user, project: str, *, turn_id: str, field: str, given, suggested, key: str) -> None:
     """Relabel to the suggestion / confirm the given label / send to review: one click each, under a line
-    per button saying what it will store (button labels stay fixed strings: values are user text)."""
+    per button saying what it will store (button labels stay fixed strings: values are user text); then
+    relabel to any label of the schema (``choice_row``). All neutral buttons: see the module docstring."""
     current = analysis.current_labels(db, project, [turn_id]).get(turn_id) or {}
     for line in fix_preview(current, field, given, suggested):
         st.text(line)
     common = dict(turn_id=turn_id, field=field, given=given, value=suggested)
     left, middle, right = st.columns(3)
-    left.button("Relabel to the suggestion", key=f"{key}_relabel", type="primary",
+    left.button("Relabel to the suggestion", key=f"{key}_relabel",
                 disabled=relabel_refusal(current, field, given, suggested) is not None,
                 on_click=apply_fix, args=(db, user, project), kwargs={**common, "action": "relabel"})
     middle.button("Confirm the given label", key=f"{key}_confirm",
                   on_click=apply_fix, args=(db, user, project), kwargs={**common, "action": "confirm"})
     right.button("Send to review", key=f"{key}_review",
                  on_click=apply_fix, args=(db, user, project), kwargs={**common, "action": "review"})
+    choice_row(db, user, project, current, turn_id=turn_id, field=field, given=given, key=key)
