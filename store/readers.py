@@ -6,17 +6,23 @@ be rejected before a single row is written (all or nothing). Pure Python plus py
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from store.records import Problem, RecordError, aligned_from_cell, expand_conversation, normalize_turn
+from store.records import (RECORD_FIELDS, Problem, RecordError, aligned_from_cell, expand_conversation,
+                           normalize_turn)
 
 MAX_LINE_BYTES = 1 << 20  # 1 MiB: a dialog turn is never this long; a 10 MB line is a broken file
 FORMATS = ("auto", "jsonl", "csv", "parquet")
 LIST_COLUMNS = ("context", "intents", "entities", "meta")
+FLAT_FIELDS = RECORD_FIELDS + ("turns",)                # "turns" makes a record a whole conversation
+CONVERSATION_FIELDS = ("conversation_id", "turns")
+CONVERSATION_TURN_FIELDS = RECORD_FIELDS + ("speaker",)
 
 
 @dataclass
@@ -27,6 +33,8 @@ class ReadResult:
     origins: list[tuple[str, int]] = field(default_factory=list)  # (file, line) per record
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # converted but worth telling (e.g. UTF-16 offsets fixed)
+    kept_fields: Counter = field(default_factory=Counter)      # unknown field -> records it went to meta in
+    dropped_fields: Counter = field(default_factory=Counter)   # unknown conversation-level field -> records
 
     @property
     def ok(self) -> bool:
@@ -68,7 +76,81 @@ def read_files(paths: list[str | Path], *, fmt: str = "auto") -> ReadResult:
             _add_object(result, name, line, obj)
         if len(result.records) == before and not any(p.file == name for p in result.problems):
             result.problems.append(Problem(name, 0, "", "the file holds no turns"))
+        _report_unknown_fields(result, name)
     return result
+
+
+def _report_unknown_fields(result: ReadResult, name: str) -> None:
+    """One warning per file for the fields it had that Concord does not know (counted per record)."""
+    def listed(counts: Counter) -> str:
+        return ", ".join(f"{key!r} ({n} record{'s' if n != 1 else ''})" for key, n in counts.most_common())
+
+    if result.kept_fields:
+        result.warnings.append(f"{name}: fields Concord does not know were kept under meta: {listed(result.kept_fields)}")
+    if result.dropped_fields:
+        result.warnings.append(f"{name}: conversation-level fields Concord does not know were not imported: "
+                               f"{listed(result.dropped_fields)}")
+    result.kept_fields, result.dropped_fields = Counter(), Counter()
+
+
+def misspelt_field(key: str, known: tuple[str, ...]) -> str | None:
+    """The known field ``key`` probably misspells ("intnets", "Text", "conversationId"), or None.
+
+    A close difflib match counts only when it is word for word close: "turn_id" and "response_id" are
+    fields of their own (0.82 and 0.84 alike to "turn_index" and "response"), not slips."""
+    def folded(name: str) -> str:
+        return "".join(ch for ch in name.casefold() if ch.isalnum())
+
+    if key in known:
+        return None
+    same = [name for name in known if folded(name) == folded(key)]
+    if same:
+        return same[0]
+    match = difflib.get_close_matches(key.casefold(), known, n=1, cutoff=0.8)
+    if not match:
+        return None
+    words, target = key.casefold().split("_"), match[0].split("_")
+    if len(words) != len(target):
+        return None
+    close = all(difflib.SequenceMatcher(None, a, b).ratio() >= 0.6 for a, b in zip(words, target))
+    return match[0] if close else None
+
+
+def _typo_problems(keys, known: tuple[str, ...], prefix: str = "") -> list[tuple[str, str]]:
+    return [(prefix + key, f"unknown field {key!r}; did you mean {meant!r}?")
+            for key in keys if isinstance(key, str) and (meant := misspelt_field(key, known))]
+
+
+def _record_typos(obj: dict) -> list[tuple[str, str]]:
+    """(field, message) for every key of a record (or of a conversation and its turns) that looks misspelt."""
+    if "turns" not in obj:
+        return _typo_problems(obj, FLAT_FIELDS)
+    problems = _typo_problems(obj, CONVERSATION_FIELDS)
+    for i, turn in enumerate(obj["turns"] if isinstance(obj["turns"], list) else []):
+        if isinstance(turn, dict):
+            problems += _typo_problems(turn, CONVERSATION_TURN_FIELDS, f"turns[{i}].")
+    return problems
+
+
+def _keep_unknown_in_meta(raw, kept: Counter):
+    """``raw`` with the fields Concord does not know moved under ``meta`` (an empty cell or null is dropped).
+
+    They are somebody's data (a source system, a ticket number): dropping them silently loses it, and
+    keeping them as meta carries them through every export that writes meta."""
+    extra = {k: v for k, v in raw.items() if k not in RECORD_FIELDS} if isinstance(raw, dict) else {}
+    meta = raw.get("meta") if extra else None
+    if not extra or not isinstance(meta, (dict, type(None))):
+        return raw          # nothing to keep, or a meta that normalize_turn reports
+    merged = dict(meta or {})
+    for key, value in extra.items():
+        if value is None:
+            continue
+        if key in merged and merged[key] != value:
+            raise RecordError(key, f"is not a Concord field, and meta already has another {key!r}: "
+                                   "rename one of them")
+        merged[key] = value
+        kept[key] += 1
+    return {**{k: v for k, v in raw.items() if k in RECORD_FIELDS}, "meta": merged}
 
 
 def unicode_problem(obj) -> tuple[str, str] | None:
@@ -97,10 +179,17 @@ def _add_object(result: ReadResult, name: str, line: int, obj) -> None:
     if bad is not None:
         result.problems.append(Problem(name, line, *bad))
         return
+    typos = _record_typos(obj) if isinstance(obj, dict) else []
+    if typos:
+        result.problems.extend(Problem(name, line, where, message) for where, message in typos)
+        return
+    conversation = isinstance(obj, dict) and "turns" in obj
     try:
-        raws = expand_conversation(obj) if isinstance(obj, dict) and "turns" in obj else [obj]
+        raws = expand_conversation(obj) if conversation else [obj]
+        if conversation:
+            result.dropped_fields.update(k for k in obj if k not in CONVERSATION_FIELDS)
         for raw in raws:
-            result.records.append(normalize_turn(raw))
+            result.records.append(normalize_turn(_keep_unknown_in_meta(raw, result.kept_fields)))
             result.origins.append((name, line))
     except RecordError as exc:
         result.problems.append(Problem(name, line, exc.field, exc.message))
@@ -166,6 +255,10 @@ def _jsonl_objects(data: bytes):
 def _csv_objects(text: str, path: Path):
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    typos = _typo_problems(reader.fieldnames or [], FLAT_FIELDS)
+    if typos:
+        yield from ((1, None, problem) for problem in typos)
+        return
     if not reader.fieldnames or "text" not in reader.fieldnames:
         yield 1, None, ("text", f"the header has no 'text' column (found {reader.fieldnames})")
         return
@@ -223,9 +316,15 @@ def _parquet_objects(path: Path):
     except Exception as exc:  # pyarrow raises several types for a corrupt file
         yield 0, None, ("", f"not a readable Parquet file: {exc}")
         return
+    typos = _typo_problems(table.column_names, FLAT_FIELDS)
+    if typos:
+        yield from ((0, None, problem) for problem in typos)
+        return
     if "text" not in table.column_names:
         yield 0, None, ("text", f"no 'text' column (found {table.column_names})")
         return
+    pandas_index = [name for name in table.column_names if name.startswith("__index_level_")]
+    table = table.drop_columns(pandas_index)   # the DataFrame index pandas saved: not data of the turns
     for number, row in enumerate(table.to_pylist(), start=1):
         if isinstance(row.get("aligned"), str):  # a string column, as pandas writes a CSV it read
             try:

@@ -262,7 +262,8 @@ def normalize_turn(obj: Any) -> dict:
 def expand_conversation(obj: Any) -> list[dict]:
     """Turn a conversation-level record into native user-turn records (not yet normalized).
 
-    Each user turn gets the earlier turns as context and the next assistant turn as its response.
+    Each user turn gets the earlier turns as context and the next assistant turn as its response; its
+    other keys are passed on as they are (``store.readers`` keeps unknown ones under ``meta``).
     """
     conv_id = _as_id(obj.get("conversation_id"), "conversation_id", required=True)
     turns = obj.get("turns")
@@ -277,7 +278,7 @@ def expand_conversation(obj: Any) -> list[dict]:
         if turn["speaker"] == "user":
             nxt = turns[i + 1] if i + 1 < len(turns) else None
             response = nxt["text"] if isinstance(nxt, dict) and nxt.get("speaker") == "assistant" else None
-            rec = {k: turn[k] for k in RECORD_FIELDS if k in turn and k not in ("context", "response")}
+            rec = {k: v for k, v in turn.items() if k not in ("speaker", "context", "response")}
             rec.update(conversation_id=conv_id, turn_index=i, context=list(history), response=response)
             rec.setdefault("id", f"{conv_id}:{i}")
             records.append(rec)
