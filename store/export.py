@@ -387,6 +387,7 @@ def _record_export(con, export_id, project, fmt, filters, manifest, out_path, ex
 
 
 def list_exports(db, project: str = "default") -> list[dict]:
-    """Who exported what, when (newest first)."""
-    return db.query_dicts("SELECT export_id, format, out_path, exported_by, exported_at FROM exports "
-                          "WHERE project = ? ORDER BY exported_at DESC", [project])
+    """Who exported what, when (newest first), with the start of each export's label fingerprint."""
+    return db.query_dicts("SELECT export_id, format, out_path, exported_by, exported_at, "
+                          "left(json_extract_string(manifest, '$.label_state.fingerprint'), 12) AS labels "
+                          "FROM exports WHERE project = ? ORDER BY exported_at DESC", [project])

@@ -101,3 +101,17 @@ def latest_gold_import(db, turn_ids: list[str]) -> dict | None:
         ORDER BY i.imported_at DESC, i.import_id DESC LIMIT 1""", [turn_ids])
     # imported_at is the database's current_timestamp (its session time zone), so no offset is claimed
     return dict(rows[0], imported_at=rows[0]["imported_at"].isoformat()) if rows else None
+
+
+def version_identity(manifest: dict) -> str:
+    """One line naming the export's data state (CLI summary, Export page): the label fingerprint's first
+    12 hex digits (enough to tell exports apart by eye; the manifest keeps all 64), the newest annotation
+    included and when and by whom it was exported. Older manifests lack these fields: they read unknown."""
+    state = manifest.get("label_state") or {}
+    parts = [f"labels {(state.get('fingerprint') or 'unknown')[:12]}"]
+    latest = state.get("latest_annotation")
+    if latest:
+        parts.append(f"up to annotation {latest['annotation_id']} of {latest['created_at']}")
+    by = f" by {manifest['exported_by']}" if manifest.get("exported_by") else ""
+    parts.append(f"exported {manifest.get('exported_at') or 'at an unknown time'}{by}")
+    return ", ".join(parts)

@@ -19,8 +19,9 @@ def _csv(value: str) -> tuple[str, ...]:
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "export", help="export labelled turns as a training set (with manifest.json)",
-        description="Write the labelled turns that pass the filters to the folder --out, in --format, with a "
-                    "manifest (counts, filters, schema hash, model run, code version, sha256 of each file).",
+        description="Write the labelled turns that pass the filters to --out in --format, with schema.yaml (for "
+                    "`concord init --schema`) and a manifest: counts, filters, schema hash, model run, code version, "
+                    "file sha256s, when and by whom, a fingerprint of the exported labels.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--format", required=True, choices=FORMATS, dest="fmt", help="output format")
     p.add_argument("--out", required=True, help="output folder (must be new or empty, or an earlier export with --force)")
@@ -68,6 +69,7 @@ def _ratios(text: str) -> dict[str, float]:
 
 def run_export(args) -> int:
     from store.export import ExportFilters, export
+    from store.export_manifest import version_identity
     from store.formats import ExportOptions
     from workbench.commands_data import open_db
 
@@ -94,5 +96,7 @@ def run_export(args) -> int:
     for key, value in sorted(result.manifest["format_counts"].items()):
         if key != "rows":
             print(f"  {key}: {value}")
+    print(f"  version: {version_identity(result.manifest)}")
+    print(f"  schema: {result.out / result.manifest['schema_file']}")
     print(f"  manifest: {result.out / 'manifest.json'}")
     return 0

@@ -6,7 +6,8 @@ in ``<db stem>-exports/`` (shown on the page): the server's working directory is
 ``concord serve`` happened to be started, so exports there were hard to find and mixed across
 databases. The export just made and every earlier export still on disk can be downloaded as a zip.
 Nothing from dialog text is shown here (counts, label names, paths and the manifest only); the
-manifest is rendered with ``st.code``, never as Markdown.
+manifest is rendered with ``st.code``, never as Markdown. Each export shows its version identity (the
+start of its label fingerprint, when and by whom), so exports of different data states can be told apart.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import streamlit as st
 
 from store import labels, users
 from store.export import LABEL_SOURCES, MANIFEST, ExportFilters, export, list_exports
+from store.export_manifest import version_identity
 from store.formats import EXPORTERS, ExportOptions
 from workbench import runtime
 
@@ -136,6 +138,8 @@ def render_last_export() -> None:
                            for name, c in manifest["counts"].items()}).T
     st.success(f"Exported {int(counts['turns'].sum())} turns.")  # md-safe: a count
     st.text(f"Folder: {folder}")
+    # which data state this is: an old export's labels can be told apart from today's by this line
+    st.text(f"Version: {version_identity(manifest)}")
     st.dataframe(counts)
     st.code(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True), language="json")
     if (folder / MANIFEST).is_file():
@@ -157,6 +161,7 @@ def render_earlier(db, project: str) -> None:
         return
     choice = st.selectbox("Download an earlier export", list(present), key="export_earlier",
                           format_func=lambda i: f"{str(present[i]['exported_at'])[:16]}  {present[i]['format']}  "
+                                                f"labels {present[i]['labels'] or '?'}  "
                                                 f"{Path(present[i]['out_path']).name}")
     folder = Path(present[choice]["out_path"])
     st.download_button("Download the chosen export (.zip)", data=lambda: _zip(folder), file_name=f"{folder.name}.zip",
