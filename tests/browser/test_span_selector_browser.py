@@ -2,7 +2,8 @@
 prints the spans Python received, and Debian's chromium drives it with a real mouse and keyboard.
 
 What it guards: a real double-click selects a word (the DOM must not be rebuilt under the mouse
-between the two clicks, or the browser fires no dblclick).
+between the two clicks, or the browser fires no dblclick); the caret moves by visible character
+(grapheme cluster) and by dictionary word in Chinese. Offsets Python receives must be code points that cut no cluster.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import regex
 import serving
 from serving import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
@@ -24,7 +26,6 @@ TEXTS = {
     "words": "book a flight to Chengdu tomorrow",
     "zh": "我想订明天从成都到北京的机票",
     "emoji": "👩\u200d👩\u200d👧 met 🇫🇷 cafe\u0301 friends",
-    "long": ("word " * 1200).strip(),
 }
 ENTITY_TYPES = ["city", "person", "thing"]
 APP = '''
@@ -97,7 +98,8 @@ def python_spans(page, expected_count: int) -> list[dict]:
 
     code = page.locator("code").filter(has_text="PY_SPANS=")
     expect(code).to_have_count(1, timeout=10_000)
-    pattern = r"PY_SPANS=\[\]" if expected_count == 0 else r"PY_SPANS=\[\{.*\}\]"
+    spans = ", ".join([r"\{[^}]*\}"] * expected_count)
+    pattern = r"PY_SPANS=\[" + spans + r"\]"
     expect(code).to_have_text(re.compile(pattern), timeout=10_000)
     spans = json.loads(code.inner_text().split("PY_SPANS=", 1)[1])
     assert len(spans) == expected_count, spans
@@ -110,13 +112,18 @@ def press(page, *keys: str) -> None:
         page.wait_for_timeout(60)
 
 
+def grapheme_boundaries(text: str) -> set[int]:
+    """Code-point offsets where a user-perceived character starts or the text ends (regex's \\X)."""
+    return {m.start() for m in regex.finditer(r"\X", text)} | {len(text)}
+
+
 def center_of(page, index: int) -> tuple[float, float]:
     box = page.locator(f".cc-ch[data-i='{index}']").bounding_box()
     return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
 
 
 # -- mouse ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("case, inside, word", [("words", 19, "Chengdu")])
+@pytest.mark.parametrize("case, inside, word", [("words", 19, "Chengdu"), ("zh", 7, "成都")])
 def test_a_real_double_click_selects_the_word_under_the_mouse(open_case, case, inside, word):
     page = open_case(case)
     page.mouse.dblclick(*center_of(page, inside))
@@ -125,3 +132,77 @@ def test_a_real_double_click_selects_the_word_under_the_mouse(open_case, case, i
     [span] = python_spans(page, 1)
     text = TEXTS[case]
     assert text[span["start"]:span["end"]] == word and span["label"] == "city"
+
+
+def test_a_mouse_drag_snaps_to_whole_characters(open_case):
+    """Pressing inside the family emoji and dragging over "met": the emoji is taken whole."""
+    page = open_case("emoji")
+    family = page.locator(".cc-ch[data-i='0']").bounding_box()
+    end_x, end_y = center_of(page, TEXTS["emoji"].index("met") + 2)
+    page.mouse.move(family["x"] + family["width"] * 0.45, family["y"] + family["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(end_x + 3, end_y, steps=4)
+    page.mouse.up()
+    press(page, "3")
+    [span] = python_spans(page, 1)
+    text = TEXTS["emoji"]
+    assert {span["start"], span["end"]} <= grapheme_boundaries(text), span
+    assert text[span["start"]:span["end"]] in ("👩\u200d👩\u200d👧 met", " met")
+
+
+# -- keyboard ---------------------------------------------------------------------------------------
+def test_shift_arrow_selects_whole_grapheme_clusters_as_code_points(open_case):
+    page = open_case("emoji")
+    text = TEXTS["emoji"]
+    press(page, "Home", "Shift+ArrowRight", "1")
+    [family] = python_spans(page, 1)
+    assert (family["start"], family["end"]) == (0, 5) and text[0:5] == "👩\u200d👩\u200d👧"
+    flag = text.index("🇫🇷")
+    press(page, *["ArrowRight"] * 5, "Shift+ArrowRight", "2")                 # past " met ", then the flag
+    spans = python_spans(page, 2)
+    assert {"start": flag, "end": flag + 2, "label": "person"} in spans
+    accent = text.index("cafe\u0301") + 3
+    press(page, "ArrowRight", "ArrowRight", "ArrowRight", "ArrowRight", "Shift+ArrowRight", "3")
+    spans = python_spans(page, 3)
+    assert {"start": accent, "end": accent + 2, "label": "thing"} in spans        # e + combining acute
+
+
+def test_ctrl_shift_arrow_selects_a_chinese_word_not_the_clause(open_case):
+    page = open_case("zh")
+    text = TEXTS["zh"]
+    press(page, "Home", "Control+Shift+ArrowRight", "1")
+    [first] = python_spans(page, 1)
+    assert text[first["start"]:first["end"]] == "我想"
+    press(page, "Control+ArrowRight", "Control+ArrowRight", "Control+ArrowRight",
+          "Control+Shift+ArrowRight", "2")                                     # 订 明天 从 | 成都
+    spans = python_spans(page, 2)
+    assert {"start": 6, "end": 8, "label": "person"} in spans and text[6:8] == "成都"
+    press(page, "End", "Control+Shift+ArrowLeft", "3")
+    spans = python_spans(page, 3)
+    assert {"start": len(text) - 2, "end": len(text), "label": "thing"} in spans   # 机票
+
+
+@pytest.mark.parametrize("segmenter", ["Intl.Segmenter", "fallback"])
+def test_the_text_model_counts_code_points_with_and_without_intl_segmenter(browser, segmenter):
+    """text.js alone: cluster and word moves in code points, also where Intl.Segmenter is missing."""
+    page = browser.new_page()
+    if segmenter == "fallback":
+        page.add_init_script("delete Intl.Segmenter;")
+    page.goto("about:blank")
+    page.add_script_tag(content=(REPO / "workbench/components/span_selector/text.js").read_text(encoding="utf-8"))
+    text = TEXTS["emoji"]
+    moves = page.evaluate("""([text, inMet]) => {
+        const m = new TextModel(text), steps = [];
+        for (let i = 0; i < m.length; i = m.nextChar(i)) steps.push(i);
+        return {steps, back: m.prevChar(m.length), word: m.nextWord(0), wordBack: m.prevWord(m.length),
+                dbl: m.wordAt(inMet), zh: m.nextWord.call(new TextModel("订单12345 退款"), 0),
+                segmenter: typeof Intl.Segmenter};
+    }""", [text, text.index("met") + 1])                              # a code point in "met"
+    page.close()
+    assert moves["steps"] == sorted(grapheme_boundaries(text) - {len(text)})
+    assert moves["back"] == len(text) - 1
+    assert text[moves["word"] - 3:moves["word"]] == "met"                   # the emoji is no word
+    assert text[moves["wordBack"]:] == "friends"
+    assert text[slice(*moves["dbl"])] == "met"
+    assert moves["zh"] == (1 if segmenter == "fallback" else 2)            # 订 alone, or ICU's 订单
+    assert moves["segmenter"] == ("undefined" if segmenter == "fallback" else "function")

@@ -1,8 +1,9 @@
 // Concord span selector: entity spans over one turn's text, chosen by mouse or keyboard.
 //
-// Offsets are Unicode code points (Python str indices), never UTF-16 units: the text is split with
-// Array.from, which yields whole code points, and every index below counts those. User text is only
-// ever written with textContent, never innerHTML.
+// Offsets are Unicode code points (Python str indices), never UTF-16 units: text.js (concatenated
+// before this file) splits the text into code points and grapheme clusters, and every index below
+// counts code points. The text is drawn one node per cluster, so the mouse can only land between
+// whole characters. User text is only ever written with textContent, never innerHTML.
 //
 // Python passes `data` = {form_id, text, spans, spans_rev, entity_types, suggested_spans,
 // sentiment_keys, alignment_keys, command_keys, focus_targets, global_keys, applied_seq}
@@ -15,7 +16,6 @@
 const FORMS = new Map(); // form_id -> {spans, rev, caret, anchor}: survives re-invocations of a form
 const COLORS = ["#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2", "#65a30d",
   "#dc2626", "#4f46e5", "#0d9488"];
-const WORD = /[\p{L}\p{N}_]/u;
 const LOG_KEEP = 64;
 const DEFER_MAX_MS = 5000; // the longest a "/" waits for a pending rerun (a loaded server is slow) before focusing anyway
 // Only the selector mounted last owns the keyboard: while Streamlit swaps turns the old one can
@@ -52,26 +52,6 @@ function isEditable(el) {
   return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || el.isContentEditable;
 }
 
-function wordBounds(chars, i) {
-  if (!WORD.test(chars[i] || "")) return [i, i + 1];
-  let a = i, b = i + 1;
-  while (a > 0 && WORD.test(chars[a - 1])) a--;
-  while (b < chars.length && WORD.test(chars[b])) b++;
-  return [a, b];
-}
-
-function wordJump(chars, caret, dir) {
-  let i = caret;
-  if (dir < 0) {
-    while (i > 0 && !WORD.test(chars[i - 1])) i--;
-    while (i > 0 && WORD.test(chars[i - 1])) i--;
-  } else {
-    while (i < chars.length && !WORD.test(chars[i])) i++;
-    while (i < chars.length && WORD.test(chars[i])) i++;
-  }
-  return i;
-}
-
 function colorOf(types, label) {
   const k = types.indexOf(label);
   return COLORS[(k < 0 ? types.length : k) % COLORS.length];
@@ -84,36 +64,39 @@ function el(tag, cls, text) {
   return node;
 }
 
-function renderText(box, chars, st, cfg) {
-  // Builds one node per character plus an end node; returns them, indexed by code point. Caret and
-  // selection are painted later by `paintSelection`, so they can change without a rebuild.
-  const sugg = cfg.suggested_spans || [];
+function coveringRange(spans, a, b) {
+  // Spans that overlap code points a..b (one cluster), innermost (shortest) first.
+  return spans.filter((s) => s.start < b && a < s.end).sort((x, y) => (x.end - x.start) - (y.end - y.start));
+}
+
+function renderCluster(model, [a, b], st, cfg) {
   const types = cfg.entity_types || [];
-  const frag = document.createDocumentFragment();
-  const nodes = [];
-  const tags = new Map();
-  for (const s of st.spans) tags.set(s.end - 1, [...(tags.get(s.end - 1) || []), s.label]);
-  for (let i = 0; i < chars.length; i++) {
-    const ch = el("span", "cc-ch", chars[i]);
-    ch.dataset.i = String(i);
-    const cover = covering(st.spans, i);
-    if (cover.length) {
-      ch.classList.add("cc-in");
-      ch.style.setProperty("--cc-bg", colorOf(types, cover[0].label) + "2e");
-      const stack = cover.slice(1).map((s, k) => `0 ${2 * (k + 1) + 1}px 0 ${colorOf(types, s.label)}`);
-      ch.style.setProperty("--cc-stack", stack.length ? stack.join(", ") : "none");
-      if (cover.some((s) => s.start === i)) ch.classList.add("cc-first");
-      if (cover.some((s) => s.end === i + 1)) ch.classList.add("cc-last");
-    }
-    if (tags.has(i)) ch.dataset.tag = tags.get(i).join(" · ");
-    if (sugg.some((s) => s.start <= i && i < s.end)) ch.classList.add("cc-sug");
-    nodes.push(ch);
-    frag.appendChild(ch);
+  const ch = el("span", "cc-ch", model.chars.slice(a, b).join(""));
+  ch.dataset.i = String(a);
+  ch.dataset.end = String(b);
+  const cover = coveringRange(st.spans, a, b);
+  if (cover.length) {
+    ch.classList.add("cc-in");
+    ch.style.setProperty("--cc-bg", colorOf(types, cover[0].label) + "2e");
+    const stack = cover.slice(1).map((s, k) => `0 ${2 * (k + 1) + 1}px 0 ${colorOf(types, s.label)}`);
+    ch.style.setProperty("--cc-stack", stack.length ? stack.join(", ") : "none");
+    if (cover.some((s) => a <= s.start && s.start < b)) ch.classList.add("cc-first");
+    if (cover.some((s) => a < s.end && s.end <= b)) ch.classList.add("cc-last");
   }
+  const tags = st.spans.filter((s) => a < s.end && s.end <= b).map((s) => s.label);
+  if (tags.length) ch.dataset.tag = tags.join(" · ");
+  if ((cfg.suggested_spans || []).some((s) => s.start < b && a < s.end)) ch.classList.add("cc-sug");
+  return ch;
+}
+
+function renderText(box, model, st, cfg) {
+  // Builds one node per grapheme cluster plus an end node; returns them, indexed by cluster. Caret
+  // and selection are painted later by `paintSelection`, so they can change without a rebuild.
+  const frag = document.createDocumentFragment();
+  const nodes = model.clusters.map((cluster) => frag.appendChild(renderCluster(model, cluster, st, cfg)));
   const end = el("span", "cc-end");
-  end.dataset.i = String(chars.length);
-  nodes.push(end);
-  frag.appendChild(end);
+  end.dataset.i = end.dataset.end = String(model.length);
+  nodes.push(frag.appendChild(end));
   box.replaceChildren(frag);
   return nodes;
 }
@@ -176,13 +159,12 @@ function renderChips(box, chars, st, cfg, remove) {
   });
 }
 
-function boundaryAt(event, chars) {
+function boundaryAt(event) {
+  // The cluster boundary nearest the pointer: the left or right edge of the character under it.
   const target = event.target.closest ? event.target.closest("[data-i]") : null;
   if (!target) return null;
-  const i = Number(target.dataset.i);
-  if (i >= chars.length) return chars.length;
   const r = target.getBoundingClientRect();
-  return event.clientX > r.left + r.width / 2 ? i + 1 : i;
+  return Number(event.clientX > r.left + r.width / 2 ? target.dataset.end : target.dataset.i);
 }
 
 // One mounted selector: its form's state, its DOM, its listeners. Methods stay small on purpose.
@@ -190,7 +172,8 @@ class Selector {
   constructor(component) {
     const { data, parentElement, setStateValue } = component;
     this.cfg = data || {};
-    this.chars = Array.from(this.cfg.text || "");
+    this.model = new TextModel(this.cfg.text || "");
+    this.chars = this.model.chars;
     this.st = formState(this.cfg);
     this.setStateValue = setStateValue;
     this.root = parentElement.querySelector(".cc-root");
@@ -219,7 +202,7 @@ class Selector {
   // and caret keys must paint, never draw: a rebuild under the mouse between the two clicks of a
   // double-click puts the second on a new node, and the browser then fires no dblclick.
   draw() {
-    this.nodes = renderText(this.textBox, this.chars, this.st, this.cfg);
+    this.nodes = renderText(this.textBox, this.model, this.st, this.cfg);
     this.painted = { sel: [0, 0], caret: null };
     renderChips(this.chips, this.chars, this.st, this.cfg, (k) => this.remove(k));
     this.root.dataset.spans = JSON.stringify(this.st.spans);
@@ -242,7 +225,7 @@ class Selector {
   }
 
   nodeOf(i) {
-    return Math.max(0, Math.min(this.nodes.length - 1, i));
+    return this.model.clusterAt[Math.max(0, Math.min(this.model.length, i))];
   }
 
   // -- spans --------------------------------------------------------------------------------------
@@ -289,7 +272,7 @@ class Selector {
 
   // -- mouse: press, drag, release; half-character boundaries like a native text selection -------
   onDown(e) {
-    const b = e.button === 0 ? boundaryAt(e, this.chars) : null;
+    const b = e.button === 0 ? boundaryAt(e) : null;
     if (b === null) return;
     e.preventDefault();
     this.dragging = true;
@@ -301,7 +284,7 @@ class Selector {
 
   onMove(e) {
     if (!this.dragging) return;
-    const b = boundaryAt(e, this.chars);
+    const b = boundaryAt(e);
     if (b === null || b === this.st.caret) return;
     this.st.caret = b;
     this.paint();
@@ -310,7 +293,7 @@ class Selector {
   onDouble(e) {
     const target = e.target.closest ? e.target.closest(".cc-ch") : null;
     if (!target) return;
-    [this.st.anchor, this.st.caret] = wordBounds(this.chars, Number(target.dataset.i));
+    [this.st.anchor, this.st.caret] = this.model.wordAt(Number(target.dataset.i));
     this.paint();
   }
 
@@ -331,10 +314,10 @@ class Selector {
 
   caretKey(e) {
     const word = e.altKey || e.ctrlKey || e.metaKey;
-    const { st, chars } = this;
+    const { st, chars, model } = this;
     switch (e.key) {
-      case "ArrowLeft": this.moveCaret(word ? wordJump(chars, st.caret, -1) : st.caret - 1, e.shiftKey); return true;
-      case "ArrowRight": this.moveCaret(word ? wordJump(chars, st.caret, 1) : st.caret + 1, e.shiftKey); return true;
+      case "ArrowLeft": this.moveCaret(word ? model.prevWord(st.caret) : model.prevChar(st.caret), e.shiftKey); return true;
+      case "ArrowRight": this.moveCaret(word ? model.nextWord(st.caret) : model.nextChar(st.caret), e.shiftKey); return true;
       case "Home": this.moveCaret(0, e.shiftKey); return true;
       case "End": this.moveCaret(chars.length, e.shiftKey); return true;
       case "Escape": if (st.anchor === null) return false; this.moveCaret(st.caret, false); return true;
