@@ -196,6 +196,19 @@ def adjudication_queue(db, project: str = "default", *, limit: int = 200) -> pd.
         FROM open o JOIN turns t USING (turn_id) ORDER BY o.seq LIMIT $limit""", {"limit": limit})
 
 
+def queue_votes(db, project: str, turn_ids: list[str]) -> dict[str, list[dict]]:
+    """turn_id -> each annotator's latest labels (as ``turn_votes``), for the queue's turns in one query:
+    the queue says which fields disagree and what each annotator answered without a query per row."""
+    rows = db.query_dicts(f"""WITH {LATEST_SUBMITS}
+        SELECT turn_id, annotator, intents, entities, sentiment, aligned FROM latest
+        WHERE turn_id IN (SELECT unnest($ids)) ORDER BY turn_id, annotator""", {"p": project, "ids": list(turn_ids)})
+    rename, out = rename_map(db, project, "intent"), {}
+    for r in rows:
+        out.setdefault(r["turn_id"], []).append({**r, "intents": [rename.get(i, i) for i in r["intents"] or []],
+                                                 "entities": [dict(s) for s in r["entities"] or []]})
+    return out
+
+
 def turn_votes(db, turn_id: str) -> list[dict]:
     """Each annotator's latest labels of one turn, response fit and corrected response included (the
     adjudication panel offers them as the resolution's defaults)."""

@@ -23,7 +23,7 @@ import pandas as pd
 
 from store import agreement as _agreement
 from store import entity_errors
-from store.agreement import turn_votes  # noqa: F401 (re-export)
+from store.agreement import queue_votes, turn_votes  # noqa: F401 (re-export)
 from store.current import (CURRENT_LABELS, cached, current_labels, current_labels_sql, data_version,  # noqa: F401
                            labelled_records, labelled_turn_ids, over_current, turn_texts)
 from store.current import _renamer
@@ -68,21 +68,6 @@ def annotator_stats(db, project: str = "default", *, run_id: str | None = None):
 def adjudication_queue(db, project: str = "default", *, limit: int = 200):
     """``store.agreement.adjudication_queue``, cached per data version (a resolution changes the version)."""
     return cached("queue", db, project, lambda: _agreement.adjudication_queue(db, project, limit=limit), limit)
-
-
-def queue_votes(db, project: str, turn_ids: list[str]) -> dict[str, list[dict]]:
-    """turn_id -> each annotator's latest labels (as ``turn_votes``), for the queue's turns in one query:
-    the queue says which fields disagree and what each annotator answered without a query per row."""
-    from store.agreement import LATEST_SUBMITS
-
-    rows = db.query_dicts(f"""WITH {LATEST_SUBMITS}
-        SELECT turn_id, annotator, intents, entities, sentiment, aligned FROM latest
-        WHERE turn_id IN (SELECT unnest($ids)) ORDER BY turn_id, annotator""", {"p": project, "ids": list(turn_ids)})
-    rename, out = _renamer(db, project, "intent"), {}
-    for r in rows:
-        out.setdefault(r["turn_id"], []).append({**r, "intents": [rename(i) for i in r["intents"] or []],
-                                                 "entities": [dict(s) for s in r["entities"] or []]})
-    return out
 
 
 def confusion_from(snapshot: ModelSnapshot | None, field: str = "intent") -> dict:
@@ -149,9 +134,11 @@ def per_class_scores(matrix_data: dict) -> pd.DataFrame:
 def confusion_cell_turns(db, project: str = "default", *, gold: str, predicted: str, field: str = "intent",
                          run_id: str | None = None, limit: int = 200) -> pd.DataFrame:
     """The turns in one confusion cell, most confident prediction first: turn_id, text, response, given,
-    predicted, confidence, intents (all the turn's current intents, ", "-joined) and ``model_has_given``
-    (the model also predicts the given intent: then it suggests adding, not replacing, so no relabel)."""
-    columns = ["turn_id", "text", "response", "given", "predicted", "confidence", "intents", "model_has_given"]
+    predicted, confidence, intents (all the turn's current intents, ", "-joined), ``model_has_given``
+    (the model also predicts the given intent: then it suggests adding, not replacing, so no relabel) and
+    ``encoder_reads`` (as in ``label_error_candidates``: False, its prediction says nothing)."""
+    columns = ["turn_id", "text", "response", "given", "predicted", "confidence", "intents", "model_has_given",
+               "encoder_reads"]
     snapshot = model_snapshot(db, project, run_id=run_id)
     if snapshot is None:
         return pd.DataFrame(columns=columns)
@@ -162,8 +149,10 @@ def confusion_cell_turns(db, project: str = "default", *, gold: str, predicted: 
     out = cell.rename(columns={f"gold_{field}": "given", f"pred_{field}": "predicted", confidence: "confidence"})
     out = out.assign(intents=out["gold_intents"].map(", ".join),
                      model_has_given=out["model_has_given"] if field == "intent" else False)
+    reads = _reads_of(db, snapshot.run["run_id"], out["turn_id"].tolist())
+    out["encoder_reads"] = pd.Series([reads.get(t) for t in out["turn_id"]], index=out.index, dtype=object)
     texts = turn_texts(db, out["turn_id"].tolist())
-    return out[["turn_id", "given", "predicted", "confidence", "intents", "model_has_given"]].merge(
+    return out[["turn_id", "given", "predicted", "confidence", "intents", "model_has_given", "encoder_reads"]].merge(
         texts, on="turn_id", how="left")[columns]
 
 
@@ -248,13 +237,29 @@ def label_error_candidates(db, project: str = "default", *, field: str = "intent
 def _limit_by_readability(db, run_id: str, ranked: pd.DataFrame, limit: int) -> pd.DataFrame:
     """``ranked`` (best first, with ``turn_id``) plus the run's ``encoder_reads`` per turn, keeping the first
     ``limit`` rows the encoder could not read and the first ``limit`` others, in the original order."""
-    ids = ranked["turn_id"].drop_duplicates().tolist()
-    reads = dict(db.query("SELECT turn_id, encoder_reads FROM predictions WHERE run_id = $run "
-                          "AND turn_id IN (SELECT unnest($ids))", {"run": run_id, "ids": ids})) if ids else {}
+    reads = _reads_of(db, run_id, ranked["turn_id"].tolist())
     flags = [reads.get(t) for t in ranked["turn_id"]]          # True / False / None (not checked), as stored
     flagged = ranked.assign(encoder_reads=pd.Series(flags, index=ranked.index, dtype=object))
     unreadable = pd.Series([f is False for f in flags], index=ranked.index, dtype=bool)
     return flagged[(flagged.groupby(unreadable).cumcount() < limit).to_numpy(dtype=bool)]
+
+
+def _reads_of(db, run_id: str | None, turn_ids: list[str]) -> dict:
+    ids = list(dict.fromkeys(turn_ids))
+    if run_id is None or not ids:
+        return {}
+    return dict(db.query("SELECT turn_id, encoder_reads FROM predictions WHERE run_id = $run "
+                         "AND turn_id IN (SELECT unnest($ids))", {"run": run_id, "ids": ids}))
+
+
+def encoder_reads(db, project: str, turn_ids: list[str], *, run_id: str | None = None) -> dict:
+    """turn_id -> could the encoder of ``run_id`` (default: the newest run with predictions) read the turn:
+    True, False or None (not checked). The out-of-fold audit records no verdict of its own; it picks its
+    encoder as the worker does (``pipeline.encoder_choice``), so the newest run's verdict stands in."""
+    if run_id is None:
+        versions = model_versions(db, project)
+        run_id = versions[0]["run_id"] if versions else None
+    return _reads_of(db, run_id, turn_ids)
 
 
 def _entity_candidates(db, project: str, *, run_id: str | None, limit: int) -> pd.DataFrame:

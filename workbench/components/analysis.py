@@ -291,6 +291,29 @@ def pick_turn(frame: pd.DataFrame, *, key: str, columns: list[str] | None = None
     return frame[frame[id_column] == choice].iloc[0].to_dict()
 
 
+READS_COLUMN = "encoder reads it"
+READS_SHOWN = {True: "yes", False: "no (mostly [UNK])"}     # anything else: not checked (older run, other encoder)
+HIDDEN_NOTE = ("{n} turn(s) the encoder cannot read (mostly [UNK]) are hidden: their suggestions are unreliable; "
+               "concord serve --encoder multilingual reads them")
+
+
+def readable_rows(rows: pd.DataFrame, key: str) -> pd.DataFrame:
+    """``rows`` (with the run's ``encoder_reads`` per turn) with an ``encoder reads it`` column; the turns its
+    encoder could not read (mostly [UNK] to the packaged English MiniLM, e.g. Chinese) are left out, with a
+    line saying how many and why, unless the analyst ticks the checkbox to show them: a blind encoder's
+    "confident disagreement" there is no evidence of a label error, so no page offers it as a fix."""
+    reads = rows["encoder_reads"] if "encoder_reads" in rows else pd.Series([None] * len(rows), index=rows.index)
+    unreadable = reads.map(lambda v: v is not None and not pd.isna(v) and not v).astype(bool)   # False, not None
+    rows = rows.assign(**{READS_COLUMN: reads.map(lambda v: READS_SHOWN.get(v, "not checked"))})
+    if not unreadable.any():
+        return rows
+    show = st.checkbox("Show the turns the encoder cannot read", key=f"{key}_unreadable")
+    if show:
+        return rows
+    st.text(HIDDEN_NOTE.format(n=rows.loc[unreadable, "turn_id"].nunique()))   # entity rows are spans
+    return rows[~unreadable].reset_index(drop=True)
+
+
 def show_turn(row: dict) -> None:
     """The turn's text and response as plain text. Not ``st.code``: a code block makes the browser fetch and
     evaluate Streamlit's 1.5 MB syntax-highlighter bundle, about 0.25 s of the health page's first paint

@@ -132,4 +132,14 @@ def panel(db, project: str, *, field: str) -> pd.DataFrame | None:
         return None
     if current["version"] != audits.version_key(db, project):
         st.caption("Labels changed since this audit ran; run it again to include the changes.")
-    return rows_frame(db, current["rows"], field)
+    return with_encoder_reads(db, project, rows_frame(db, current["rows"], field))
+
+
+def with_encoder_reads(db, project: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """The audit's rows with ``encoder_reads`` per turn, so the page hides the turns the encoder cannot
+    read as it does for a run's predictions (the audit's top rows were Chinese turns with nonsense
+    evidence). The audit records no verdict: the newest run's stands in, as the audit chooses its
+    encoder the way the worker does; a turn that run did not score is "not checked"."""
+    reads = analysis.encoder_reads(db, project, frame["turn_id"].tolist()) if not frame.empty else {}
+    return frame.assign(encoder_reads=pd.Series([reads.get(t) for t in frame["turn_id"]], index=frame.index,
+                                                dtype=object))

@@ -25,10 +25,14 @@ def cell_suggestion(row: dict):
 
 
 def render_cell(db, user, project: str, run_id: str, cell: tuple[str, str]) -> None:
+    """The cell's turns (those the run's encoder could not read hidden, as on Label errors: its prediction
+    there is no reason to relabel), then the ticked turn with its fixes and evidence."""
     turns = analysis.confusion_cell_turns(db, project, gold=cell[0], predicted=cell[1], run_id=run_id)
     st.text(f"{len(turns)} turn(s) labelled {cell[0]!r}, predicted {cell[1]!r}")
-    row = ui.pick_turn(turns, key="health_cell",
-                       columns=["turn_id", "text", "given", "predicted", "confidence", "intents"])
+    turns = ui.readable_rows(turns, "health_cell")
+    key = "health_cell_all" if st.session_state.get("health_cell_unreadable") else "health_cell"
+    row = ui.pick_turn(turns, key=key, columns=["turn_id", "text", "given", "predicted", "confidence", "intents",
+                                                ui.READS_COLUMN])
     if row is None:
         return
     ui.show_turn(row)

@@ -5,10 +5,10 @@ Two sources: the model run's stored predictions (instant; out-of-sample only for
 or the full out-of-fold audit (``pipeline.label_errors.rank_label_errors``, the same ranking as
 ``concord find-errors``), run on request in a child process because it trains the heads k times.
 
-Run predictions of turns the run's encoder could not read (mostly [UNK] to the packaged English MiniLM,
-e.g. Chinese) are hidden by default: the model's "confident disagreement" there is an artifact of a blind
-encoder, not evidence of a label error. A line says how many were hidden and a checkbox shows them. The
-audit source keeps listing every turn (it does not record readability).
+Turns the encoder could not read (mostly [UNK] to the packaged English MiniLM, e.g. Chinese) are hidden by
+default from both sources (``ui.readable_rows``): the model's "confident disagreement" there is an artifact
+of a blind encoder, not evidence of a label error. A line says how many were hidden and a checkbox shows
+them. The audit records no verdict of its own: the newest run's stands in (``components.audit``).
 """
 from __future__ import annotations
 
@@ -25,31 +25,12 @@ FIELDS = ["intent", "sentiment", "entity"]
 SCORES = {False: "score = 1 - p(given label)",
           True: "score = the model's confidence in its span; labelled spans it does not find have no score and come last"}
 COLUMNS = {"entity": ["turn_id", "span_text", "start", "end", "given", "suggested", "score"]}
-READS_COLUMN = "encoder reads it"
-READS_SHOWN = {True: "yes", False: "no (mostly [UNK])"}     # anything else: not checked (older run, other encoder)
-HIDDEN_NOTE = ("{n} turn(s) the encoder cannot read (mostly [UNK]) are hidden: their suggestions are unreliable; "
-               "concord serve --encoder multilingual reads them")
 
 
 def candidates(db, project: str, source: str, field: str, run_id: str | None) -> pd.DataFrame | None:
     if source == "run":
         return analysis.label_error_candidates(db, project, field=field, run_id=run_id)
     return audit.panel(db, project, field=field)
-
-
-def readable_rows(rows: pd.DataFrame, key: str) -> pd.DataFrame:
-    """The run's candidates with an ``encoder reads it`` column; the turns its encoder could not read are
-    left out (with a line saying how many and why) unless the analyst ticks the checkbox to show them."""
-    reads = rows["encoder_reads"] if "encoder_reads" in rows else pd.Series([None] * len(rows), index=rows.index)
-    unreadable = reads.map(lambda v: v is not None and not pd.isna(v) and not v).astype(bool)   # False, not None
-    rows = rows.assign(**{READS_COLUMN: reads.map(lambda v: READS_SHOWN.get(v, "not checked"))})
-    if not unreadable.any():
-        return rows
-    show = st.checkbox("Show the turns the encoder cannot read", key=f"{key}_unreadable")
-    if show:
-        return rows
-    st.text(HIDDEN_NOTE.format(n=rows.loc[unreadable, "turn_id"].nunique()))   # entity rows are spans
-    return rows[~unreadable].reset_index(drop=True)
 
 
 def empty_run_note(db, project: str, run_id: str) -> str | None:
@@ -81,14 +62,13 @@ def render(db, user, project: str) -> None:
         return
     entity = field == "entity"
     key = f"errors_{source}_{field}"
-    if source == "run":
-        rows = readable_rows(rows, key)
-        key += "_all" if st.session_state.get(f"{key}_unreadable") else ""   # a tick means a row of this table
+    rows = ui.readable_rows(rows, key)
+    key += "_all" if st.session_state.get(f"{key}_unreadable") else ""   # a tick means a row of this table
     st.text(f"{len(rows)} candidate(s), most likely error first ({SCORES[entity and source == 'run']})")
     note = empty_run_note(db, project, run_id) if source == "run" and rows.empty else None
     if note:
         notice("info", note)
-    listed = COLUMNS.get(field, ["turn_id", "text", "given", "suggested", "score", "intents"]) + [READS_COLUMN]
+    listed = COLUMNS.get(field, ["turn_id", "text", "given", "suggested", "score", "intents"]) + [ui.READS_COLUMN]
     shown = [c for c in listed if c in rows]
     row = ui.pick_turn(rows, key=key, id_column="row_id" if entity else "turn_id", columns=shown)
     if row is None:
