@@ -23,6 +23,7 @@ STATE_LABELS = {
     "training": ("Training", "⏳"),
     "queued": ("Job waiting for the worker", "🕒"),
     "idle": ("Idle: the model is up to date", "✅"),
+    "behind": ("Idle: labels changed since the last run", "🕒"),      # idle, but not up to date
     "failed": ("The last run failed", "❌"),
     "offline": ("No worker is running", "⚠️"),
 }
@@ -42,9 +43,35 @@ def newest_finished(history: list[dict]) -> dict | None:
     return next((run for run in history if run["status"] in ("done", "failed")), None)
 
 
+def labels_since_last_run(db, project: str) -> tuple[dict | None, int]:
+    """The run the retrain trigger counts from (the newest live fast run, as ``background.due_jobs``) and
+    how many labels changed since its snapshot (submits, adjudications, undos: what the trigger counts)."""
+    last = runs.latest_run(db, project, kind="fast", statuses=background.LIVE)
+    return last, runs.label_activity_since(db, project, last["created_at"] if last else None)
+
+
+def next_run_line(db, project: str, last: dict | None, changed: int) -> str | None:
+    """'5 label(s) changed since run v7; the next run starts at 20 ...': idle is not up to date when the
+    labels moved on, and the retrain only starts after ``every_labels`` of them (or on Retrain now)."""
+    if last is None or not changed:
+        return None
+    since = f"{changed} label(s) changed since run {last.get('model_version') or last['run_id']}"
+    loop = background.owner_loop_for(db, project)
+    if loop is None:
+        return f"{since}; background retraining is off in this process: press Retrain now to train on them."
+    every = loop.triggers.every_labels
+    when = f"{every - changed} more to go" if changed < every else "due now"
+    return f"{since}; the next run starts at {every} ({when}), or press Retrain now."
+
+
 def render_state(state: dict, db, jobs_dir, project: str) -> None:
-    title, icon = STATE_LABELS[state["state"]]
+    last_fast, changed = labels_since_last_run(db, project)
+    shown = "behind" if state["state"] == "idle" and changed and last_fast is not None else state["state"]
+    title, icon = STATE_LABELS[shown]
     st.subheader(f"{icon} {title}", anchor=False)  # md-safe: a fixed state label
+    line = next_run_line(db, project, last_fast, changed)
+    if line:
+        st.text(line)
     for job in state["running"]:
         elapsed = background.seconds_since(job.get("at"))
         st.progress(min(1.0, float(job.get("progress") or 0.0)),
