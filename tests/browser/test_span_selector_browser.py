@@ -3,7 +3,8 @@ prints the spans Python received, and Debian's chromium drives it with a real mo
 
 What it guards: a real double-click selects a word (the DOM must not be rebuilt under the mouse
 between the two clicks, or the browser fires no dblclick); the caret moves by visible character
-(grapheme cluster) and by dictionary word in Chinese. Offsets Python receives must be code points that cut no cluster.
+(grapheme cluster) and by dictionary word in Chinese; a long turn scrolls inside its own box instead
+of pushing the rest of the page away. Offsets Python receives must be code points that cut no cluster.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ TEXTS = {
     "words": "book a flight to Chengdu tomorrow",
     "zh": "我想订明天从成都到北京的机票",
     "emoji": "👩\u200d👩\u200d👧 met 🇫🇷 cafe\u0301 friends",
+    "long": ("word " * 1200).strip(),
 }
 ENTITY_TYPES = ["city", "person", "thing"]
 APP = '''
@@ -180,6 +182,27 @@ def test_ctrl_shift_arrow_selects_a_chinese_word_not_the_clause(open_case):
     press(page, "End", "Control+Shift+ArrowLeft", "3")
     spans = python_spans(page, 3)
     assert {"start": len(text) - 2, "end": len(text), "label": "thing"} in spans   # 机票
+
+
+# -- long turns ------------------------------------------------------------------------------------
+def test_a_long_turn_scrolls_in_its_own_box_and_keys_do_not_rebuild_it(open_case):
+    page = open_case("long")
+    box = page.locator(".cc-text")
+    sizes = box.evaluate("b => ({client: b.clientHeight, scroll: b.scrollHeight})")
+    assert sizes["client"] < sizes["scroll"], "the text box has no maximum height"
+    response = page.get_by_text("ASSISTANT RESPONSE BELOW THE TURN").bounding_box()
+    assert response["y"] + response["height"] < 900, "the response is pushed off screen"
+    box.evaluate("b => { window.__first = b.querySelector('.cc-ch'); }")    # the component may sit in a shadow root
+    press(page, "End")
+    caret_in_view = box.evaluate("""b => {
+        const caret = b.querySelector('.cc-caret').getBoundingClientRect(), r = b.getBoundingClientRect();
+        return b.scrollTop > 0 && caret.top >= r.top - 1 && caret.bottom <= r.bottom + 1; }""")
+    assert caret_in_view, "End left the caret scrolled out of the box"
+    press(page, "Shift+ArrowLeft", "Shift+ArrowLeft", "Shift+ArrowLeft", "Shift+ArrowLeft")
+    assert page.evaluate("() => window.__first.isConnected"), "a key rebuilt all the characters"
+    press(page, "3")
+    [span] = python_spans(page, 1)
+    assert TEXTS["long"][span["start"]:span["end"]] == "word"
 
 
 @pytest.mark.parametrize("segmenter", ["Intl.Segmenter", "fallback"])

@@ -112,6 +112,16 @@ function paintSelection(nodes, before, after) {
   }
 }
 
+function keepInView(box, node) {
+  // Scrolls the text box (only it, never the page) so the caret's line is visible: a long turn
+  // scrolls inside its box (max-height in selector.css), and End must not leave the caret below it.
+  if (box.scrollHeight <= box.clientHeight) return;
+  const r = node.getBoundingClientRect();
+  const top = box.getBoundingClientRect().top + box.clientTop;
+  if (r.top < top) box.scrollTop -= top - r.top;
+  else if (r.bottom > top + box.clientHeight) box.scrollTop += r.bottom - (top + box.clientHeight);
+}
+
 function renderPalette(box, cfg, assign) {
   const types = cfg.entity_types || [];
   box.replaceChildren(el("span", "cc-lead"));
@@ -219,6 +229,7 @@ class Selector {
       if (painted.caret !== null) nodes[painted.caret].classList.remove("cc-caret");
       nodes[caret].classList.add("cc-caret");
     }
+    if (painted.caret !== caret) keepInView(this.textBox, nodes[caret]);
     this.painted = { sel: range, caret };
     paintPalette(this.palette, !!sel);
     this.root.dataset.caret = String(st.caret);
