@@ -1,10 +1,11 @@
 """The span selector: a bidirectional Streamlit component for entity spans over one turn's text.
 
 Streamlit has no span widget, so this is an inline ``st.components.v2`` component (no iframe, no
-build step, no network): ``span_selector/text.js`` (grapheme clusters and words), ``selector.js`` and
-``selector.css`` ship inside the package and are read once at import; an inline component is one
-module, so the two scripts are joined in that order. Its JavaScript also owns the page's keyboard (digits, sentiment and
-alignment keys) because components v2 run in the app's own document.
+build step, no network): ``span_selector/text.js`` (grapheme clusters and words), ``render.js``
+(drawing), ``selector.js`` (mouse, keys, state) and ``selector.css`` ship inside the package and are
+read once at import; an inline component is one module, so the scripts are joined in that order. Its
+JavaScript also owns the page's keyboard (digits, sentiment and alignment keys) because components
+v2 run in the app's own document.
 
 Offsets are code points on both sides. The component reports spans as the state
 ``{"rev": n, "spans": [...]}``; ``rev`` lets Python replace the spans (accept suggestions) without
@@ -20,7 +21,7 @@ import streamlit as st
 
 ASSET_DIR = Path(__file__).with_name("span_selector")
 COMPONENT_NAME = "concord_span_selector"
-JS_FILES = ("text.js", "selector.js")  # text.js defines TextModel, which selector.js uses
+JS_FILES = ("text.js", "render.js", "selector.js")  # each defines what the later ones use
 HTML = (
     '<div class="cc-root"><div class="cc-text" tabindex="0" role="textbox" aria-readonly="true"'
     ' aria-multiline="true" data-testid="cc-text"></div><div class="cc-palette"></div>'
