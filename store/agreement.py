@@ -143,12 +143,15 @@ def entity_pair_f1(db, project: str = "default") -> list[dict]:
 
 
 def agreement_summary(db, project: str = "default") -> dict:
-    """Krippendorff's alpha and pairwise Cohen's kappa for intents and sentiment, pairwise span F1 for entities."""
+    """Krippendorff's alpha and pairwise Cohen's kappa for intents and sentiment, pairwise span F1 for entities.
+    Each carries its sample size, since a coefficient from a handful of turns means little: ``n`` (the turns
+    at least two annotators gave the field: what alpha is computed from), ``n`` per pair."""
     frame = overlap_labels(db, project)
     out = {"n_turns": int(frame["turn_id"].nunique()), "annotators": sorted(frame["annotator"].unique().tolist())}
     for field, column in (("intent", "intent_key"), ("sentiment", "sentiment")):
         matrix, annotators = reliability_matrix(frame, column)
         out[field] = {"alpha": krippendorff_alpha(matrix) if matrix.size else None, "n_items": int(matrix.shape[1]),
+                      "n": int(((~np.isnan(matrix)).sum(axis=0) >= 2).sum()),
                       "pairs": _kappa_pairs(matrix, annotators)}
     pairs = entity_pair_f1(db, project)
     scored = [p for p in pairs if p["f1"] is not None]

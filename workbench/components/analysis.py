@@ -314,6 +314,19 @@ def readable_rows(rows: pd.DataFrame, key: str) -> pd.DataFrame:
     return rows[~unreadable].reset_index(drop=True)
 
 
+def show_context(db, turn_id: str) -> None:
+    """The earlier turns of the conversation (speaker and text, as a table: user text), oldest first: a turn
+    or response that looks wrong alone can fit what was said before (Misalignment and the adjudication panel)."""
+    earlier = analysis.turn_context(db, turn_id)
+    if not earlier:
+        st.text("Conversation before this turn: none (it opens the conversation)")
+        return
+    st.text(f"Conversation before this turn: {len(earlier)} earlier turn(s), oldest first")
+    st.dataframe(earlier, hide_index=True, width="stretch", placeholder="",
+                 column_config={"speaker": st.column_config.TextColumn("speaker", width="small"),
+                                "text": st.column_config.TextColumn("text", width="large")})
+
+
 def show_turn(row: dict) -> None:
     """The turn's text and response as plain text. Not ``st.code``: a code block makes the browser fetch and
     evaluate Streamlit's 1.5 MB syntax-highlighter bundle, about 0.25 s of the health page's first paint

@@ -26,22 +26,46 @@ def _fmt(value) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+# Below this many items an agreement coefficient swings with a single turn (alpha -0.250 from 3 overlap
+# turns, kappa 1 from one): it is shown with its n and marked, not hidden.
+MIN_TRUSTED_N = 20
+FEW_NOTE = f"too few to trust (n < {MIN_TRUSTED_N})"
+
+
+def sample_note(n: int, what: str) -> str:
+    """'n = 3 overlap turns: too few to trust (n < 20)', the line under a coefficient."""
+    return f"n = {n} {what}" + (f": {FEW_NOTE}" if n < MIN_TRUSTED_N else "")
+
+
+def pair_table(pairs: list[dict]):
+    """Per-pair coefficients with a ``trust`` column, rows from fewer than ``MIN_TRUSTED_N`` turns greyed."""
+    frame = pd.DataFrame(pairs)
+    if frame.empty or "n" not in frame:
+        return frame
+    frame["trust"] = [FEW_NOTE if n < MIN_TRUSTED_N else "" for n in frame["n"]]
+    return frame.style.apply(lambda row: ["color: #9a9a9a" if row["n"] < MIN_TRUSTED_N else ""] * len(row), axis=1)
+
+
 def render_summary(db, project: str) -> None:
+    """The coefficients, each with the number of items it comes from (and a mark when too few)."""
     summary = analysis.agreement_summary(db, project)
     a, b, c, d = st.columns(4)
     a.metric("Overlap turns", summary["n_turns"])
     b.metric("Intent alpha", _fmt(summary["intent"]["alpha"]))
+    b.text(sample_note(summary["intent"].get("n", 0), "overlap turns with intents"))
     c.metric("Sentiment alpha", _fmt(summary["sentiment"]["alpha"]))
+    c.text(sample_note(summary["sentiment"].get("n", 0), "overlap turns with sentiment"))
     pairs, mean = span_pairs_agreeing_on_none(summary["entity"]["pairs"], summary["entity"]["mean_f1"])
     d.metric("Entity span F1", _fmt(mean))
+    d.text(sample_note(sum(p["n"] for p in pairs), "annotator-pair turns"))
     if not summary["n_turns"]:
         st.caption("No turn has two annotators yet. Set the project's overlap above 1 to measure agreement.")
         return
     left, right = st.columns(2)
-    left.text("Cohen's kappa per pair (intents)")
-    left.dataframe(pd.DataFrame(summary["intent"]["pairs"]), hide_index=True, width="stretch")
+    left.text("Cohen's kappa per pair (intents; n = turns both labelled)")
+    left.dataframe(pair_table(summary["intent"]["pairs"]), hide_index=True, width="stretch")
     right.text("Span F1 per pair (entities; 1.0 where neither marked a span: they agree)")
-    right.dataframe(pd.DataFrame(pairs), hide_index=True, width="stretch", placeholder="")
+    right.dataframe(pair_table(pairs), hide_index=True, width="stretch", placeholder="")
 
 
 def span_pairs_agreeing_on_none(pairs: list[dict], mean: float | None) -> tuple[list[dict], float | None]:
@@ -236,6 +260,7 @@ def render_adopt(votes: list[dict], candidates: list[dict], schema: dict, key: s
 
 
 def render_resolution(db, user, project: str, row: dict) -> None:
+    ui.show_context(db, row["turn_id"])      # as on the Misalignment page: a turn can read differently in context
     ui.show_turn(row)
     votes, text = analysis.turn_votes(db, row["turn_id"]), row.get("text") or ""
     st.dataframe(votes_table(votes, text), hide_index=True, width="stretch")

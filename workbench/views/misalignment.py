@@ -70,18 +70,6 @@ def score_line(row: dict) -> str:
             f"Alignment score: {number(row.get('alignment_score'))} (1 = fits)   Response fit: {row['fit_label']}")
 
 
-def show_context(db, turn_id: str) -> None:
-    """The earlier turns of the conversation (speaker and text, as a table: user text), oldest first."""
-    earlier = analysis.turn_context(db, turn_id)
-    if not earlier:
-        st.text("Conversation before this turn: none (it opens the conversation)")
-        return
-    st.text(f"Conversation before this turn: {len(earlier)} earlier turn(s), oldest first")
-    st.dataframe(earlier, hide_index=True, width="stretch", placeholder="",
-                 column_config={"speaker": st.column_config.TextColumn("speaker", width="small"),
-                                "text": st.column_config.TextColumn("text", width="large")})
-
-
 def show_detail(db, project: str, row: dict) -> dict:
     """Score, intents and conversation of the ticked turn; returns its current labels ({} if unlabelled)."""
     st.text(score_line(row))
@@ -90,7 +78,7 @@ def show_detail(db, project: str, row: dict) -> dict:
         st.text(f"Intent(s): {', '.join(current['intents'])}")
     else:
         st.text(f"Intent(s): not labelled (the model predicts {row.get('intent') or 'none'})")
-    show_context(db, row["turn_id"])
+    ui.show_context(db, row["turn_id"])
     ui.show_turn(row)
     return current
 
