@@ -313,13 +313,14 @@ def worst_aligned(db, project: str = "default", *, run_id: str | None = None, in
                   annotator: str | None = None, since=None, until=None, limit: int = 50) -> pd.DataFrame:
     """Turns whose response fits worst (lowest alignment score), with intent (label, else predicted) and
     ``fit_label``, the response fit as currently labelled ("aligned", "misaligned" or "not judged"), so
-    the analyst sees which low scores are already labelled misaligned and which still need a look.
+    the analyst sees which low scores are already labelled misaligned and which still need a look, and
+    ``corrected``: a corrected response is already stored for the turn (``_corrected_ids``).
 
     Filters: ``intent`` (current label or prediction), ``annotator`` (who labelled it), ``since``/``until``
     (when it was labelled), the model version via ``run_id``.
     """
     columns = ["turn_id", "text", "response", "intent", "alignment_score", "misalignment_prob", "aligned", "fit_label",
-               "annotators"]
+               "corrected", "annotators"]
     f = alignment_frame(db, project, run_id=run_id)
     if f is None:
         return pd.DataFrame(columns=columns)
@@ -328,7 +329,18 @@ def worst_aligned(db, project: str = "default", *, run_id: str | None = None, in
     out = worst.merge(turn_texts(db, worst["turn_id"].tolist()), on="turn_id", how="left")
     out["annotators"] = out["annotators"].map(lambda v: v.strip(",").replace(",", ", ") if isinstance(v, str) else "")
     out["fit_label"] = out["aligned"].map(fit_label)
+    out["corrected"] = out["turn_id"].isin(_corrected_ids(db, out["turn_id"].tolist()))
     return out[columns].reset_index(drop=True)
+
+
+def _corrected_ids(db, turn_ids: list[str]) -> set[str]:
+    """The turns whose stored labels carry a corrected response: the record the correction form starts from
+    (``annotations.turn_state``: the latest live adjudication, else the latest live submit)."""
+    from store.queue import LIVE_LABELS
+
+    return {r[0] for r in db.query(f"""SELECT turn_id, corrected_response FROM ({LIVE_LABELS})
+        WHERE turn_id IN (SELECT unnest($ids)) QUALIFY row_number() OVER (PARTITION BY turn_id
+        ORDER BY action = 'adjudicate' DESC, seq DESC) = 1""", {"ids": list(turn_ids)}) if (r[1] or "").strip()}
 
 
 def _alignment_filtered(f: pd.DataFrame, *, intent: str | None = None, annotator: str | None = None,
@@ -366,8 +378,6 @@ def filter_options(db, project: str = "default") -> dict:
 
 
 def _filter_options(db, project: str) -> dict:
-    from store.labels import get_schema
-
     annotators = [r[0] for r in db.query("SELECT DISTINCT annotator FROM annotations WHERE project = ? AND action = "
                                          "'submit' ORDER BY 1", [project])]
     first, last = db.query_one("SELECT min(created_at), max(created_at) FROM annotations WHERE project = ?", [project])

@@ -50,11 +50,14 @@ def suggested_fit(given: bool | None) -> bool | None:
 
 # Decision-relevant columns first: at 1440 px a table led by text and response pushed the score, the fit
 # label and the intent off-screen to the right.
-WORST_COLUMNS = ["turn_id", "alignment_score", "fit_label", "intent", "text", "response", "annotators"]
+# "corrected" (a narrow check column) follows the two text columns, whose widths keep it on screen.
+WORST_COLUMNS = ["turn_id", "alignment_score", "fit_label", "intent", "text", "response", "corrected", "annotators"]
 WORST_CONFIG = {
     "turn_id": st.column_config.TextColumn("turn_id", width="small"),
     "alignment_score": st.column_config.NumberColumn("alignment_score", format="%.3f", width="small"),
     "fit_label": st.column_config.TextColumn("fit_label", width="small"),
+    "corrected": st.column_config.CheckboxColumn("corrected", width="small",
+                                                 help="A corrected response is already stored for the turn"),
     "intent": st.column_config.TextColumn("intent", width="small"),
     "text": st.column_config.TextColumn("text", width="medium"),
     "response": st.column_config.TextColumn("response", width="medium"),
