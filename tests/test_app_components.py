@@ -82,7 +82,8 @@ def test_initial_values_prefer_the_turns_earlier_labels_then_the_suggestion():
 
 def test_problems_ask_for_an_intent_and_flag_retired_names():
     schema = {"intents": ["a", "b"], "sentiments": ["neutral"]}
-    assert label_form.problems({"intents": []}, schema) and not label_form.problems({"intents": ["a"]}, schema)
+    assert label_form.problems({"intents": [], "sentiment": "neutral"}, schema)
+    assert not label_form.problems({"intents": ["a"], "sentiment": "neutral"}, schema)
     assert "Unknown intent(s) ['z']" in " ".join(label_form.problems({"intents": ["z"]}, schema))
 
 

@@ -29,8 +29,9 @@ def open_form(at):
     return at.session_state[label_page.FORM_KEY]
 
 
-def label_current(at, *, intents, sentiment=None, aligned=None, corrected=None):
-    """Fill the form with widgets and press Submit; returns the form that was submitted."""
+def label_current(at, *, intents, sentiment="neutral", aligned=True, corrected=None):
+    """Fill the form with widgets and press Submit; returns the form that was submitted. A submit needs
+    a sentiment and the response's fit, so those default to a complete label."""
     form = open_form(at)
     at.multiselect(key=form.key("intents")).set_value(intents)
     if sentiment is not None:

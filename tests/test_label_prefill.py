@@ -40,6 +40,8 @@ def test_a_span_below_the_floor_is_listed_not_prefilled_accepted_or_stored(tmp_p
         at.run()
         form = at.session_state[label_page.FORM_KEY]
         assert form.spans == [STRONG]
+        at.segmented_control(key=form.key("sentiment")).set_value("neutral")    # a submit needs both
+        at.segmented_control(key=form.key("aligned")).set_value(True)
         at.button(key=form.key("submit")).click()
         at.run()
         assert not at.exception, at.exception

@@ -44,6 +44,8 @@ def _pick(at, intent: str) -> list[str]:
 
 
 def _submit(at, db) -> list[str]:
+    at.segmented_control(key=_form(at).key("sentiment")).set_value("neutral")    # a submit needs both
+    at.segmented_control(key=_form(at).key("aligned")).set_value(True)
     at.button(key=_form(at).key("submit")).click()
     at.run()
     assert not at.exception, at.exception

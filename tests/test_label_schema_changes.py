@@ -57,6 +57,7 @@ def test_the_label_page_prefills_todays_names_and_submits_them(app_db):
         assert retired not in banner
     at.button(key=form.key("accept")).click()
     at.run()
+    at.segmented_control(key=at.session_state[label_page.FORM_KEY].key("aligned")).set_value(True)  # required
     at.button(key=at.session_state[label_page.FORM_KEY].key("submit")).click()
     at.run()
     assert not at.exception, at.exception

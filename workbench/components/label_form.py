@@ -192,11 +192,33 @@ def on_correction(form: LabelForm) -> None:
         form.fit_from_correction = True
 
 
-def problems(values: dict, schema: dict) -> list[str]:
-    """Why this form cannot be submitted yet (empty when it can)."""
+def has_response(turn: dict | None) -> bool:
+    """The turn shows an assistant response whose fit can be judged (not absent, not blank)."""
+    return bool(((turn or {}).get("response") or "").strip())
+
+
+def missing_choices(values: dict, schema: dict, turn: dict | None) -> list[str]:
+    """The choices every submit must make: an intent (when the schema has any), one of the schema's
+    sentiments (when it has sentiments) and, when ``turn`` shows a response, its fit. Turns with
+    nothing pre-filled (a language the model cannot read) went out with sentiment and fit null when
+    only an intent was asked for."""
     found = []
     if schema["intents"] and not values["intents"]:
         found.append("Pick at least one intent (digits, or / to search), or skip the turn with S.")
+    sentiments = schema.get("sentiments") or []
+    if sentiments and values.get("sentiment") not in sentiments:
+        keys = "/".join(k.upper() for k in shortcuts.sentiment_keys(sentiments))
+        found.append(f"Pick a sentiment ({keys}), or skip the turn with S.")
+    if has_response(turn) and values.get("aligned") is None:
+        found.append(f"Pick the response fit ({shortcuts.ALIGNED_KEY.upper()} aligned, "
+                     f"{shortcuts.MISALIGNED_KEY.upper()} misaligned), or skip the turn with S.")
+    return found
+
+
+def problems(values: dict, schema: dict, turn: dict | None = None) -> list[str]:
+    """Why this form cannot be submitted yet (empty when it can). ``turn`` is the turn as shown: its
+    response makes the fit required (see ``missing_choices``)."""
+    found = missing_choices(values, schema, turn)
     unknown = [i for i in values["intents"] if i not in schema["intents"]]
     if unknown:
         found.append(f"Unknown intent(s) {unknown}: the schema changed; pick from the current list.")
