@@ -154,6 +154,20 @@ MIGRATIONS: list[list[str]] = [
         # not); NULL = not checked: runs before this column, or an encoder other than the packaged MiniLM
         "ALTER TABLE predictions ADD COLUMN encoder_reads BOOLEAN",
     ],
+    [   # 4: an annotator's unsaved form values for a turn, so a reload of the label page keeps them
+        # (store.drafts); one row per (project, turn, annotator), overwritten, deleted on submit / skip
+        f"""CREATE TABLE drafts (
+            project VARCHAR NOT NULL,
+            turn_id VARCHAR NOT NULL,
+            annotator VARCHAR NOT NULL,
+            intents VARCHAR[] NOT NULL,
+            entities {SPAN}[] NOT NULL,
+            sentiment VARCHAR,
+            aligned BOOLEAN,
+            corrected_response VARCHAR,
+            saved_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (project, turn_id, annotator))""",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)
