@@ -19,9 +19,11 @@ the third to "co…").
 from __future__ import annotations
 
 import html
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Callable
 
 import streamlit as st
 
@@ -30,6 +32,8 @@ from workbench.components import label_form_suggestion as suggestions
 from workbench.components import shortcuts
 from workbench.components.label_form_suggestion import suggested_values, without_overlaps
 from workbench.components.span_selector import spans_from_state
+
+logger = logging.getLogger(__name__)
 
 # What pre-fills from a suggestion, and its banner, live in ``label_form_suggestion``; the page and
 # the tests reach them through this module as before that split.
@@ -81,6 +85,9 @@ class LabelForm:
     fit_from_correction: bool = False   # the fit was switched to misaligned by writing a correction
     widget_rev: int = 0           # bumped whenever Python (not the user) changes a choice widget
     prefilled_intents: list[str] = field(default_factory=list)   # the pre-fill, until intents change
+    draft_restored: bool = False  # opened with the annotator's unsaved values from an earlier session
+    # Keeps the values as a draft on every change (``keep_draft``); the page gives it (store.drafts).
+    draft_saver: Callable[[dict], None] | None = field(default=None, repr=False, compare=False)
 
     def key(self, name: str) -> str:
         if name in VERSIONED_WIDGETS:
@@ -99,15 +106,53 @@ def initial_values(prior: dict | None, suggestion: dict | None, *, prefill: bool
 
 
 
-def open_form(turn: dict, project: str, *, prior: dict | None, prefill: bool) -> LabelForm:
-    """Create the form for ``turn`` and seed its widget state."""
+def open_form(turn: dict, project: str, *, prior: dict | None, prefill: bool, draft: dict | None = None,
+              save_draft: Callable[[dict], None] | None = None) -> LabelForm:
+    """Create the form for ``turn`` and seed its widget state. ``draft``: this annotator's unsaved
+    values for the turn (``store.drafts.load_draft``), shown over the rest; ``save_draft`` keeps the
+    values as they change (see ``keep_draft``)."""
     values, restored = initial_values(prior, turn.get("suggestion"), prefill=prefill)
     form = LabelForm(turn_id=turn["turn_id"], project=project, spans=list(values["entities"]), restored=restored,
                      suggestion=turn.get("suggestion"), turn=turn, intents=list(values["intents"]),
                      sentiment=values["sentiment"], aligned=values["aligned"],
-                     prefilled_intents=[] if restored else list(values["intents"]))
+                     prefilled_intents=[] if restored else list(values["intents"]), draft_saver=save_draft)
     st.session_state[form.key("corrected")] = values["corrected_response"] or ""
+    if draft:
+        apply_draft(form, draft)
     return form
+
+
+def draft_values(form: LabelForm) -> dict:
+    """What the form shows now (intents, spans, sentiment, fit, corrected response), as a draft:
+    ``store.drafts.save_draft`` takes it and ``apply_draft`` shows it again."""
+    corrected = st.session_state.get(form.key("corrected")) or ""
+    return {**choices(form), "entities": current_spans(form), "corrected_response": corrected if corrected.strip() else None}
+
+
+def apply_draft(form: LabelForm, draft: dict) -> None:
+    """Show ``draft`` on a freshly opened form (a reload is a new session: the old form is gone).
+    Intents equal to the untouched pre-fill stay the pre-fill, so the first choice still replaces them."""
+    intents = list(draft.get("intents") or [])
+    still_prefill = bool(form.prefilled_intents) and intents == form.prefilled_intents
+    change_choices(form, intents=intents, sentiment=draft.get("sentiment"), aligned=draft.get("aligned"))
+    if still_prefill:
+        form.prefilled_intents = list(intents)
+    form.spans = [dict(s) for s in draft.get("entities") or []]
+    form.spans_rev += 1                   # the selector takes these, not a browser state of an older revision
+    st.session_state[form.key("corrected")] = draft.get("corrected_response") or ""
+    form.draft_restored = True
+
+
+def keep_draft(form: LabelForm) -> None:
+    """Save what the form shows as its draft, if the page gave it a saver (every change by the
+    annotator calls this). Best effort: a draft that fails to save is logged, never in the way of
+    labelling; the submit is what stores the labels."""
+    if form.draft_saver is None:
+        return
+    try:
+        form.draft_saver(draft_values(form))
+    except Exception:
+        logger.exception("could not save the draft of turn %s", form.turn_id)
 
 
 def choices(form: LabelForm) -> dict:
@@ -138,6 +183,12 @@ def sync_choice(form: LabelForm, name: str, rev: int) -> None:
     re-keyed to show that); a removal, or the box's "Select all", is taken as it is."""
     if rev != form.widget_rev:
         return
+    take_widget_value(form, name)
+    keep_draft(form)
+
+
+def take_widget_value(form: LabelForm, name: str) -> None:
+    """Copy the widget's value to the form (see ``sync_choice``)."""
     value = st.session_state.get(form.key(name))
     if name != "intents":
         setattr(form, name, value)
@@ -159,7 +210,9 @@ def seed_widget(form: LabelForm, name: str) -> dict:
 
 
 def close_form(form: LabelForm) -> None:
-    """Forget the widget state of a form that is done, so sessions do not grow with every turn."""
+    """Forget the widget state of a form that is done, so sessions do not grow with every turn. It
+    keeps no more drafts: a late callback of the old form must not write one for a submitted turn."""
+    form.draft_saver = None
     marker = f"-{form.form_id}"
     for key in [k for k in st.session_state.keys() if marker in str(k)]:
         del st.session_state[key]
@@ -190,6 +243,7 @@ def on_correction(form: LabelForm) -> None:
     if (st.session_state.get(form.key("corrected")) or "").strip() and form.aligned is not False:
         change_choices(form, aligned=False)
         form.fit_from_correction = True
+    keep_draft(form)
 
 
 def has_response(turn: dict | None) -> bool:
@@ -245,6 +299,7 @@ def accept_suggestions(form: LabelForm) -> None:
     # The annotator's own spans win over suggested ones that overlap them (one label per character).
     form.spans = sorted(spans + without_overlaps(wanted["entities"], keep=spans), key=lambda s: (s["start"], s["end"]))
     form.spans_rev += 1
+    keep_draft(form)
 
 
 def apply_key_action(form: LabelForm, name: str, value, schema: dict, quick: list[str]) -> None:
@@ -262,6 +317,9 @@ def apply_key_action(form: LabelForm, name: str, value, schema: dict, quick: lis
         change_choices(form, sentiment=value)
     elif name == "aligned" and isinstance(value, bool):
         change_choices(form, aligned=value)
+    else:
+        return
+    keep_draft(form)
 
 
 def intent_label(quick: list[str]):
