@@ -6,8 +6,10 @@ it reverts), so nothing is ever deleted and every state can be explained.
 """
 from __future__ import annotations
 
-from store.queue import LIVE_LABELS, lease_turn, utcnow
-from store.queue_order import FIT_ONLY_SQL
+from dataclasses import dataclass
+
+from store.queue import LIVE_LABELS, lease_turn, turn_load, utcnow
+from store.queue import release as release_lease
 from store.records import describe_overlaps, overlapping_spans
 
 ACTIONS = ("submit", "skip", "undo", "flag", "adjudicate")
@@ -15,6 +17,19 @@ ACTIONS = ("submit", "skip", "undo", "flag", "adjudicate")
 
 class SubmitRefused(Exception):
     """A submit that would break the rules (e.g. the turn was reassigned and is already fully labelled)."""
+
+
+class TurnTaken(SubmitRefused):
+    """The submitter lost the turn to other annotators: its lease is dropped and the form should move on."""
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    """What a submit did: ``stored`` False for a repeated annotation_id; ``lease_lapsed``: their hold
+    had run out while they worked but nobody else had taken the turn, so the labels were kept."""
+
+    stored: bool
+    lease_lapsed: bool = False
 
 
 def _exists(con, annotation_id: str):
@@ -58,36 +73,53 @@ def _validate_spans(con, turn_id: str, entities, *, allow_overlaps: bool) -> lis
     return sorted(spans, key=lambda s: (s["start"], s["end"], s["label"]))
 
 
-def _submit(con, a: dict, overlap_check: bool) -> bool:
+def _check_turn_is_theirs(con, a: dict, now) -> bool:
+    """Refuse a submit whose turn went to others: the holder of a live lease keeps the turn, so a
+    submit whose lease lapsed is refused once others hold or have labelled all the overlap's places;
+    a lapsed submit nobody competes with is kept (the work is not thrown away). True if it lapsed."""
+    load = turn_load(con, a["project"], a["turn_id"], a["annotator"], now)
+    overlap, others = load["overlap"], load["labelled_by_others"]
+    live = load["my_lease_expires"] is not None and load["my_lease_expires"] > now
+    if not live and others + load["leased_by_others"] >= overlap:
+        raise TurnTaken(f"Your hold on turn {a['turn_id']!r} lapsed and the turn was reassigned to another "
+                        "annotator; your labels were not stored. Here is another turn.")
+    if others >= overlap:
+        raise TurnTaken(f"Turn {a['turn_id']!r} already has its {overlap} label(s) from other annotators; "
+                        "your labels were not stored. Here is another turn.")
+    return load["my_lease_expires"] is not None and not live
+
+
+def _submit(con, a: dict, overlap_check: bool, now=None) -> SubmitOutcome:
     if _exists(con, a["annotation_id"]) is not None:
-        return False
+        return SubmitOutcome(stored=False)
     _check_turn(con, a["turn_id"], a["project"])
-    if overlap_check:
-        others = con.execute(
-            f"SELECT count(DISTINCT annotator) FROM ({LIVE_LABELS}) WHERE turn_id = ? AND annotator <> ? "
-            f"AND NOT ({FIT_ONLY_SQL})",
-            [a["turn_id"], a["annotator"]],
-        ).fetchone()[0]
-        overlap = con.execute("SELECT overlap FROM projects WHERE project = ?", [a["project"]]).fetchone()[0]
-        if others >= overlap:
-            raise SubmitRefused(
-                f"turn {a['turn_id']!r} was reassigned after your lease expired and already has its "
-                f"{overlap} label(s); your labels were not stored")
+    lapsed = _check_turn_is_theirs(con, a, now or utcnow()) if overlap_check else False
     a["entities"] = _validate_spans(con, a["turn_id"], a.get("entities"), allow_overlaps=a["action"] != "submit")
     _insert(con, **a)
     con.execute("DELETE FROM leases WHERE turn_id = ? AND annotator = ?", [a["turn_id"], a["annotator"]])
-    return True
+    return SubmitOutcome(stored=True, lease_lapsed=lapsed)
 
 
-def submit(db, *, annotation_id: str, turn_id: str, project: str, annotator: str, intents=(), entities=(),
-           sentiment=None, aligned=None, corrected_response=None, flagged=False, note=None,
-           duration_ms=None) -> bool:
-    """Store one annotator's labels for a turn. Returns False if this annotation_id is already stored."""
+def record_submit(db, *, annotation_id: str, turn_id: str, project: str, annotator: str, intents=(), entities=(),
+                  sentiment=None, aligned=None, corrected_response=None, flagged=False, note=None,
+                  duration_ms=None, now=None) -> SubmitOutcome:
+    """Store one annotator's labels for a turn and say what happened. Raises ``TurnTaken`` (after
+    dropping their lease, so their next claim gets a new turn) when the turn went to others."""
     row = dict(annotation_id=annotation_id, turn_id=turn_id, project=project, annotator=annotator, action="submit",
                intents=list(intents or []), entities=list(entities or []), sentiment=sentiment or None,
                aligned=aligned, corrected_response=corrected_response or None, flagged=flagged, note=note,
                duration_ms=duration_ms)
-    return db.write(_submit, row, True)
+    try:
+        return db.write(_submit, row, True, now)
+    except TurnTaken:
+        release_lease(db, turn_id, annotator)
+        raise
+
+
+def submit(db, **fields) -> bool:
+    """``record_submit``, answering only whether a new row was stored (False: this annotation_id was
+    stored before: a double click, rerun or retry)."""
+    return record_submit(db, **fields).stored
 
 
 def adjudicate(db, *, annotation_id: str, turn_id: str, project: str, reviewer: str, intents=(), entities=(),
@@ -96,7 +128,7 @@ def adjudicate(db, *, annotation_id: str, turn_id: str, project: str, reviewer: 
     row = dict(annotation_id=annotation_id, turn_id=turn_id, project=project, annotator=reviewer, action="adjudicate",
                intents=list(intents or []), entities=list(entities or []), sentiment=sentiment or None,
                aligned=aligned, corrected_response=corrected_response or None, note=note)
-    return db.write(_submit, row, False)
+    return db.write(_submit, row, False).stored
 
 
 def _simple_action(con, a: dict, release: bool) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from store.db import register_table
-from store.queue_order import first_open_turn
+from store.queue_order import FIT_ONLY_SQL, first_open_turn
 
 DEFAULT_TTL_S = 300
 
@@ -27,15 +27,46 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def _claim(con, project: str, annotator: str, ttl_s: float, now: datetime, cache: dict):
-    expires = now + timedelta(seconds=ttl_s)
+TURN_LOAD_SQL = """
+    SELECT (SELECT count(DISTINCT annotator) FROM ({live}) WHERE turn_id = $turn AND annotator <> $annotator
+              AND NOT ({fit_only})),
+           (SELECT count(*) FROM leases WHERE turn_id = $turn AND annotator <> $annotator AND expires_at > $now),
+           (SELECT coalesce(max(overlap), 1) FROM projects WHERE project = $project),
+           (SELECT max(expires_at) FROM leases WHERE turn_id = $turn AND annotator = $annotator)
+"""
+
+
+def turn_load(con, project: str, turn_id: str, annotator: str, now: datetime) -> dict:
+    """Who else has the turn: other annotators' live labels and live leases, the project's overlap,
+    and when this annotator's own lease runs (ran) out (None: they hold none)."""
+    sql = TURN_LOAD_SQL.format(live=LIVE_LABELS, fit_only=FIT_ONLY_SQL)
+    labelled, leased, overlap, expires = con.execute(
+        sql, {"turn": turn_id, "annotator": annotator, "now": now, "project": project}).fetchone()
+    return {"labelled_by_others": labelled, "leased_by_others": leased, "overlap": overlap, "my_lease_expires": expires}
+
+
+def _held_open_turn(con, project: str, annotator: str, now: datetime) -> str | None:
+    """This annotator's live lease, unless others have since labelled its turn to the overlap (then
+    the lease is dropped: handing back a closed turn would loop them on a form nobody may submit)."""
     held = con.execute(
         "SELECT turn_id FROM leases WHERE project = ? AND annotator = ? AND expires_at > ? ORDER BY expires_at DESC LIMIT 1",
         [project, annotator, now],
     ).fetchone()
+    if held is None:
+        return None
+    load = turn_load(con, project, held[0], annotator, now)
+    if load["labelled_by_others"] >= load["overlap"]:
+        con.execute("DELETE FROM leases WHERE turn_id = ? AND annotator = ?", [held[0], annotator])
+        return None
+    return held[0]
+
+
+def _claim(con, project: str, annotator: str, ttl_s: float, now: datetime, cache: dict):
+    expires = now + timedelta(seconds=ttl_s)
+    held = _held_open_turn(con, project, annotator, now)
     if held is not None:
-        con.execute("UPDATE leases SET expires_at = ? WHERE turn_id = ? AND annotator = ?", [expires, held[0], annotator])
-        return held[0]
+        con.execute("UPDATE leases SET expires_at = ? WHERE turn_id = ? AND annotator = ?", [expires, held, annotator])
+        return held
     turn_id = first_open_turn(con, cache, project, annotator, now)
     if turn_id is None:
         return None

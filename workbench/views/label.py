@@ -14,7 +14,7 @@ import uuid
 import streamlit as st
 
 from store import annotations, labels, queue
-from store.annotations import SubmitRefused
+from store.annotations import SubmitRefused, TurnTaken
 from workbench import auth, runtime
 from workbench.components import label_form, progress, shortcuts, turn_view
 from workbench.components.label_form import LabelForm
@@ -142,17 +142,37 @@ def on_submit(db, user: auth.User, project: str, form_id: str, spans_snapshot: d
     if found:
         flash("warning", " ".join(found))
         return
+    if store_submit(db, user, project, form, values):
+        claim_and_open(db, user, project)
+
+
+def store_submit(db, user: auth.User, project: str, form: LabelForm, values: dict) -> bool:
+    """Store the form's labels and say what happened. True when the page should move on: after a
+    save, and after a refusal because the turn went to others (their lease is gone, so the next claim
+    is a new turn); False keeps the form open to fix what was refused (e.g. spans)."""
     try:
-        stored = annotations.submit(
+        outcome = annotations.record_submit(
             db, annotation_id=form.form_id, turn_id=form.turn_id, project=project, annotator=user.username,
             flagged=form.flagged, duration_ms=int((time.time() - form.opened_at) * 1000), **values)
+    except TurnTaken as exc:
+        flash("warning", str(exc))
+        return True
     except SubmitRefused as exc:
         flash("error", str(exc))
-    else:
-        flash("success", "Saved." if stored else "Already saved (repeated submit ignored).")
-        if stored:
-            progress.count_own(db, project, user.username, +1, values["intents"])
-    claim_and_open(db, user, project)
+        return False
+    flash("success", saved_message(outcome))
+    if outcome.stored:
+        progress.count_own(db, project, user.username, +1, values["intents"])
+    return True
+
+
+def saved_message(outcome: annotations.SubmitOutcome) -> str:
+    if not outcome.stored:
+        return "Already saved (repeated submit ignored)."
+    if outcome.lease_lapsed:
+        return ("Saved. Your hold on this turn had lapsed while you were away; nobody else had taken it, "
+                "so your labels were kept.")
+    return "Saved."
 
 
 def on_skip(db, user: auth.User, project: str, form_id: str) -> None:
@@ -339,7 +359,7 @@ def keep_lease(db, user: auth.User, project: str, turn_id: str) -> None:
     form.lease_at = time.time()
     if not queue.renew(db, turn_id, user.username, ttl_s=LEASE_TTL_S):
         st.warning("Your hold on this turn lapsed; it may have been given to someone else. "
-                   "Submitting still works unless it is already fully labelled.")
+                   "Submitting still works unless it was handed to another annotator.")
 
 
 def choose_project(db, default: str) -> str:
