@@ -26,10 +26,12 @@ class TurnTaken(SubmitRefused):
 @dataclass(frozen=True)
 class SubmitOutcome:
     """What a submit did: ``stored`` False for a repeated annotation_id; ``lease_lapsed``: their hold
-    had run out while they worked but nobody else had taken the turn, so the labels were kept."""
+    had run out while they worked but nobody else had taken the turn, so the labels were kept;
+    ``replaced``: they had labelled the turn already (say in another tab) and this submit replaced it."""
 
     stored: bool
     lease_lapsed: bool = False
+    replaced: list[str] | None = None      # the intents of this annotator's earlier submit it replaced
 
 
 def _exists(con, annotation_id: str):
@@ -95,9 +97,18 @@ def _submit(con, a: dict, overlap_check: bool, now=None) -> SubmitOutcome:
     _check_turn(con, a["turn_id"], a["project"])
     lapsed = _check_turn_is_theirs(con, a, now or utcnow()) if overlap_check else False
     a["entities"] = _validate_spans(con, a["turn_id"], a.get("entities"), allow_overlaps=a["action"] != "submit")
-    _insert(con, **a)
+    earlier = _live_submit_of(con, a["turn_id"], a["annotator"]) if a["action"] == "submit" else None
+    _insert(con, **a, undoes=earlier[0] if earlier else None)
     con.execute("DELETE FROM leases WHERE turn_id = ? AND annotator = ?", [a["turn_id"], a["annotator"]])
-    return SubmitOutcome(stored=True, lease_lapsed=lapsed)
+    return SubmitOutcome(stored=True, lease_lapsed=lapsed, replaced=list(earlier[1] or []) if earlier else None)
+
+
+def _live_submit_of(con, turn_id: str, annotator: str):
+    """(annotation_id, intents) of this annotator's live submit of the turn, or None. A new submit
+    names it in ``undoes`` so there is one live annotation per (turn, annotator): two tabs on one
+    turn, or a resubmit, replace the earlier labels instead of counting as a second vote."""
+    return con.execute(f"SELECT annotation_id, intents FROM ({LIVE_LABELS}) WHERE turn_id = ? AND annotator = ? "
+                       "AND action = 'submit' ORDER BY seq DESC LIMIT 1", [turn_id, annotator]).fetchone()
 
 
 def record_submit(db, *, annotation_id: str, turn_id: str, project: str, annotator: str, intents=(), entities=(),
@@ -230,11 +241,12 @@ def history(db, turn_id: str) -> list[dict]:
 
 
 def progress(db, project: str, annotator: str | None = None) -> dict:
-    """Counts for the progress panel: mine today, coverage, per-intent counts of the effective labels."""
+    """Counts for the progress panel: mine today (turns, not submits), coverage, per-intent counts of
+    the effective labels."""
     today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     mine = 0
     if annotator is not None:
-        mine = db.query_one(f"SELECT count(*) FROM ({LIVE_LABELS}) WHERE project = ? AND annotator = ? "
+        mine = db.query_one(f"SELECT count(DISTINCT turn_id) FROM ({LIVE_LABELS}) WHERE project = ? AND annotator = ? "
                             "AND created_at >= ?", [project, annotator, today])[0]
     total = db.query_one("SELECT count(*) FROM turns WHERE project = ?", [project])[0]
     from store.effective import label_counts

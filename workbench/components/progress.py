@@ -33,16 +33,21 @@ def project_progress(db, project: str, annotator: str, *, now: float | None = No
     return dict(cached[1])
 
 
-def count_own(db, project: str, annotator: str, delta: int, intents: list[str] = ()) -> None:
-    """Apply one submit (+1) or undo (-1) of this annotator to the cached figures."""
+def count_own(db, project: str, annotator: str, delta: int, intents: list[str] = (), *,
+              replaced: list[str] | None = None) -> None:
+    """Apply one submit (+1) or undo (-1) of this annotator to the cached figures. A submit that
+    ``replaced`` their earlier labels of the turn counts no new turn: only its intents change."""
     with _lock:
         cached = _cache.get((db.path, project, annotator))
         if cached is None:
             return
         figures = dict(cached[1])
-        figures["mine_today"] = max(0, figures["mine_today"] + delta)
-        figures["labelled"] = min(figures["total"], max(0, figures["labelled"] + delta))
+        turns = 0 if replaced is not None else delta
+        figures["mine_today"] = max(0, figures["mine_today"] + turns)
+        figures["labelled"] = min(figures["total"], max(0, figures["labelled"] + turns))
         per_label = dict(figures.get("per_label") or {})
+        for intent in replaced or ():
+            per_label[intent] = max(0, per_label.get(intent, 0) - 1)
         for intent in intents:
             per_label[intent] = max(0, per_label.get(intent, 0) + delta)
         figures["per_label"] = per_label

@@ -162,13 +162,15 @@ def store_submit(db, user: auth.User, project: str, form: LabelForm, values: dic
         return False
     flash("success", saved_message(outcome))
     if outcome.stored:
-        progress.count_own(db, project, user.username, +1, values["intents"])
+        progress.count_own(db, project, user.username, +1, values["intents"], replaced=outcome.replaced)
     return True
 
 
 def saved_message(outcome: annotations.SubmitOutcome) -> str:
     if not outcome.stored:
         return "Already saved (repeated submit ignored)."
+    if outcome.replaced is not None:
+        return "You had already labelled this turn; your new labels replace the earlier ones."
     if outcome.lease_lapsed:
         return ("Saved. Your hold on this turn had lapsed while you were away; nobody else had taken it, "
                 "so your labels were kept.")
