@@ -218,14 +218,6 @@ def undone_submission(db, turn_id: str, *, annotator: str) -> dict | None:
     return _clean_state(rows[0]) if rows else None
 
 
-def intent_use_counts(db, project: str) -> dict[str, int]:
-    """How many labelled turns of the project carry each intent (effective labels, renames applied):
-    the label page gives its digit keys to the most used intents."""
-    from store.effective import label_counts
-
-    return label_counts(db, project)[1]
-
-
 def _clean_state(row: dict) -> dict:
     return {
         "intents": list(row.get("intents") or []),

@@ -43,11 +43,10 @@ def alignment_keys() -> dict[str, bool]:
     return {ALIGNED_KEY: True, MISALIGNED_KEY: False}
 
 
-def quick_intents(schema_intents: list[str], use_counts: dict[str, int]) -> list[str]:
-    """The intents that get digit keys, in key order: the most used in the project first, ties in
-    schema order. The label page computes this once per session so keys do not move while one works."""
-    order = sorted(range(len(schema_intents)), key=lambda i: (-use_counts.get(schema_intents[i], 0), i))
-    return [schema_intents[i] for i in order[:QUICK_INTENTS]]
+def quick_intents(schema_intents: list[str]) -> list[str]:
+    """The intents that get digit keys, in key order: the schema's first ones, in the schema's order
+    (which the admin controls), so a key means the same intent in every session and for everyone."""
+    return list(schema_intents[:QUICK_INTENTS])
 
 
 def quick_intent_key(position: int) -> str | None:
@@ -70,7 +69,7 @@ def quick_intent_rows(quick: list[str]) -> list[tuple[str, str]]:
     pairs wrapped so that a name read as belonging to the next digit."""
     if not quick:
         return [("1 … 9, 0", "toggle an intent: no intents in the schema yet")]
-    head = (digit_range(len(quick)), "toggle an intent, most used first (numbered in the intent box):")
+    head = (digit_range(len(quick)), "toggle an intent, in the schema's order (numbered in the intent box):")
     return [head, *((quick_intent_key(i), name) for i, name in enumerate(quick))]
 
 

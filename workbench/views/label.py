@@ -27,7 +27,6 @@ FLASH_KEY = "label_flash"
 UNDO_KEY = "label_undo_id"
 PREFILL_KEY = "label_prefill"
 SUBMIT_CLOCK_KEY = "label_submit_clock"
-QUICK_KEY = "label_quick_intents"
 GUIDE_KEY = "label_guide_open"          # the guidelines expander's open state (the ? key toggles it)
 UNREADABLE_NOTE = ("The model cannot read this turn (mostly [UNK] to its encoder): no suggestion pre-filled. "
                    "concord serve --encoder multilingual reads it.")
@@ -50,15 +49,10 @@ def guidelines_of(db, project: str) -> str:
 
 
 def quick_intents_of(db, project: str, schema: dict) -> list[str]:
-    """The intents on the digit keys, most used first: computed once per session (and again only
-    when the schema's intents change), so a key never moves under the annotator's fingers."""
-    held = st.session_state.get(QUICK_KEY)
-    intents = tuple(schema["intents"])
-    if not (isinstance(held, dict) and held.get("project") == project and held.get("intents") == intents):
-        counts = annotations.intent_use_counts(db, project)
-        held = {"project": project, "intents": intents, "quick": shortcuts.quick_intents(list(intents), counts)}
-        st.session_state[QUICK_KEY] = held
-    return list(held["quick"])
+    """The intents on the digit keys: the schema's first ten, in its order. Usage counts are not
+    used: they differ between annotators and change with every label, so a key would mean another
+    intent after a reload or for a colleague; the schema's order changes only when the admin edits it."""
+    return shortcuts.quick_intents(list(schema["intents"]))
 
 
 # -- session state ------------------------------------------------------------------------------
