@@ -6,13 +6,14 @@ it reverts), so nothing is ever deleted and every state can be explained.
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from store.queue import LIVE_LABELS, lease_turn, turn_load, utcnow
 from store.queue import release as release_lease
 from store.records import describe_overlaps, overlapping_spans
 
-ACTIONS = ("submit", "skip", "undo", "flag", "adjudicate")
+ACTIONS = ("submit", "skip", "undo", "flag", "unflag", "revisit", "adjudicate")
 
 
 class SubmitRefused(Exception):
@@ -163,6 +164,50 @@ def flag(db, *, annotation_id: str, turn_id: str, project: str, annotator: str, 
     row = dict(annotation_id=annotation_id, turn_id=turn_id, project=project, annotator=annotator, action="flag",
                flagged=True, note=note)
     return db.write(_simple_action, row, False)
+
+
+def _unflag(con, a: dict) -> bool:
+    standing = con.execute(
+        "SELECT f.annotation_id FROM annotations f WHERE f.action = 'flag' AND f.turn_id = ? AND f.annotator = ? "
+        "AND NOT EXISTS (SELECT 1 FROM annotations r WHERE r.action = 'unflag' AND r.undoes = f.annotation_id) "
+        "ORDER BY f.seq DESC LIMIT 1", [a["turn_id"], a["annotator"]]).fetchone()
+    if standing is None or _exists(con, a["annotation_id"]) is not None:
+        return False
+    _check_turn(con, a["turn_id"], a["project"])
+    _insert(con, **a, undoes=standing[0])
+    return True
+
+
+def unflag(db, *, annotation_id: str, turn_id: str, project: str, annotator: str) -> bool:
+    """Take back this annotator's flag of a turn (a mis-pressed F): an ``unflag`` row naming the flag
+    in ``undoes``, so the history keeps both. False if they have no standing flag there."""
+    row = dict(annotation_id=annotation_id, turn_id=turn_id, project=project, annotator=annotator, action="unflag")
+    return db.write(_unflag, row)
+
+
+# This annotator's skips still standing: the turn's latest skip-or-revisit row is a skip.
+STANDING_SKIPS_SQL = """
+    SELECT turn_id FROM annotations WHERE project = ? AND annotator = ? AND action IN ('skip', 'revisit')
+    GROUP BY turn_id HAVING arg_max(action, seq) = 'skip'
+"""
+
+
+def skipped_count(db, project: str, annotator: str) -> int:
+    return db.query_one(f"SELECT count(*) FROM ({STANDING_SKIPS_SQL})", [project, annotator])[0]
+
+
+def _revisit_skipped(con, project: str, annotator: str) -> int:
+    skipped = [r[0] for r in con.execute(STANDING_SKIPS_SQL, [project, annotator]).fetchall()]
+    for turn_id in skipped:
+        _insert(con, annotation_id=f"revisit-{uuid.uuid4()}", turn_id=turn_id, project=project,
+                annotator=annotator, action="revisit")
+    return len(skipped)
+
+
+def revisit_skipped(db, *, project: str, annotator: str) -> int:
+    """Make this annotator's skipped turns theirs to claim again (a ``revisit`` row each, the skips
+    stay in the history); the queue serves them once nothing new is open. Returns how many."""
+    return db.write(_revisit_skipped, project, annotator)
 
 
 def _undo_last(con, annotation_id: str, project: str, annotator: str, now=None):

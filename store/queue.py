@@ -72,11 +72,37 @@ def _claim(con, project: str, annotator: str, ttl_s: float, now: datetime, cache
     if held is not None:
         con.execute("UPDATE leases SET expires_at = ? WHERE turn_id = ? AND annotator = ?", [expires, held, annotator])
         return held
-    turn_id = first_open_turn(con, cache, project, annotator, now)
+    turn_id = first_open_turn(con, cache, project, annotator, now) or _first_revisited_turn(con, project, annotator, now)
     if turn_id is None:
         return None
     lease_turn(con, project, turn_id, annotator, ttl_s, now=now)
     return turn_id
+
+
+# Per turn: other annotators' live labels and live leases, whether this annotator has a live label,
+# and the state of their skips (``last``: 'skip', or 'revisit' once they asked for their skips back).
+TURN_LOADS_CTES = """
+    live AS ({live} AND a.project = $project),
+    labelled AS (SELECT turn_id, count(DISTINCT annotator) FILTER (WHERE annotator <> $annotator AND NOT ({fit_only})) AS others,
+                        bool_or(annotator = $annotator AND NOT ({fit_only})) AS mine
+                 FROM live GROUP BY turn_id),
+    leased AS (SELECT turn_id, count(*) AS others FROM leases
+               WHERE project = $project AND annotator <> $annotator AND expires_at > $now GROUP BY turn_id),
+    my_skips AS (SELECT turn_id, max(seq) AS seq, arg_max(action, seq) AS last FROM annotations
+                 WHERE project = $project AND annotator = $annotator AND action IN ('skip', 'revisit') GROUP BY turn_id)
+""".format(live=LIVE_LABELS, fit_only=FIT_ONLY_SQL)
+OPEN_TO_ME_SQL = """NOT coalesce(l.mine, false)
+    AND coalesce(l.others, 0) + coalesce(s.others, 0) < (SELECT coalesce(max(overlap), 1) FROM projects WHERE project = $project)
+    AND t.turn_id NOT IN (SELECT turn_id FROM imported_labels WHERE role = 'gold')"""
+
+
+def _first_revisited_turn(con, project: str, annotator: str, now: datetime) -> str | None:
+    """The earliest skipped turn this annotator asked to revisit that is still open to them."""
+    row = con.execute(f"""WITH {TURN_LOADS_CTES}
+        SELECT t.turn_id FROM my_skips t LEFT JOIN labelled l USING (turn_id) LEFT JOIN leased s USING (turn_id)
+        WHERE t.last = 'revisit' AND {OPEN_TO_ME_SQL} ORDER BY t.seq LIMIT 1""",
+                      {"project": project, "annotator": annotator, "now": now}).fetchone()
+    return None if row is None else row[0]
 
 
 def claim_next(db, project: str, annotator: str, *, ttl_s: float = DEFAULT_TTL_S, now: datetime | None = None):

@@ -91,7 +91,7 @@ def shortcut_rows(sentiments: list[str], quick: list[str] = ()) -> list[tuple[st
         (ACCEPT, "accept the suggestion (what its banner shows in bold)"),
         (SUBMIT, "submit and go to the next turn"),
         (SKIP, "skip this turn"),
-        (FLAG, "flag this turn for review"),
+        (FLAG, "flag this turn for review (again: take the flag back)"),
         (UNDO, "undo your last submit: its turn comes back with what you submitted"),
         (GUIDELINES, "show / hide the guidelines and what each intent means"),
     ]

@@ -27,6 +27,7 @@ FLASH_KEY = "label_flash"
 UNDO_KEY = "label_undo_id"
 PREFILL_KEY = "label_prefill"
 SUBMIT_CLOCK_KEY = "label_submit_clock"
+FLAG_PRESSES_KEY = "label_flag_presses"   # per form: how many times its flag was set or taken back
 GUIDE_KEY = "label_guide_open"          # the guidelines expander's open state (the ? key toggles it)
 UNREADABLE_NOTE = ("The model cannot read this turn (mostly [UNK] to its encoder): no suggestion pre-filled. "
                    "concord serve --encoder multilingual reads it.")
@@ -180,13 +181,44 @@ def on_skip(db, user: auth.User, project: str, form_id: str) -> None:
     claim_and_open(db, user, project)
 
 
-def on_flag(db, user: auth.User, project: str, form_id: str) -> None:
+def flag_presses(form: LabelForm) -> int:
+    return (st.session_state.get(FLAG_PRESSES_KEY) or {}).get(form.form_id, 0)
+
+
+def flag_button_key(form: LabelForm) -> str:
+    """A new key after each press, so a click drawn before the last press is a stale widget."""
+    presses = flag_presses(form)
+    return form.key("flag") if presses == 0 else form.key(f"flag-{presses}")
+
+
+def on_flag(db, user: auth.User, project: str, form_id: str, presses: int | None = None) -> None:
+    """F (or the Flag / Unflag button) toggles the flag: a second press takes a mis-pressed flag back
+    as an ``unflag`` row, so history keeps both. A button click carries the press count it was drawn
+    for and is ignored once stale (a double click toggles once); each press stores under its own id."""
     form = _is_open(project, form_id)
-    if form is None or form.flagged:
+    if form is None or (presses is not None and presses != flag_presses(form)):
         return
-    annotations.flag(db, annotation_id=form.flag_id, turn_id=form.turn_id, project=project, annotator=user.username)
-    form.flagged = True
-    flash("info", "Flagged for review. Label it as well as you can, or skip it.")
+    n = flag_presses(form)
+    annotation_id = form.flag_id if n == 0 else f"{form.flag_id}:{n}"
+    st.session_state[FLAG_PRESSES_KEY] = {form.form_id: n + 1}       # only the open form's count is kept
+    who = dict(turn_id=form.turn_id, project=project, annotator=user.username)
+    if form.flagged:
+        annotations.unflag(db, annotation_id=annotation_id, **who)
+        form.flagged = False
+        flash("info", "Flag removed.")
+    else:
+        annotations.flag(db, annotation_id=annotation_id, **who)
+        form.flagged = True
+        flash("info", "Flagged for review. Label it as well as you can, or skip it. Press F again to take it back.")
+
+
+def on_revisit(db, user: auth.User, project: str) -> None:
+    """Give this annotator their skipped turns back (the empty queue's button)."""
+    count = annotations.revisit_skipped(db, project=project, annotator=user.username)
+    if claim_and_open(db, user, project) is None:
+        flash("info", "None of your skipped turns is open any more: other annotators have labelled them.")
+    else:
+        flash("info", f"{count} skipped turn(s) are back in your queue.")
 
 
 def on_undo(db, user: auth.User, project: str, undo_id: str) -> None:
@@ -331,8 +363,8 @@ def render_actions(db, user, project: str, form: LabelForm, suggestion: dict | N
         st.button(label("Submit & next", "Enter"), type="primary", key=form.key("submit"),  # md-safe: constants
                   on_click=on_submit, args=args)
         st.button(label("Skip", shortcuts.SKIP), key=form.key("skip"), on_click=on_skip, args=args)  # md-safe: constants
-        st.button(label("Flag", shortcuts.FLAG), key=form.key("flag"), on_click=on_flag,  # md-safe: constants
-                  args=args, disabled=form.flagged)
+        st.button(label("Unflag" if form.flagged else "Flag", shortcuts.FLAG),  # md-safe: constants
+                  key=flag_button_key(form), on_click=on_flag, args=(*args, flag_presses(form)))
         st.button(label("Accept suggestions", shortcuts.ACCEPT), key=form.key("accept"),  # md-safe: constants
                   on_click=on_accept, args=(project, form.form_id), disabled=not suggestion)
         render_undo_button(db, user, project)
@@ -344,6 +376,14 @@ def render_undo_button(db, user, project: str, *, with_shortcut: bool = False) -
     st.button(shortcuts.button_label("Undo last submit", shortcuts.UNDO), key=f"label-undo-{undo_id}",  # md-safe: constants
               on_click=on_undo, args=(db, user, project, undo_id),
               shortcut=shortcuts.UNDO if with_shortcut else None)
+
+
+def render_revisit_button(db, user, project: str) -> None:
+    """On the empty queue: skipped turns were gone for good; this brings them back to this annotator."""
+    skipped = annotations.skipped_count(db, project, user.username)
+    if skipped:
+        st.text(f"You skipped {skipped} turn(s).")
+        st.button("Revisit my skipped turns", key="label-revisit", on_click=on_revisit, args=(db, user, project))
 
 
 @st.fragment(run_every=LEASE_RENEW_EVERY_S)
@@ -378,6 +418,7 @@ def main() -> None:
     form = ensure_form(db, user, project)
     if form is None:
         st.success("Your queue is empty: every turn available to you is labelled or skipped.")
+        render_revisit_button(db, user, project)
         render_undo_button(db, user, project, with_shortcut=True)
         render_guide(db, project, schema)
         return
