@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from store.queue import LIVE_LABELS, lease_turn, turn_load, utcnow
+from store.queue import LIVE_LABELS, available_count, lease_turn, turn_load, utcnow
 from store.queue import release as release_lease
 from store.records import describe_overlaps, overlapping_spans
 
@@ -278,18 +278,19 @@ def history(db, turn_id: str) -> list[dict]:
 
 
 def progress(db, project: str, annotator: str | None = None) -> dict:
-    """Counts for the progress panel: mine today (turns, not submits), coverage, per-intent counts of
-    the effective labels."""
+    """Counts for the progress panel: mine today (turns, not submits), turns left for this annotator,
+    coverage, per-intent counts of the effective labels."""
+    from store.effective import label_counts
+
     today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
-    mine = 0
+    mine = available = 0
     if annotator is not None:
         mine = db.query_one(f"SELECT count(DISTINCT turn_id) FROM ({LIVE_LABELS}) WHERE project = ? AND annotator = ? "
                             "AND created_at >= ?", [project, annotator, today])[0]
+        available = available_count(db, project, annotator)
     total = db.query_one("SELECT count(*) FROM turns WHERE project = ?", [project])[0]
-    from store.effective import label_counts
-
     labelled, per_label = label_counts(db, project)
-    return {"mine_today": mine, "labelled": labelled, "total": total, "per_label": per_label}
+    return {"mine_today": mine, "available": available, "labelled": labelled, "total": total, "per_label": per_label}
 
 
 def effective_labels(db, project: str = "default"):

@@ -105,6 +105,17 @@ def _first_revisited_turn(con, project: str, annotator: str, now: datetime) -> s
     return None if row is None else row[0]
 
 
+def available_count(db, project: str, annotator: str, *, now: datetime | None = None) -> int:
+    """How many turns are left for this annotator: open to them as the queue means it (not labelled
+    or skipped by them, not gold, fewer than the overlap labelled or leased by others), their
+    revisited skips and the turn they hold included."""
+    return db.query_one(f"""WITH {TURN_LOADS_CTES}
+        SELECT count(*) FROM turns t LEFT JOIN labelled l USING (turn_id) LEFT JOIN leased s USING (turn_id)
+        LEFT JOIN my_skips k USING (turn_id)
+        WHERE t.project = $project AND coalesce(k.last, '') <> 'skip' AND {OPEN_TO_ME_SQL}""",
+                        {"project": project, "annotator": annotator, "now": now or utcnow()})[0]
+
+
 def claim_next(db, project: str, annotator: str, *, ttl_s: float = DEFAULT_TTL_S, now: datetime | None = None):
     """The turn this annotator should label now (their current lease first), or None when the queue is empty."""
     from store import turns

@@ -1,4 +1,4 @@
-"""The annotator's progress panel: my count today, project coverage, per-label counts.
+"""The annotator's progress panel: my count today, turns left for me, project coverage, per-label counts.
 
 The counts come from the effective labels of the whole project, the costly part of a page run with
 100k turns, so they are read at most every ``COUNTS_TTL_S`` seconds per annotator; this session's
@@ -34,9 +34,10 @@ def project_progress(db, project: str, annotator: str, *, now: float | None = No
 
 
 def count_own(db, project: str, annotator: str, delta: int, intents: list[str] = (), *,
-              replaced: list[str] | None = None) -> None:
-    """Apply one submit (+1) or undo (-1) of this annotator to the cached figures. A submit that
-    ``replaced`` their earlier labels of the turn counts no new turn: only its intents change."""
+              replaced: list[str] | None = None, left: int | None = None) -> None:
+    """Apply one submit (+1), undo (-1) or skip (0, ``left=-1``) of this annotator to the cached
+    figures. A submit that ``replaced`` their earlier labels of the turn counts no new turn: only its
+    intents change. ``left``: the change in turns left for them (by default the turns counted, negated)."""
     with _lock:
         cached = _cache.get((db.path, project, annotator))
         if cached is None:
@@ -44,6 +45,7 @@ def count_own(db, project: str, annotator: str, delta: int, intents: list[str] =
         figures = dict(cached[1])
         turns = 0 if replaced is not None else delta
         figures["mine_today"] = max(0, figures["mine_today"] + turns)
+        figures["available"] = max(0, figures.get("available", 0) + (-turns if left is None else left))
         figures["labelled"] = min(figures["total"], max(0, figures["labelled"] + turns))
         per_label = dict(figures.get("per_label") or {})
         for intent in replaced or ():
@@ -54,11 +56,21 @@ def count_own(db, project: str, annotator: str, delta: int, intents: list[str] =
         _cache[(db.path, project, annotator)] = (cached[0], figures)
 
 
+def forget(db, project: str, annotator: str) -> None:
+    """Drop this annotator's cached figures (after a change the cache cannot follow, e.g. skipped turns
+    given back), so the panel reads the store on its next run."""
+    with _lock:
+        _cache.pop((db.path, project, annotator), None)
+
+
 def render_progress(progress: dict, *, max_labels: int = 12) -> None:
     total, labelled = progress["total"], progress["labelled"]
-    left, right = st.columns(2)
-    left.metric("Mine today", progress["mine_today"])
-    right.metric("Labelled", f"{labelled:,}", help=f"{labelled:,} of {total:,} turns have labels")
+    mine, available, coverage = st.columns(3)
+    mine.metric("Mine today", progress["mine_today"], help="Turns you labelled today (a relabelled turn counts once)")
+    available.metric("Left for me", f"{progress.get('available', 0):,}",
+                     help="Turns you may still label: not labelled or skipped by you, not yet labelled or "
+                          "held by enough other annotators")
+    coverage.metric("Labelled", f"{labelled:,}", help=f"{labelled:,} of {total:,} turns have labels")
     st.progress(min(1.0, labelled / total) if total else 0.0,
                 text=f"Coverage {labelled / total:.1%}" if total else "No turns")
     per_label = {k: v for k, v in (progress.get("per_label") or {}).items() if v}

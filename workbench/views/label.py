@@ -151,6 +151,7 @@ def store_submit(db, user: auth.User, project: str, form: LabelForm, values: dic
             flagged=form.flagged, duration_ms=int((time.time() - form.opened_at) * 1000), **values)
     except TurnTaken as exc:
         flash("warning", str(exc))
+        progress.count_own(db, project, user.username, 0, left=-1)
         return True
     except SubmitRefused as exc:
         flash("error", str(exc))
@@ -176,7 +177,9 @@ def on_skip(db, user: auth.User, project: str, form_id: str) -> None:
     form = _is_open(project, form_id)
     if form is None:
         return
-    annotations.skip(db, annotation_id=form.form_id, turn_id=form.turn_id, project=project, annotator=user.username)
+    if annotations.skip(db, annotation_id=form.form_id, turn_id=form.turn_id, project=project,
+                        annotator=user.username):
+        progress.count_own(db, project, user.username, 0, left=-1)
     flash("info", "Skipped.")
     claim_and_open(db, user, project)
 
@@ -215,6 +218,7 @@ def on_flag(db, user: auth.User, project: str, form_id: str, presses: int | None
 def on_revisit(db, user: auth.User, project: str) -> None:
     """Give this annotator their skipped turns back (the empty queue's button)."""
     count = annotations.revisit_skipped(db, project=project, annotator=user.username)
+    progress.forget(db, project, user.username)
     if claim_and_open(db, user, project) is None:
         flash("info", "None of your skipped turns is open any more: other annotators have labelled them.")
     else:
