@@ -29,8 +29,10 @@ PREFILL_KEY = "label_prefill"
 SUBMIT_CLOCK_KEY = "label_submit_clock"
 FLAG_PRESSES_KEY = "label_flag_presses"   # per form: how many times its flag was set or taken back
 GUIDE_KEY = "label_guide_open"          # the guidelines expander's open state (the ? key toggles it)
-UNREADABLE_NOTE = ("The model cannot read this turn (mostly [UNK] to its encoder): no suggestion pre-filled. "
-                   "concord serve --encoder multilingual reads it.")
+# Annotators cannot change the encoder: they are told only why nothing is pre-filled; the command is for admins.
+UNREADABLE_NOTE = "The model cannot read this turn, so nothing is pre-filled."
+UNREADABLE_ADMIN_NOTE = (UNREADABLE_NOTE + " Its encoder sees mostly [UNK] here; "
+                         "concord serve --encoder multilingual reads it.")
 LEASE_TTL_S = 300
 LEASE_RENEW_EVERY_S = 60
 PAGE_CSS = ("<style>[data-testid='stMainBlockContainer']{padding-top:4rem;padding-bottom:2rem}"
@@ -352,7 +354,7 @@ def render_form(db, user: auth.User, project: str, form: LabelForm, turn: dict, 
     if suggestion:
         st.html(label_form.suggestion_html(suggestion, turn.get("text") or ""))
     elif turn.get("unread_suggestion"):
-        st.text(UNREADABLE_NOTE)
+        st.text(UNREADABLE_ADMIN_NOTE if user.can("admin") else UNREADABLE_NOTE)
     label_form.render_intents(form, schema, quick_intents_of(db, project, schema))
     label_form.render_sentiment(form, schema)
     label_form.render_alignment(form)
