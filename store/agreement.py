@@ -182,7 +182,8 @@ def annotator_stats(db, project: str = "default", *, run_id: str | None = None) 
 
 
 def adjudication_queue(db, project: str = "default", *, limit: int = 200) -> pd.DataFrame:
-    """Turns to resolve: annotators disagree, or someone flagged it -- and no adjudication since. Oldest first."""
+    """Turns to resolve: annotators disagree, or someone flagged it (a flag taken back with ``unflag``
+    does not count) -- and no adjudication since. Oldest first."""
     return over_latest(db, project, """WITH
         adj AS (SELECT turn_id, max(seq) AS seq FROM annotations WHERE project = $p AND action = 'adjudicate'
                 GROUP BY turn_id),
@@ -190,7 +191,9 @@ def adjudication_queue(db, project: str = "default", *, limit: int = 200) -> pd.
                      HAVING count(*) >= 2 AND (count(DISTINCT intents) > 1 OR count(DISTINCT entities) > 1
                         OR count(DISTINCT coalesce(sentiment, '')) > 1 OR count(DISTINCT coalesce(aligned::VARCHAR, '')) > 1)),
         flags AS (SELECT turn_id, max(seq) AS seq, 'flagged' AS reason, arg_max(note, seq) AS note FROM annotations
-                  WHERE project = $p AND action = 'flag' GROUP BY turn_id),
+                  WHERE project = $p AND action = 'flag'
+                    AND annotation_id NOT IN (SELECT undoes FROM annotations WHERE action = 'unflag' AND undoes IS NOT NULL)
+                  GROUP BY turn_id),
         queue AS (SELECT * FROM disputes UNION ALL SELECT * FROM flags),
         open AS (SELECT q.turn_id, string_agg(DISTINCT q.reason, ', ') AS reason, max(q.seq) AS seq, any_value(q.note) AS note
                  FROM queue q LEFT JOIN adj a USING (turn_id) WHERE a.seq IS NULL OR a.seq < q.seq GROUP BY q.turn_id)

@@ -75,7 +75,8 @@ def annotator_stats(db, project: str = "default") -> list[dict]:
                count(*) FILTER (WHERE action = 'submit') AS submits,
                count(*) FILTER (WHERE action = 'skip') AS skips,
                count(*) FILTER (WHERE action = 'undo') AS undos,
-               count(*) FILTER (WHERE action = 'flag') AS flags,
+               count(*) FILTER (WHERE action = 'flag' AND annotation_id NOT IN
+                   (SELECT undoes FROM annotations WHERE action = 'unflag' AND undoes IS NOT NULL)) AS flags,
                median(duration_ms) FILTER (WHERE action = 'submit') AS median_ms,
                max(created_at) AS last_active
         FROM annotations WHERE project = ? GROUP BY annotator ORDER BY submits DESC""", [project])
