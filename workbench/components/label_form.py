@@ -339,7 +339,7 @@ def render_intents(form: LabelForm, schema: dict, quick: list[str]) -> None:
     st.multiselect(
         "Intents", options, **seed_widget(form, "intents"), format_func=intent_label(quick), wrap=True,
         placeholder=f"Type to search {n} intents  ( / )",
-        help="Digit keys toggle the most used intents, numbered in this list; / searches all. " + PREFILL_RULE,
+        help="Digit keys toggle the schema's first ten intents, numbered in this list; / searches all. " + PREFILL_RULE,
     )
     st.html(chosen_intents_html(form))    # always one element, so the widgets below keep their place
 
