@@ -39,6 +39,7 @@ def _flag_button(at):
 def _fill(at, form):
     at.multiselect(key=form.key("intents")).set_value(["greeting"])
     at.segmented_control(key=form.key("sentiment")).set_value("neutral")
+    at.segmented_control(key=form.key("aligned")).set_value(True)      # every seeded turn shows a response
 
 
 def _actions(db, turn_id):

@@ -13,7 +13,7 @@ import uuid
 
 import streamlit as st
 
-from store import annotations, labels, queue
+from store import annotations, drafts, labels, queue
 from store.annotations import SubmitRefused, TurnTaken
 from workbench import auth, runtime
 from workbench.components import label_form, progress, shortcuts, turn_view
@@ -96,6 +96,12 @@ def without_unreadable_suggestion(turn: dict) -> dict:
     return turn
 
 
+def draft_saver(db, user: auth.User, project: str, turn_id: str):
+    """Where the open form keeps its unsaved values (store.drafts), so a reload does not lose them."""
+    return lambda values: drafts.save_draft(db, project=project, turn_id=turn_id, annotator=user.username,
+                                            values=values)
+
+
 def open_turn(db, user: auth.User, project: str, turn: dict | None) -> LabelForm | None:
     """Make ``turn`` the open form: its labels by this annotator, else what they submitted before an
     undo (so undo means "let me fix that one"), else the suggestion."""
@@ -108,7 +114,10 @@ def open_turn(db, user: auth.User, project: str, turn: dict | None) -> LabelForm
                or annotations.undone_submission(db, turn["turn_id"], annotator=user.username))
     prior = _schema_filtered(db, project, earlier)
     turn = without_unreadable_suggestion(turn)
-    form = label_form.open_form(turn, project, prior=prior, prefill=st.session_state.get(PREFILL_KEY, True))
+    draft = _schema_filtered(db, project, drafts.load_draft(db, project=project, turn_id=turn["turn_id"],
+                                                            annotator=user.username))
+    form = label_form.open_form(turn, project, prior=prior, prefill=st.session_state.get(PREFILL_KEY, True),
+                                draft=draft, save_draft=draft_saver(db, user, project, turn["turn_id"]))
     st.session_state[FORM_KEY] = form
     return form
 
@@ -135,11 +144,12 @@ def on_submit(db, user: auth.User, project: str, form_id: str, spans_snapshot: d
     st.session_state[SUBMIT_CLOCK_KEY] = time.perf_counter()
     values = label_form.collect(form, spans_snapshot)
     schema = schema_of(db, project)
-    found = label_form.problems(values, schema)
+    found = label_form.problems(values, schema, turn=form.turn)
     if found:
         flash("warning", " ".join(found))
         return
     if store_submit(db, user, project, form, values):
+        drafts.delete_draft(db, project=project, turn_id=form.turn_id, annotator=user.username)
         claim_and_open(db, user, project)
 
 
@@ -182,6 +192,7 @@ def on_skip(db, user: auth.User, project: str, form_id: str) -> None:
     if annotations.skip(db, annotation_id=form.form_id, turn_id=form.turn_id, project=project,
                         annotator=user.username):
         progress.count_own(db, project, user.username, 0, left=-1)
+    drafts.delete_draft(db, project=project, turn_id=form.turn_id, annotator=user.username)
     flash("info", "Skipped.")
     claim_and_open(db, user, project)
 
@@ -333,6 +344,7 @@ def render_turn(db, user: auth.User, project: str, form: LabelForm, turn: dict, 
     if turn.get("turn_index") is not None:
         where += f" · turn {turn['turn_index']}"
     where += ("  ·  🚩 flagged" if form.flagged else "") + ("  ·  restored" if form.restored else "")
+    where += ("  ·  draft restored" if form.draft_restored else "")
     st.html(f"<div style='font-size:.85rem;opacity:.7'>{html.escape(where)}</div>")   # ids come from data
     turn_view.render_context(turn.get("context") or [])
     suggestion = turn.get("suggestion") or {}
@@ -344,7 +356,8 @@ def render_turn(db, user: auth.User, project: str, form: LabelForm, turn: dict, 
         focus_targets={shortcuts.SEARCH_INTENTS_KEY: f"st-key-{form.key('intents')}",
                        shortcuts.CORRECT_RESPONSE_KEY: f"st-key-{form.key('corrected')}"},
         applied_seq=form.last_seq,
-        on_actions=lambda: on_keys(db, user, project, form.form_id), key=form.key("span"),
+        on_actions=lambda: on_keys(db, user, project, form.form_id),
+        on_spans=lambda: label_form.keep_draft(form), key=form.key("span"),
     )
     turn_view.render_response(turn.get("response"))
 
