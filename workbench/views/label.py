@@ -1,9 +1,9 @@
 """The label page: one turn at a time from the annotator's leased queue, keyboard first.
 
-Every action is a button callback, so it runs before the page is drawn and without interruption:
-the write is committed (``Store.write`` returns after COMMIT) before the next turn is claimed and
-shown. Callbacks carry the form id they were drawn for and ignore themselves when it is no longer
-the open form, so a double click or a late keypress never acts on the next turn.
+This module draws the page; what its buttons and keys do (open a turn, submit, skip, flag, undo),
+and the session keys they share, live in ``workbench.views.label_actions``. Every action is a button
+callback, so it runs before the page is drawn and a double click or late keypress never acts on the
+next turn (see there).
 """
 from __future__ import annotations
 
@@ -13,27 +13,25 @@ import uuid
 
 import streamlit as st
 
-from store import annotations, drafts, labels, queue
-from store.annotations import SubmitRefused, TurnTaken
+from store import annotations, labels, queue
 from workbench import auth, runtime
 from workbench.components import label_form, progress, shortcuts, turn_view
 from workbench.components.label_form import LabelForm
 from workbench.components.notice import notice
-from workbench.components.span_selector import new_actions, span_selector
+from workbench.components.span_selector import span_selector
+from workbench.views import label_actions
+from workbench.views.label_actions import (
+    FLASH_KEY, GUIDE_KEY, LEASE_TTL_S, PREFILL_KEY, SUBMIT_CLOCK_KEY, UNDO_KEY, claim_and_open, current_form,
+    flag_button_key, flag_presses, on_accept, on_flag, on_keys, on_revisit, on_skip, on_submit, on_undo,
+    quick_intents_of, schema_of)
+
+FORM_KEY = label_actions.FORM_KEY      # where the open form is kept; tests read it from the page
 
 LABEL_ROLES = ("annotator", "analyst", "admin")
-FORM_KEY = "label_form"
-FLASH_KEY = "label_flash"
-UNDO_KEY = "label_undo_id"
-PREFILL_KEY = "label_prefill"
-SUBMIT_CLOCK_KEY = "label_submit_clock"
-FLAG_PRESSES_KEY = "label_flag_presses"   # per form: how many times its flag was set or taken back
-GUIDE_KEY = "label_guide_open"          # the guidelines expander's open state (the ? key toggles it)
 # Annotators cannot change the encoder: they are told only why nothing is pre-filled; the command is for admins.
 UNREADABLE_NOTE = "The model cannot read this turn, so nothing is pre-filled."
 UNREADABLE_ADMIN_NOTE = (UNREADABLE_NOTE + " Its encoder sees mostly [UNK] here; "
                          "concord serve --encoder multilingual reads it.")
-LEASE_TTL_S = 300
 LEASE_RENEW_EVERY_S = 60
 PAGE_CSS = ("<style>[data-testid='stMainBlockContainer']{padding-top:4rem;padding-bottom:2rem}"
             # the guidelines' headings sized for the form's column (an h1 there took three lines)
@@ -41,260 +39,14 @@ PAGE_CSS = ("<style>[data-testid='stMainBlockContainer']{padding-top:4rem;paddin
 
 
 # -- reads ----------------------------------------------------------------------------------------
-def schema_of(db, project: str) -> dict:
-    """The label schema, re-read at most every few seconds (admins' edits show up that fast)."""
-    return runtime.cached(("schema", db.path, project), 5.0, lambda: labels.get_schema(db, project))
-
-
 def guidelines_of(db, project: str) -> str:
     return runtime.cached(("project", db.path, project), 30.0,
                           lambda: (labels.get_project(db, project) or {}).get("guidelines") or "")
 
 
-def quick_intents_of(db, project: str, schema: dict) -> list[str]:
-    """The intents on the digit keys: the schema's first ten, in its order. Usage counts are not
-    used: they differ between annotators and change with every label, so a key would mean another
-    intent after a reload or for a colleague; the schema's order changes only when the admin edits it."""
-    return shortcuts.quick_intents(list(schema["intents"]))
-
-
-# -- session state ------------------------------------------------------------------------------
-def current_form(project: str) -> LabelForm | None:
-    form = st.session_state.get(FORM_KEY)
-    return form if isinstance(form, LabelForm) and form.project == project else None
-
-
-def flash(kind: str, message: str) -> None:
-    st.session_state[FLASH_KEY] = (kind, message)
-
-
-def _schema_filtered(db, project: str, state: dict | None) -> dict | None:
-    """An earlier state with renamed labels read as today's names and retired ones dropped."""
-    if not state:
-        return state
-    schema = schema_of(db, project)
-    intent_names = labels.rename_map(db, project, "intent")
-    entity_names = labels.rename_map(db, project, "entity")
-    intents = [intent_names.get(i, i) for i in state.get("intents") or []]
-    spans = [{**s, "label": entity_names.get(s["label"], s["label"])} for s in state.get("entities") or []]
-    return {
-        **state,
-        "intents": [i for i in dict.fromkeys(intents) if i in schema["intents"]],
-        "entities": [s for s in spans if s["label"] in schema["entities"]],
-        "sentiment": state.get("sentiment") if state.get("sentiment") in schema["sentiments"] else None,
-    }
-
-
-def without_unreadable_suggestion(turn: dict) -> dict:
-    """The turn without a model suggestion its run's encoder could not read (``encoder_reads`` False):
-    that prediction is the model's answer to mostly [UNK], not to this text ("好，再见。" got greeting
-    90%), so it is neither pre-filled, dotted, taken by A nor listed (a listed guess still anchors).
-    ``unread_suggestion`` keeps it, so the page can say why there is none."""
-    suggestion = turn.get("suggestion")
-    if suggestion and suggestion.get("encoder_reads") is False:
-        return {**turn, "suggestion": None, "unread_suggestion": suggestion}
-    return turn
-
-
-def draft_saver(db, user: auth.User, project: str, turn_id: str):
-    """Where the open form keeps its unsaved values (store.drafts), so a reload does not lose them."""
-    return lambda values: drafts.save_draft(db, project=project, turn_id=turn_id, annotator=user.username,
-                                            values=values)
-
-
-def open_turn(db, user: auth.User, project: str, turn: dict | None) -> LabelForm | None:
-    """Make ``turn`` the open form: its labels by this annotator, else what they submitted before an
-    undo (so undo means "let me fix that one"), else the suggestion."""
-    old = st.session_state.pop(FORM_KEY, None)
-    if isinstance(old, LabelForm):
-        label_form.close_form(old)
-    if turn is None:
-        return None
-    earlier = (annotations.turn_state(db, turn["turn_id"], annotator=user.username)
-               or annotations.undone_submission(db, turn["turn_id"], annotator=user.username))
-    prior = _schema_filtered(db, project, earlier)
-    turn = without_unreadable_suggestion(turn)
-    draft = _schema_filtered(db, project, drafts.load_draft(db, project=project, turn_id=turn["turn_id"],
-                                                            annotator=user.username))
-    form = label_form.open_form(turn, project, prior=prior, prefill=st.session_state.get(PREFILL_KEY, True),
-                                draft=draft, save_draft=draft_saver(db, user, project, turn["turn_id"]))
-    st.session_state[FORM_KEY] = form
-    return form
-
-
-def claim_and_open(db, user: auth.User, project: str) -> LabelForm | None:
-    turn = queue.claim_next(db, project, user.username, ttl_s=LEASE_TTL_S)
-    return open_turn(db, user, project, turn)
-
-
+# -- the open form ------------------------------------------------------------------------------
 def ensure_form(db, user: auth.User, project: str) -> LabelForm | None:
     return current_form(project) or claim_and_open(db, user, project)
-
-
-# -- actions (button callbacks) -----------------------------------------------------------------
-def _is_open(project: str, form_id: str) -> LabelForm | None:
-    form = current_form(project)
-    return form if form is not None and form.form_id == form_id else None
-
-
-def on_submit(db, user: auth.User, project: str, form_id: str, spans_snapshot: dict | None = None) -> None:
-    form = _is_open(project, form_id)
-    if form is None:
-        return
-    st.session_state[SUBMIT_CLOCK_KEY] = time.perf_counter()
-    values = label_form.collect(form, spans_snapshot)
-    schema = schema_of(db, project)
-    found = label_form.problems(values, schema, turn=form.turn)
-    if found:
-        flash("warning", " ".join(found))
-        return
-    if store_submit(db, user, project, form, values):
-        drafts.delete_draft(db, project=project, turn_id=form.turn_id, annotator=user.username)
-        claim_and_open(db, user, project)
-
-
-def store_submit(db, user: auth.User, project: str, form: LabelForm, values: dict) -> bool:
-    """Store the form's labels and say what happened. True when the page should move on: after a
-    save, and after a refusal because the turn went to others (their lease is gone, so the next claim
-    is a new turn); False keeps the form open to fix what was refused (e.g. spans)."""
-    try:
-        outcome = annotations.record_submit(
-            db, annotation_id=form.form_id, turn_id=form.turn_id, project=project, annotator=user.username,
-            flagged=form.flagged, duration_ms=int((time.time() - form.opened_at) * 1000), **values)
-    except TurnTaken as exc:
-        flash("warning", str(exc))
-        progress.count_own(db, project, user.username, 0, left=-1)
-        return True
-    except SubmitRefused as exc:
-        flash("error", str(exc))
-        return False
-    flash("success", saved_message(outcome))
-    if outcome.stored:
-        progress.count_own(db, project, user.username, +1, values["intents"], replaced=outcome.replaced)
-    return True
-
-
-def saved_message(outcome: annotations.SubmitOutcome) -> str:
-    if not outcome.stored:
-        return "Already saved (repeated submit ignored)."
-    if outcome.replaced is not None:
-        return "You had already labelled this turn; your new labels replace the earlier ones."
-    if outcome.lease_lapsed:
-        return ("Saved. Your hold on this turn had lapsed while you were away; nobody else had taken it, "
-                "so your labels were kept.")
-    return "Saved."
-
-
-def on_skip(db, user: auth.User, project: str, form_id: str) -> None:
-    form = _is_open(project, form_id)
-    if form is None:
-        return
-    if annotations.skip(db, annotation_id=form.form_id, turn_id=form.turn_id, project=project,
-                        annotator=user.username):
-        progress.count_own(db, project, user.username, 0, left=-1)
-    drafts.delete_draft(db, project=project, turn_id=form.turn_id, annotator=user.username)
-    flash("info", "Skipped.")
-    claim_and_open(db, user, project)
-
-
-def flag_presses(form: LabelForm) -> int:
-    return (st.session_state.get(FLAG_PRESSES_KEY) or {}).get(form.form_id, 0)
-
-
-def flag_button_key(form: LabelForm) -> str:
-    """A new key after each press, so a click drawn before the last press is a stale widget."""
-    presses = flag_presses(form)
-    return form.key("flag") if presses == 0 else form.key(f"flag-{presses}")
-
-
-def on_flag(db, user: auth.User, project: str, form_id: str, presses: int | None = None) -> None:
-    """F (or the Flag / Unflag button) toggles the flag: a second press takes a mis-pressed flag back
-    as an ``unflag`` row, so history keeps both. A button click carries the press count it was drawn
-    for and is ignored once stale (a double click toggles once); each press stores under its own id."""
-    form = _is_open(project, form_id)
-    if form is None or (presses is not None and presses != flag_presses(form)):
-        return
-    n = flag_presses(form)
-    annotation_id = form.flag_id if n == 0 else f"{form.flag_id}:{n}"
-    st.session_state[FLAG_PRESSES_KEY] = {form.form_id: n + 1}       # only the open form's count is kept
-    who = dict(turn_id=form.turn_id, project=project, annotator=user.username)
-    if form.flagged:
-        annotations.unflag(db, annotation_id=annotation_id, **who)
-        form.flagged = False
-        flash("info", "Flag removed.")
-    else:
-        annotations.flag(db, annotation_id=annotation_id, **who)
-        form.flagged = True
-        flash("info", "Flagged for review. Label it as well as you can, or skip it. Press F again to take it back.")
-
-
-def on_revisit(db, user: auth.User, project: str) -> None:
-    """Give this annotator their skipped turns back (the empty queue's button)."""
-    count = annotations.revisit_skipped(db, project=project, annotator=user.username)
-    progress.forget(db, project, user.username)
-    if claim_and_open(db, user, project) is None:
-        flash("info", "None of your skipped turns is open any more: other annotators have labelled them.")
-    else:
-        flash("info", f"{count} skipped turn(s) are back in your queue.")
-
-
-def on_undo(db, user: auth.User, project: str, undo_id: str) -> None:
-    if st.session_state.get(UNDO_KEY) != undo_id:
-        return
-    st.session_state[UNDO_KEY] = str(uuid.uuid4())
-    turn_id = annotations.undo_last(db, annotation_id=undo_id, project=project, annotator=user.username)
-    if turn_id is None:
-        flash("info", "Nothing to undo.")
-        return
-    from store import turns
-
-    progress.count_own(db, project, user.username, -1)
-    open_turn(db, user, project, turns.get_turn(db, turn_id))
-    flash("info", "Undone: this turn is back with what you submitted (labels, spans, corrected response); "
-                  "change what you need and submit again.")
-
-
-def on_accept(project: str, form_id: str) -> None:
-    form = _is_open(project, form_id)
-    if form is not None:
-        label_form.accept_suggestions(form)
-
-
-def on_keys(db, user: auth.User, project: str, form_id: str) -> None:
-    """Apply the keys logged by the span selector since the last run, in the order they were pressed.
-
-    Keys after one that leaves the turn (submit, skip, undo) were pressed before the next turn was
-    on screen and are dropped rather than applied to a turn the annotator has not seen.
-    """
-    form = _is_open(project, form_id)
-    if form is None:
-        return
-    state = st.session_state.get(form.key("span"))
-    schema = schema_of(db, project)
-    quick = quick_intents_of(db, project, schema)
-    for seq, name, value in new_actions(state.get("actions") if isinstance(state, dict) else None,
-                                        after=form.last_seq):
-        form.last_seq = seq
-        if name in ("intent", "sentiment", "aligned"):
-            label_form.apply_key_action(form, name, value, schema, quick)
-        elif name == "accept":
-            label_form.accept_suggestions(form)
-        elif name == "flag":
-            on_flag(db, user, project, form_id)
-        elif name == "guidelines":
-            st.session_state[GUIDE_KEY] = not st.session_state.get(GUIDE_KEY, False)
-        elif name in ("submit", "skip", "undo"):
-            leave_turn(db, user, project, form_id, name, value)
-            return
-
-
-def leave_turn(db, user: auth.User, project: str, form_id: str, name: str, value) -> None:
-    if name == "submit":
-        on_submit(db, user, project, form_id, value if isinstance(value, dict) else None)
-    elif name == "skip":
-        on_skip(db, user, project, form_id)
-    else:
-        on_undo(db, user, project, st.session_state.get(UNDO_KEY))
 
 
 # -- drawing ------------------------------------------------------------------------------------
