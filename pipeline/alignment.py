@@ -11,8 +11,8 @@ sit close to every prediction. So the score combines (all pure functions over ar
 - ``cosine_csls``: the same cosine corrected for hubness (cross-domain similarity local scaling:
   2·cos − mean top-k cos of Y to other predictions − mean top-k cos of A·I to other responses);
 - ``intent_agreement``: log Σ_k p_turn(k)·p(k | response): does the response read as the turn's intent;
-- ``pair_logit``: a small MLP over [u, y, u⊙y, c, c⊙y] (utterance u, last assistant context turn c)
-  trained on real pairs against responses swapped in from other conversations.
+- ``pair_logit``: a small network over [u, y, u⊙y, c, c⊙y] (utterance u, last assistant context turn c)
+  trained listwise: each real pair against the other responses of its batch (``pipeline.pair_scorer``).
 A logistic regression over these, fitted on held-out real pairs, swapped pairs and any turns judged
 misaligned, gives the calibrated misalignment probability (``AlignmentModel``).
 """
@@ -172,25 +172,28 @@ class AlignmentModel:
     @classmethod
     def fit(cls, arrays: PairArrays, *, intent_targets, classes: list[str], groups, misaligned=None,
             holdout=None, multi_label: bool = False, representation: str = "embedding",
-            tolerance: float = 0.01, negatives: int = 4, hidden: int = 128, seed: int = 0,
+            tolerance: float = 0.01, epochs: int = 20, hidden: int = 256, seed: int = 0,
             prior_misaligned: float | None = None, threads: int = 1, refit_all: bool = True) -> "AlignmentModel":
         """Fit on turns with responses. ``misaligned`` marks turns judged misaligned (the rest count as
         aligned pairs); ``holdout`` marks rows kept out of the components to fit the combiner and to
         choose alpha and rank (default: 25% of groups). ``threads`` caps BLAS threads: on a shared
-        2-core machine two threads measured 6x slower than one for the pair MLP. ``refit_all``: refit the
+        2-core machine two threads measured 6x slower than one for the old sklearn MLP. The torch pair scorer
+        uses the process's torch threads (``pipeline.encoders.configure_threads``), read before the cap. ``refit_all``: refit the
         cheap parts (ridge, response classifier) on every aligned pair at the end, held-out ones included;
         off when the held-out rows must stay unseen (``refit_on`` can do it later on a copy)."""
         from threadpoolctl import threadpool_limits
 
+        scorer_threads = _process_torch_threads()      # read before the BLAS cap below also caps torch
         with threadpool_limits(limits=threads):
             return cls._fit(arrays, intent_targets=intent_targets, classes=classes, groups=groups,
-                            misaligned=misaligned, holdout=holdout, multi_label=multi_label,
-                            representation=representation, tolerance=tolerance, negatives=negatives,
+                            scorer_threads=scorer_threads, misaligned=misaligned, holdout=holdout, multi_label=multi_label,
+                            representation=representation, tolerance=tolerance, epochs=epochs,
                             hidden=hidden, seed=seed, prior_misaligned=prior_misaligned, refit_all=refit_all)
 
     @classmethod
     def _fit(cls, arrays, *, intent_targets, classes, groups, misaligned, holdout, multi_label,
-             representation, tolerance, negatives, hidden, seed, prior_misaligned, refit_all) -> "AlignmentModel":
+             representation, tolerance, epochs, hidden, seed, prior_misaligned, refit_all,
+             scorer_threads) -> "AlignmentModel":
         from pipeline.fusion import ResponseIntentClassifier
 
         n = len(arrays.response)
@@ -215,8 +218,8 @@ class AlignmentModel:
         response_clf = (ResponseIntentClassifier.fit(Y[labelled_fit], targets[labelled_fit], classes=classes,
                                                      multi_label=multi_label, seed=seed)
                         if labelled_fit.any() else None)
-        mlp = _fit_pair_mlp(arrays, fit_rows | (misaligned & ~holdout), misaligned, groups,
-                            negatives=negatives, hidden=hidden, seed=seed)
+        mlp = _fit_pair_scorer(arrays, fit_rows | (misaligned & ~holdout), misaligned, groups,
+                               epochs=epochs, hidden=hidden, seed=seed, threads=scorer_threads)
         model = cls(representation, choice.fit, *_references(choice.fit, I[fit_rows], Y[fit_rows], seed),
                     response_clf, mlp, np.zeros(len(FEATURES) + 1), np.zeros(len(FEATURES)), np.ones(len(FEATURES)))
         features, labels = calibration_data(model, arrays, holdout, misaligned, groups, seed=seed)
@@ -341,29 +344,28 @@ def calibration_data(model: AlignmentModel, arrays: PairArrays, holdout, misalig
     return features, np.concatenate([misaligned[real], np.ones(len(turns), bool)]).astype(int)
 
 
-def _fit_pair_mlp(arrays: PairArrays, rows, misaligned, groups, *, negatives: int, hidden: int,
-                  seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """An MLP telling real (0) from swapped or judged-misaligned (1) pairs; [] when there is too little data."""
-    from sklearn.neural_network import MLPClassifier
+def _fit_pair_scorer(arrays: PairArrays, rows, misaligned, groups, *, epochs: int, hidden: int,
+                     seed: int, threads: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The listwise pair scorer (``pipeline.pair_scorer``) on ``rows``; [] when there is too little data."""
+    from pipeline.pair_scorer import fit_pair_scorer
 
     rows = np.flatnonzero(rows)
-    aligned_rows = rows[~misaligned[rows]]
-    turns, sources = swap_partners(groups, aligned_rows, repeats=negatives, seed=seed + 2)
-    if len(aligned_rows) < 10 or len(turns) < 10 or hidden <= 0:
-        return []
-    turn_rows = np.concatenate([rows, turns])
-    response_rows = np.concatenate([rows, sources])
-    X = pair_features(np.asarray(arrays.utterance)[turn_rows], np.asarray(arrays.context)[turn_rows],
-                      np.asarray(arrays.response)[response_rows])
-    y = np.concatenate([misaligned[rows], np.ones(len(turns), bool)]).astype(int)
-    # n_iter_no_change 5 (sklearn: 10): on SGD the same swapped-response precision, a fifth less CPU per fast run
-    mlp = MLPClassifier(hidden_layer_sizes=(hidden,), alpha=1e-3, early_stopping=len(y) >= 500,
-                        n_iter_no_change=5, max_iter=200, random_state=seed).fit(X, y)
-    return [(w.astype(np.float32), b.astype(np.float32)) for w, b in zip(mlp.coefs_, mlp.intercepts_)]
+    return fit_pair_scorer(np.asarray(arrays.utterance)[rows], np.asarray(arrays.context)[rows],
+                           np.asarray(arrays.response)[rows], np.asarray(groups)[rows],
+                           misaligned=np.asarray(misaligned)[rows], hidden=hidden, epochs=epochs, seed=seed,
+                           threads=threads)
+
+
+def _process_torch_threads() -> int:
+    """The torch threads this process was configured for (``pipeline.encoders.configure_threads``): the
+    pair scorer's matrix products run 2.2x faster on two idle cores than on one."""
+    import torch
+
+    return torch.get_num_threads()
 
 
 def _mlp_logit(layers: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray) -> np.ndarray:
-    """Forward pass of sklearn's MLPClassifier (ReLU hidden layers, one logistic output): the logit."""
+    """Forward pass of the stored pair network (ReLU hidden layers, one output): the logit of "misaligned"."""
     h = X
     for w, b in layers[:-1]:
         h = np.maximum(h @ w + b, 0.0)

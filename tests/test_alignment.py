@@ -132,7 +132,7 @@ def fitted():
     y[:12] = y[-12:]
     arrays = PairArrays(u, c, y, targets, label_features=targets)
     return AlignmentModel.fit(arrays, intent_targets=targets, classes=[f"i{j}" for j in range(5)], groups=groups,
-                              misaligned=misaligned, seed=0, hidden=32, negatives=2)
+                              misaligned=misaligned, seed=0, hidden=32, epochs=5)
 
 
 def test_alignment_model_scores_swapped_responses_lower(fitted):
