@@ -83,6 +83,9 @@ def time_app_submits(n_submits: int) -> tuple[list[float], list[float]]:
     for i in range(n_submits + 5):
         form = at.session_state[page.FORM_KEY]
         at.multiselect(key=form.key("intents")).set_value([schema_intents[i % len(schema_intents)].split(" · ")[-1]])
+        at.segmented_control(key=form.key("sentiment")).set_value("neutral")     # a submit needs a sentiment,
+        if (form.turn.get("response") or "").strip():                          # and the fit when there is a reply
+            at.segmented_control(key=form.key("aligned")).set_value(True)
         at.button(key=form.key("submit")).click()
         started = time.perf_counter()
         at.run()
