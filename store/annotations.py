@@ -166,21 +166,39 @@ def flag(db, *, annotation_id: str, turn_id: str, project: str, annotator: str, 
     return db.write(_simple_action, row, False)
 
 
+# This annotator's flags of a turn not taken back by an ``unflag`` row naming them, newest first:
+# the flags the adjudication queue still counts (store.agreement.adjudication_queue reads them so).
+STANDING_FLAGS_SQL = """
+    SELECT f.annotation_id FROM annotations f WHERE f.action = 'flag' AND f.turn_id = ? AND f.annotator = ?
+    AND NOT EXISTS (SELECT 1 FROM annotations r WHERE r.action = 'unflag' AND r.undoes = f.annotation_id)
+    ORDER BY f.seq DESC
+"""
+
+
+def open_flag(db, turn_id: str, annotator: str) -> str | None:
+    """The annotation id of this annotator's standing flag of the turn, or None. The page opens a turn
+    flagged when there is one: the flag is stored, but the form that set it lives in the session, so
+    after a reload the flag was shown as absent and could no longer be taken back."""
+    row = db.query_one(f"{STANDING_FLAGS_SQL} LIMIT 1", [turn_id, annotator])
+    return row[0] if row else None
+
+
 def _unflag(con, a: dict) -> bool:
-    standing = con.execute(
-        "SELECT f.annotation_id FROM annotations f WHERE f.action = 'flag' AND f.turn_id = ? AND f.annotator = ? "
-        "AND NOT EXISTS (SELECT 1 FROM annotations r WHERE r.action = 'unflag' AND r.undoes = f.annotation_id) "
-        "ORDER BY f.seq DESC LIMIT 1", [a["turn_id"], a["annotator"]]).fetchone()
-    if standing is None or _exists(con, a["annotation_id"]) is not None:
+    standing = [r[0] for r in con.execute(STANDING_FLAGS_SQL, [a["turn_id"], a["annotator"]]).fetchall()]
+    if not standing or _exists(con, a["annotation_id"]) is not None:
         return False
     _check_turn(con, a["turn_id"], a["project"])
     _insert(con, **a, undoes=standing[0])
+    for n, flag_id in enumerate(standing[1:], start=1):      # flags set again after a reload lost the first
+        _insert(con, **{**a, "annotation_id": f"{a['annotation_id']}:{n}"}, undoes=flag_id)
     return True
 
 
 def unflag(db, *, annotation_id: str, turn_id: str, project: str, annotator: str) -> bool:
     """Take back this annotator's flag of a turn (a mis-pressed F): an ``unflag`` row naming the flag
-    in ``undoes``, so the history keeps both. False if they have no standing flag there."""
+    in ``undoes``, so the history keeps both; one per standing flag (a page that lost sight of its
+    flag on reload could set a second), so after it the turn is not flagged by them. False if they
+    have no standing flag there."""
     row = dict(annotation_id=annotation_id, turn_id=turn_id, project=project, annotator=annotator, action="unflag")
     return db.write(_unflag, row)
 

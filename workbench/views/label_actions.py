@@ -90,7 +90,9 @@ def draft_saver(db, user: auth.User, project: str, turn_id: str):
 
 def open_turn(db, user: auth.User, project: str, turn: dict | None) -> LabelForm | None:
     """Make ``turn`` the open form: its labels by this annotator, else what they submitted before an
-    undo (so undo means "let me fix that one"), else the suggestion."""
+    undo (so undo means "let me fix that one"), else the suggestion. Flagged if this annotator's flag
+    of it stands (a reload is a new session: the flag was stored but shown as absent, and F flagged
+    it again instead of taking it back)."""
     old = st.session_state.pop(FORM_KEY, None)
     if isinstance(old, LabelForm):
         label_form.close_form(old)
@@ -104,6 +106,7 @@ def open_turn(db, user: auth.User, project: str, turn: dict | None) -> LabelForm
                                                             annotator=user.username))
     form = label_form.open_form(turn, project, prior=prior, prefill=st.session_state.get(PREFILL_KEY, True),
                                 draft=draft, save_draft=draft_saver(db, user, project, turn["turn_id"]))
+    form.flagged = annotations.open_flag(db, turn["turn_id"], user.username) is not None
     st.session_state[FORM_KEY] = form
     return form
 

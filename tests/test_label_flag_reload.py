@@ -1,0 +1,83 @@
+"""A flag set before a reload is shown after it and can still be taken back.
+
+A reload is a new Streamlit session: the form that set the flag (``form.flagged``) was gone, so the
+reopened turn showed "Flag · F", a press flagged it a second time and the next press took back only
+that second flag -- the first stayed in the admin's adjudication queue with no way to retract it.
+"""
+from __future__ import annotations
+
+import pytest
+
+from app_testkit import make_template, open_copy, signed_in, texts
+from store import agreement, annotations
+from workbench import runtime
+from workbench.views import label as label_page
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    return make_template(tmp_path_factory.mktemp("label-flag-reload"), users=("ann",))
+
+
+@pytest.fixture
+def app_db(template, tmp_path, monkeypatch):
+    yield open_copy(template, tmp_path, monkeypatch)
+    runtime.close_stores()
+
+
+def _form(at):
+    return at.session_state[label_page.FORM_KEY]
+
+
+def _flag_button(at):
+    form_id = _form(at).form_id
+    return next(b for b in at.button if (b.key or "").startswith("label-flag") and b.key.endswith(form_id))
+
+
+def _flagged_then_reloaded(app_db):
+    """ann flags the turn she is shown, then reloads: the new session reopens the same turn."""
+    before = signed_in("ann")
+    turn_id = _form(before).turn_id
+    _flag_button(before).click()
+    before.run()
+    assert turn_id in set(agreement.adjudication_queue(app_db, "default")["turn_id"])
+    after = signed_in("ann")
+    assert not after.exception, after.exception
+    assert _form(after).turn_id == turn_id
+    return after, turn_id
+
+
+def test_a_flag_set_before_a_reload_is_shown_and_f_takes_it_back(app_db):
+    at, turn_id = _flagged_then_reloaded(app_db)
+    assert _form(at).flagged
+    assert "🚩 flagged" in texts(at)
+    assert "Unflag" in _flag_button(at).label
+    _flag_button(at).click()
+    at.run()
+    assert not _form(at).flagged and "Flag removed." in texts(at)
+    assert annotations.open_flag(app_db, turn_id, "ann") is None
+    assert turn_id not in set(agreement.adjudication_queue(app_db, "default")["turn_id"])
+    assert [h["action"] for h in annotations.history(app_db, turn_id)] == ["flag", "unflag"]
+
+
+def test_a_submit_after_the_reload_is_stored_flagged(app_db):
+    at, turn_id = _flagged_then_reloaded(app_db)
+    form = _form(at)
+    at.multiselect(key=form.key("intents")).set_value(["greeting"])
+    at.segmented_control(key=form.key("sentiment")).set_value("neutral")
+    at.segmented_control(key=form.key("aligned")).set_value(True)
+    at.button(key=form.key("submit")).click()
+    at.run()
+    submitted = [h for h in annotations.history(app_db, turn_id) if h["action"] == "submit"]
+    assert submitted and submitted[0]["flagged"] is True
+
+
+def test_one_unflag_takes_back_every_standing_flag_of_the_annotator(app_db):
+    """Flags set twice (the second after a reload lost sight of the first) are all taken back."""
+    who = dict(turn_id="t-en", project="default", annotator="ann")
+    annotations.flag(app_db, annotation_id="f1", **who)
+    annotations.flag(app_db, annotation_id="f2", **who)
+    assert annotations.open_flag(app_db, "t-en", "ann") == "f2"
+    assert annotations.unflag(app_db, annotation_id="u1", **who)
+    assert annotations.open_flag(app_db, "t-en", "ann") is None
+    assert "t-en" not in set(agreement.adjudication_queue(app_db, "default")["turn_id"])
