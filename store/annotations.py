@@ -249,6 +249,13 @@ def undo_last(db, *, annotation_id: str, project: str, annotator: str, now=None)
     return db.write(_undo_last, annotation_id, project, annotator, now)
 
 
+def has_submit_to_undo(db, project: str, annotator: str) -> bool:
+    """Whether ``undo_last`` would revert something: the page offers undo only then (someone who only
+    skipped was offered an undo that could only say "Nothing to undo")."""
+    return db.query_one(f"SELECT count(*) FROM ({LIVE_LABELS}) WHERE project = ? AND annotator = ? "
+                        "AND action = 'submit'", [project, annotator])[0] > 0
+
+
 def turn_state(db, turn_id: str, *, annotator: str | None = None) -> dict | None:
     """The labels a form should show for a turn: this annotator's latest live submit, else the effective ones."""
     where, params = "turn_id = ?", [turn_id]

@@ -3,6 +3,9 @@
 A reload is a new Streamlit session: the form that set the flag (``form.flagged``) was gone, so the
 reopened turn showed "Flag · F", a press flagged it a second time and the next press took back only
 that second flag -- the first stayed in the admin's adjudication queue with no way to retract it.
+
+The same browser review of the Label page found two smaller faults, tested here too: the empty
+queue's undo button read "Undo last submit · U  U" and was offered to someone who had only skipped.
 """
 from __future__ import annotations
 
@@ -81,3 +84,37 @@ def test_one_unflag_takes_back_every_standing_flag_of_the_annotator(app_db):
     assert annotations.unflag(app_db, annotation_id="u1", **who)
     assert annotations.open_flag(app_db, "t-en", "ann") is None
     assert "t-en" not in set(agreement.adjudication_queue(app_db, "default")["turn_id"])
+
+
+def _undo_buttons(at):
+    return [b for b in at.button if (b.key or "").startswith("label-undo")]
+
+
+def _empty_the_queue(at, *, submit_first: bool):
+    """Skip every turn ann is shown (submitting the first one if asked) until the queue is empty."""
+    for n in range(10):                              # the seeded data has five turns
+        if label_page.FORM_KEY not in at.session_state:
+            break
+        form = _form(at)
+        if submit_first and n == 0:
+            at.multiselect(key=form.key("intents")).set_value(["greeting"])
+            at.segmented_control(key=form.key("sentiment")).set_value("neutral")
+            at.segmented_control(key=form.key("aligned")).set_value(True)
+            at.button(key=form.key("submit")).click()
+        else:
+            at.button(key=form.key("skip")).click()
+        at.run()
+    assert "Your queue is empty" in texts(at)
+
+
+def test_the_empty_queue_offers_no_undo_to_someone_who_only_skipped(app_db):
+    at = signed_in("ann")
+    _empty_the_queue(at, submit_first=False)
+    assert _undo_buttons(at) == []
+
+
+def test_the_empty_queues_undo_button_names_its_key_once(app_db):
+    at = signed_in("ann")
+    _empty_the_queue(at, submit_first=True)
+    (undo,) = _undo_buttons(at)
+    assert undo.label == "Undo last submit" and undo.proto.shortcut.upper() == "U"

@@ -142,10 +142,12 @@ def render_actions(db, user, project: str, form: LabelForm, suggestion: dict | N
 
 
 def render_undo_button(db, user, project: str, *, with_shortcut: bool = False) -> None:
-    """Undo: its key goes through the span selector's log, except when no turn (no selector) is shown."""
+    """Undo: its key goes through the span selector's log, except when no turn (no selector) is shown;
+    then the button carries the key itself and Streamlit prints it, so the label does not repeat it
+    (it read "Undo last submit · U  U")."""
     undo_id = st.session_state.setdefault(UNDO_KEY, str(uuid.uuid4()))
-    st.button(shortcuts.button_label("Undo last submit", shortcuts.UNDO), key=f"label-undo-{undo_id}",  # md-safe: constants
-              on_click=on_undo, args=(db, user, project, undo_id),
+    text = "Undo last submit" if with_shortcut else shortcuts.button_label("Undo last submit", shortcuts.UNDO)
+    st.button(text, key=f"label-undo-{undo_id}", on_click=on_undo, args=(db, user, project, undo_id),  # md-safe: constants
               shortcut=shortcuts.UNDO if with_shortcut else None)
 
 
@@ -190,7 +192,8 @@ def main() -> None:
     if form is None:
         st.success("Your queue is empty: every turn available to you is labelled or skipped.")
         render_revisit_button(db, user, project)
-        render_undo_button(db, user, project, with_shortcut=True)
+        if annotations.has_submit_to_undo(db, project, user.username):
+            render_undo_button(db, user, project, with_shortcut=True)
         render_guide(db, project, schema)
         return
     from store import turns
