@@ -8,6 +8,7 @@ from app_testkit import texts
 from store import analysis
 import test_analysis_pages
 from test_analysis_pages import page_as
+from test_fixes_choice_row_key import choice_box     # the box's key is per row: found by its fixed label
 
 app_db = test_analysis_pages.app_db      # x2, x7 labelled greeting, predicted cancel_order by run-a
 
@@ -28,7 +29,7 @@ def test_a_turn_the_model_gave_no_intent_can_be_relabelled_in_place(app_db):
     assert not at.exception, at.exception
     assert at.button(key="health_fix_relabel").disabled                 # nothing suggested
     assert at.button(key="health_fix_relabel_chosen").disabled          # nothing chosen yet
-    at.selectbox(key="health_fix_choice").set_value("return_item").run()
+    choice_box(at).set_value("return_item").run()
     assert "Relabel to the chosen label: intents [greeting] -> [return_item]" in texts(at)
     at.button(key="health_fix_relabel_chosen").click().run()
     assert not at.exception, at.exception
@@ -41,10 +42,10 @@ def test_the_chosen_label_replaces_a_wrong_suggestion_and_the_given_one_is_refus
     at = page_as("label_errors", "ana")
     shown = at.dataframe[0].value["turn_id"].iloc[0]
     given = analysis.current_labels(app_db, "default", [shown])[shown]["intents"][0]
-    at.selectbox(key="errors_fix_choice").set_value(given).run()
+    choice_box(at).set_value(given).run()
     assert at.button(key="errors_fix_relabel_chosen").disabled
     assert "Relabel to the chosen label: off: that is the given label (Confirm keeps it)" in texts(at)
-    at.selectbox(key="errors_fix_choice").set_value("product_question").run()
+    choice_box(at).set_value("product_question").run()
     at.button(key="errors_fix_relabel_chosen").click().run()
     assert analysis.current_labels(app_db, "default", [shown])[shown]["intents"] == ["product_question"]
 
@@ -52,7 +53,7 @@ def test_the_chosen_label_replaces_a_wrong_suggestion_and_the_given_one_is_refus
 def test_misalignment_fit_can_be_set_either_way(app_db):
     at = page_as("misalignment", "ana")
     first = at.dataframe[0].value["turn_id"].iloc[0]
-    at.selectbox(key="mis_fix_choice").set_value(True).run()
+    choice_box(at).set_value(True).run()
     at.button(key="mis_fix_relabel_chosen").click().run()
     assert not at.exception, at.exception
     assert analysis.current_labels(app_db, "default", [first])[first]["aligned"] is True

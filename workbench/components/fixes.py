@@ -8,6 +8,7 @@ the model's suggestion is often wrong (or "(none)"), so none of the choices is d
 """
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 import pandas as pd
@@ -192,14 +193,20 @@ def apply_choice(db, user, project: str, *, turn_id: str, field: str, given, cho
     apply_fix(db, user, project, turn_id=turn_id, field=field, given=given, value=value, action="relabel")
 
 
+def choice_widget_key(key: str, *, turn_id: str, field: str, given) -> str:
+    """The select box's key, one per row (turn, field, given label or span). The browser keeps a widget's
+    value for as long as its key stays the same and sends it back on every rerun, whatever the server
+    deleted: with one key for all rows, a label chosen on one row came back live on the next. A new row
+    is a new widget, empty. Hashed so turn ids and labels (user text) stay out of keys and CSS classes."""
+    row = "\x1f".join((str(turn_id), field, _describe(given, field)))
+    return f"{key}_choice_{hashlib.sha256(row.encode('utf-8')).hexdigest()[:16]}"
+
+
 def choice_row(db, user, project: str, current: dict, *, turn_id: str, field: str, given, key: str) -> None:
     """A select box of every label the field can take and a button writing the chosen one in place: the
     way to a label the model does not suggest (or when it suggests none), without a round through review.
-    The choice is forgotten when another row is shown, so it never lands on a turn it was not made for."""
-    choice_key, row = f"{key}_choice", (turn_id, _describe(given, field))
-    if st.session_state.get(f"{key}_choice_row") != row:
-        st.session_state.pop(choice_key, None)
-        st.session_state[f"{key}_choice_row"] = row
+    The box's key is the row's (``choice_widget_key``), so a choice never lands on a turn it was not made for."""
+    choice_key = choice_widget_key(key, turn_id=turn_id, field=field, given=given)
     options = choice_options(labels.get_schema(db, project), field)
     left, right = st.columns([2, 1], vertical_alignment="bottom")
     choice = left.selectbox("Relabel to a label you choose", options, index=None, key=choice_key,
