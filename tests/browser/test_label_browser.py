@@ -2,7 +2,9 @@
 
 Three turns are labelled with the keyboard only (sign-in aside), one entity span on a Chinese turn is
 selected with the mouse, and the stored offsets must be the expected code points. On the way: a
-reload keeps the session and the turn, U undoes a submit, S skips. A turn whose text
+reload keeps the session and the turn, U undoes a submit, S skips. A submit needs an intent, a
+sentiment (Q/W/E: the schema's sentiments in order) and, as every turn here shows a response, its fit
+(G/M); digit keys are the schema's intents in schema order. A turn whose text
 is an injection attempt must render as plain text and make no request: a sentinel HTTP server on a
 local port counts every request it gets. Screenshots go to test-artifacts/.
 """
@@ -186,21 +188,21 @@ def test_three_turns_by_keyboard_with_exact_code_point_spans(served):
         shot(page, "2-injection-search")
         press(page, "Enter", "Escape", pause=400)
         expect_intent(page, "track_order")
-        press(page, "m")                                    # misaligned
+        press(page, "w", "m")                               # neutral, misaligned
         second_form = form_id(page)
         shot(page, "2-injection-labelled")
         press(page, "Enter")
 
-        # Turn 3, emoji before the span: the caret moves by code point. Labelled, undone (U brings it
-        # back with what was submitted), relabelled over the same span; then the next turn is skipped (S).
-        # Digit keys follow how often each intent is used, read when the session starts: since the
-        # reload, 1 is return_item (used on turn 1), then schema order: 2 greeting, 3 track_order.
+        # Turn 3, emoji before the span: the caret moves by grapheme cluster, and each 😤 (U+1F624) is
+        # one cluster of one code point, so nine steps still land on code point 9. Labelled, undone (U
+        # brings it back with what was submitted), relabelled over the same span; then the next turn is
+        # skipped (S). Digit keys follow the schema's order whatever was used before: 2 is track_order.
         wait_for_turn(page, EMOJI_TEXT, second_form)
         for attempt in ("first", "again"):
             press(page, "Home", *["ArrowRight"] * 9, *["Shift+ArrowRight"] * 3, "1")   # "777" = 9..11
             expect(page.locator(".cc-chip")).to_have_count(1)
             if attempt == "first":
-                press(page, "3", "q")                       # intent 3 track_order, negative
+                press(page, "2", "q", "g")                  # intent 2 track_order, negative, aligned
             expect_intent(page, "track_order")
             third_form = form_id(page)
             shot(page, f"3-emoji-labelled-{attempt}")
@@ -235,20 +237,21 @@ def test_three_turns_by_keyboard_with_exact_code_point_spans(served):
     assert zh["intents"] == ["return_item"] and zh["sentiment"] == "negative" and zh["aligned"] is True
     n = len(xss_text(0).replace("127.0.0.1:0", "127.0.0.1:%d" % sentinel.port))
     assert xss["entities"] == [{"start": n - 5, "end": n, "label": "product"}]
-    assert xss["intents"] == ["track_order"] and xss["aligned"] is False
+    assert xss["intents"] == ["track_order"] and xss["sentiment"] == "neutral" and xss["aligned"] is False
     assert emoji["entities"] == [{"start": 9, "end": 12, "label": "order_id"}]
     assert EMOJI_TEXT[9:12] == "777"
-    assert emoji["intents"] == ["track_order"] and emoji["sentiment"] == "negative"
+    assert emoji["intents"] == ["track_order"] and emoji["sentiment"] == "negative" and emoji["aligned"] is True
     assert undone == 1 and [row[0] for row in skipped] == [fourth_text]
 
 
-@pytest.mark.parametrize("choice_key, also", [("w", []), ("5", ["change_address"])])
-def test_a_search_right_after_a_choice_key_adds_the_intent_and_does_not_submit(served, choice_key, also):
+@pytest.mark.parametrize("before, choice_key, also", [(["g"], "w", []), (["w", "g"], "5", ["change_address"])])
+def test_a_search_right_after_a_choice_key_adds_the_intent_and_does_not_submit(served, before, choice_key, also):
     """W (a sentiment key) or a digit, then "/" 100 ms later: the search must land in the intent box
     and its Enter pick the intent. A choice key once re-keyed the intent box, so "/" focused a box the
     rerun then replaced, and the typed search and its Enter reached the page, which saved the turn as
     it was. A digit still re-keys it (it changes the intents): there the selector holds the keys until
-    the rerun has drawn the new box."""
+    the rerun has drawn the new box. The turn is complete (intent, sentiment, fit) once the choice key
+    is applied, so a leaked Enter would really submit it rather than stop at a missing choice."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -260,7 +263,7 @@ def test_a_search_right_after_a_choice_key_adds_the_intent_and_does_not_submit(s
         page.keyboard.press("Enter")
         wait_for_turn(page, ZH_TEXT)
         first_form = form_id(page)
-        press(page, "4", pause=600)                         # an intent already chosen, as a pre-fill would
+        press(page, "4", *before, pause=600)                # an intent (as a pre-fill would) and the fit
         expect_intent(page, "return_item")
         press(page, choice_key, pause=100)                  # a choice key, then search at once
         press(page, "/", pause=0)
@@ -280,3 +283,4 @@ def test_a_search_right_after_a_choice_key_adds_the_intent_and_does_not_submit(s
     with Store(served["db"]) as db:
         zh = annotations.turn_state(db, "b-zh", annotator="kb")
     assert sorted(zh["intents"]) == sorted(["return_item", "track_order", *also])
+    assert zh["sentiment"] == "neutral" and zh["aligned"] is True
