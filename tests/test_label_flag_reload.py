@@ -5,7 +5,8 @@ reopened turn showed "Flag · F", a press flagged it a second time and the next 
 that second flag -- the first stayed in the admin's adjudication queue with no way to retract it.
 
 The same browser review of the Label page found two smaller faults, tested here too: the empty
-queue's undo button read "Undo last submit · U  U" and was offered to someone who had only skipped.
+queue's undo button read "Undo last submit · U  U" and was offered to someone who had only skipped;
+and with nothing picked, the submit's message said "...or skip the turn with S." three times.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from app_testkit import make_template, open_copy, signed_in, texts
 from store import agreement, annotations
 from workbench import runtime
+from workbench.components import label_form
 from workbench.views import label as label_page
 
 
@@ -118,3 +120,16 @@ def test_the_empty_queues_undo_button_names_its_key_once(app_db):
     _empty_the_queue(at, submit_first=True)
     (undo,) = _undo_buttons(at)
     assert undo.label == "Undo last submit" and undo.proto.shortcut.upper() == "U"
+
+
+def test_nothing_picked_is_one_message_naming_each_choice_and_the_skip_once():
+    schema = {"intents": ["refund"], "entities": [], "sentiments": ["negative", "neutral", "positive"]}
+    turn = {"turn_id": "t", "text": "退款", "response": "好的，已为您处理。"}
+    found = label_form.problems({"intents": [], "sentiment": None, "aligned": None, "entities": [],
+                                 "corrected_response": None}, schema, turn=turn)
+    assert found == ["Pick at least one intent (digits, or / to search), a sentiment (Q/W/E) and the response "
+                     "fit (G aligned, M misaligned), or skip the turn with S."]
+    overlap = [{"start": 0, "end": 2, "label": "x"}, {"start": 1, "end": 2, "label": "y"}]
+    message = " ".join(label_form.problems({"intents": [], "sentiment": "neutral", "aligned": True,
+                                            "entities": overlap}, schema, turn=turn))
+    assert message.count("skip the turn with S") == 1 and message.endswith("or skip the turn with S.")

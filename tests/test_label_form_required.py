@@ -39,7 +39,8 @@ def test_the_fit_is_required_when_the_turn_shows_a_response():
 
 def test_every_missing_choice_is_named_at_once():
     found = label_form.problems({"intents": [], "sentiment": None, "aligned": None}, SCHEMA, turn=WITH_RESPONSE)
-    assert [f.split(" ")[1] for f in found] == ["at", "a", "the"]      # intent, sentiment, fit
+    assert found == ["Pick at least one intent (digits, or / to search), a sentiment (Q/W/E) and the "
+                     "response fit (G aligned, M misaligned), or skip the turn with S."]
 
 
 @pytest.fixture

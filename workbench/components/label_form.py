@@ -252,27 +252,35 @@ def has_response(turn: dict | None) -> bool:
 
 
 def missing_choices(values: dict, schema: dict, turn: dict | None) -> list[str]:
-    """The choices every submit must make: an intent (when the schema has any), one of the schema's
-    sentiments (when it has sentiments) and, when ``turn`` shows a response, its fit. Turns with
-    nothing pre-filled (a language the model cannot read) went out with sentiment and fit null when
-    only an intent was asked for."""
+    """The choices every submit must make and this one lacks, each as "what (which keys)": an intent
+    (when the schema has any), one of the schema's sentiments (when it has sentiments) and, when
+    ``turn`` shows a response, its fit. Turns with nothing pre-filled (a language the model cannot
+    read) went out with sentiment and fit null when only an intent was asked for."""
     found = []
     if schema["intents"] and not values["intents"]:
-        found.append("Pick at least one intent (digits, or / to search), or skip the turn with S.")
+        found.append("at least one intent (digits, or / to search)")
     sentiments = schema.get("sentiments") or []
     if sentiments and values.get("sentiment") not in sentiments:
         keys = "/".join(k.upper() for k in shortcuts.sentiment_keys(sentiments))
-        found.append(f"Pick a sentiment ({keys}), or skip the turn with S.")
+        found.append(f"a sentiment ({keys})")
     if has_response(turn) and values.get("aligned") is None:
-        found.append(f"Pick the response fit ({shortcuts.ALIGNED_KEY.upper()} aligned, "
-                     f"{shortcuts.MISALIGNED_KEY.upper()} misaligned), or skip the turn with S.")
+        found.append(f"the response fit ({shortcuts.ALIGNED_KEY.upper()} aligned, "
+                     f"{shortcuts.MISALIGNED_KEY.upper()} misaligned)")
     return found
+
+
+def missing_message(missing: list[str]) -> str:
+    """One sentence for every missing choice, with the way out once: a message per choice said
+    "or skip the turn with S." three times when nothing was picked."""
+    listed = missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} and {missing[-1]}"
+    return f"Pick {listed}, or skip the turn with S."
 
 
 def problems(values: dict, schema: dict, turn: dict | None = None) -> list[str]:
     """Why this form cannot be submitted yet (empty when it can). ``turn`` is the turn as shown: its
-    response makes the fit required (see ``missing_choices``)."""
-    found = missing_choices(values, schema, turn)
+    response makes the fit required (see ``missing_choices``). What is missing comes last, as one
+    message, so the joined text ends with the skip hint once."""
+    found = []
     unknown = [i for i in values["intents"] if i not in schema["intents"]]
     if unknown:
         found.append(f"Unknown intent(s) {unknown}: the schema changed; pick from the current list.")
@@ -282,7 +290,8 @@ def problems(values: dict, schema: dict, turn: dict | None = None) -> list[str]:
     if pairs:
         found.append(f"Spans {describe_overlaps(pairs, limit=1)} overlap: "
                      "select the text and press the label you mean (it replaces the others), or remove one.")
-    return found
+    missing = missing_choices(values, schema, turn)
+    return found + [missing_message(missing)] if missing else found
 
 
 def accept_suggestions(form: LabelForm) -> None:
