@@ -47,11 +47,13 @@ def current_text(page) -> str:
 
 
 def label_one(page, key: str) -> str:
-    """Pick an intent by its number key and submit; returns the text of the turn that was labelled."""
+    """Pick an intent by its number key, a sentiment (W) and the response fit (G: every sample turn
+    shows a response), which a submit needs, and submit; returns the text of the turn that was labelled."""
     text, form = current_text(page), page.locator(".cc-root").get_attribute("data-form-id")
     page.locator(".cc-text").click()                   # focus the turn (keys go to the page from there)
-    page.keyboard.press(key)
-    page.wait_for_timeout(200)
+    for choice in (key, "w", "g"):
+        page.keyboard.press(choice)
+        page.wait_for_timeout(200)
     page.keyboard.press("Enter")
     roots = page.locator(".cc-root")                  # (inside the component's shadow root: poll by locator)
     def moved_on():
