@@ -1,7 +1,9 @@
 """5 real browser sessions x 20 labels through the UI, at the same time, against one `concord serve`.
 
 Each session is its own thread with its own Playwright and chromium (Playwright's sync API is per
-thread), signed in as its own annotator. A label is a digit key (an intent) and Enter; the submit
+thread), signed in as its own annotator. A label is a digit key (an intent, in schema order), W (a
+sentiment) and G (the response fit: every sample turn shows a response) -- a submit needs all three --
+and Enter; the submit
 counts as acknowledged when the next turn replaces the form. Afterwards the database must hold
 exactly the acknowledged labels (20 per annotator), no turn labelled twice (overlap 1), and no
 page may have shown a Streamlit exception or logged a console error. The figure is the client-side
@@ -47,7 +49,7 @@ def form_ids(page) -> list[str]:
 
 
 def label_turns(url: str, username: str, result: dict) -> None:
-    """One annotator's session: sign in, then LABELS_EACH times digit + Enter, timing each submit."""
+    """One annotator's session: sign in, then LABELS_EACH times digit, W, G + Enter, timing each submit."""
     from playwright.sync_api import expect, sync_playwright
 
     result.update(acked=[], latencies=[], console_errors=[], exceptions=[], error=None)
@@ -60,11 +62,15 @@ def label_turns(url: str, username: str, result: dict) -> None:
             page.on("pageerror", lambda e: result["console_errors"].append(f"pageerror: {e}"))
             sign_in(page, url, username, PASSWORD)
             expect(page.locator(".cc-text")).to_have_count(1, timeout=NEXT_TURN_TIMEOUT_S * 1000)
-            for n in range(LABELS_EACH):
-                text, latency = label_one(page, key=str(1 + n % 5))
-                result["acked"].append(text)
-                result["latencies"].append(latency)
-                result["exceptions"] += exception_texts(page)
+            try:
+                for n in range(LABELS_EACH):
+                    text, latency = label_one(page, key=str(1 + n % 5))
+                    result["acked"].append(text)
+                    result["latencies"].append(latency)
+                    result["exceptions"] += exception_texts(page)
+            except Exception:  # the page as it was when a wait gave up, then the error goes up
+                page.screenshot(path=str(ARTIFACTS / f"reliability-session-{username}-error.png"), full_page=True)
+                raise
             page.screenshot(path=str(ARTIFACTS / f"reliability-session-{username}.png"), full_page=True)
             browser.close()
     except Exception as exc:  # reported by the test with the session's name
@@ -72,16 +78,20 @@ def label_turns(url: str, username: str, result: dict) -> None:
 
 
 def label_one(page, *, key: str) -> tuple[str, float]:
-    """Pick an intent by ``key``, press Enter, wait for the next form: the labelled text, Enter-to-next s."""
+    """Pick an intent by ``key``, neutral and aligned, press Enter, wait for the next form: the labelled
+    text, Enter-to-next s. Enter waits until the page shows all three choices, as a submit needs them."""
     from playwright.sync_api import expect
 
     wait_until(lambda: len(form_ids(page)) == 1, NEXT_TURN_TIMEOUT_S, "a single open turn")
     form = form_ids(page)[0]
     text = page.locator(".cc-text").inner_text()
     page.locator(".cc-text").click()                  # focus the turn: keys go to the page from there
-    page.keyboard.press(key)
-    boxes = page.locator(f"[class*='st-key-label-intents-{form}']")
-    expect(boxes.filter(has_text=INTENT_BY_KEY[key]).first).to_be_visible(timeout=NEXT_TURN_TIMEOUT_S * 1000)
+    for choice, name, shown in ((key, "intents", INTENT_BY_KEY[key]), ("w", "sentiment", "neutral"),
+                                ("g", "aligned", "aligned")):
+        page.keyboard.press(choice)               # each shown before the next key, as an annotator sees it
+        box = page.locator(f"[class*='st-key-label-{name}-{form}']")
+        chosen = box if name == "intents" else box.get_by_role("radio", checked=True)
+        expect(chosen.filter(has_text=shown).first).to_be_visible(timeout=NEXT_TURN_TIMEOUT_S * 1000)
     started = time.perf_counter()
     page.keyboard.press("Enter")
     wait_until(lambda: (ids := form_ids(page)) and len(ids) == 1 and ids[0] != form,
@@ -113,9 +123,10 @@ def test_five_browser_sessions_label_concurrently_and_lose_nothing(tmp_path):
             f"SELECT t.text FROM ({LIVE_LABELS}) a JOIN turns t USING (turn_id) WHERE a.annotator = ?", [who]))
             for who in results}
     latencies = [x for r in results.values() for x in r["latencies"]]
+    errors = {who: r["error"] for who, r in results.items() if r["error"]}
+    assert latencies, errors                   # no submit went through at all: say why, not a NaN percentile
     acked = sum(len(r["acked"]) for r in results.values())
     lost = sum(len(set(r["acked"]) - set(stored_texts[who])) for who, r in results.items())
-    errors = {who: r["error"] for who, r in results.items() if r["error"]}
     exceptions = [x for r in results.values() for x in r["exceptions"]]
     console = [x for r in results.values() for x in r["console_errors"]]
     report("browser_sessions", sessions=SESSIONS, turns=n_turns, acked=acked, lost=lost, duplicates=len(doubled),
