@@ -51,7 +51,8 @@ def _train(utterance, context, response, groups, misaligned, *, hidden, epochs, 
     net = _network(tensors[0].shape[1], hidden)
     optimiser = torch.optim.AdamW(net.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
     for rows, judged in _batches(groups, misaligned, epochs=epochs, batch=batch, seed=seed):
-        loss = _listwise_loss(net, tensors, rows, groups) + _judged_loss(net, tensors, rows, judged)
+        scores = _grid_scores(net, tensors, rows)
+        loss = _listwise_loss(scores, rows, groups) + _judged_loss(net, tensors, judged, scores.diagonal())
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -106,24 +107,25 @@ def _own_pairs(tensors, rows):
     return torch.cat([u, y, u * y, c, c * y], dim=1)
 
 
-def _listwise_loss(net, tensors, rows: np.ndarray, groups: np.ndarray):
-    """Cross-entropy of each turn's own response among the batch's responses, and the reverse."""
+def _listwise_loss(scores, rows: np.ndarray, groups: np.ndarray):
+    """Cross-entropy of each turn's own response among the batch's responses (``scores``, the batch's
+    grid), and the reverse."""
     import torch
 
-    scores = _grid_scores(net, tensors, rows)
     same = torch.as_tensor(groups[rows][:, None] == groups[rows][None, :]) & ~torch.eye(len(rows), dtype=torch.bool)
     scores = scores.masked_fill(same, -1e9)
     target = torch.arange(len(rows))
     return torch.nn.functional.cross_entropy(scores, target) + torch.nn.functional.cross_entropy(scores.T, target)
 
 
-def _judged_loss(net, tensors, rows: np.ndarray, judged: np.ndarray):
-    """A judged-misaligned pair must score below the batch's real pairs (pairwise logistic)."""
+def _judged_loss(net, tensors, judged: np.ndarray, real_scores):
+    """A judged-misaligned pair must score below the batch's real pairs (``real_scores``, the grid's
+    diagonal), as a pairwise logistic loss."""
     import torch
 
     if len(judged) == 0:
         return torch.zeros(())
-    judged_scores, real_scores = net(_own_pairs(tensors, judged)).squeeze(-1), net(_own_pairs(tensors, rows)).squeeze(-1)
+    judged_scores = net(_own_pairs(tensors, judged)).squeeze(-1)
     return torch.nn.functional.softplus(judged_scores[:, None] - real_scores[None, :]).mean()
 
 
