@@ -90,6 +90,20 @@ def signed_in(name: str, path: str = APP):
     return at
 
 
+def open_label_form(at):
+    """The Label page's open form (the LabelForm in session state); fails when no turn is shown."""
+    from workbench.views import label
+
+    assert label.FORM_KEY in at.session_state, "no turn is shown"
+    return at.session_state[label.FORM_KEY]
+
+
+def flag_button(at):
+    """The open form's Flag / Unflag button (its key changes with each press)."""
+    form_id = open_label_form(at).form_id
+    return next(b for b in at.button if (b.key or "").startswith("label-flag") and b.key.endswith(form_id))
+
+
 def texts(at) -> str:
     """Everything AppTest shows as text, for 'is it on the page' checks."""
     import html

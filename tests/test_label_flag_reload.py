@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from app_testkit import make_template, open_copy, signed_in, texts
+from app_testkit import flag_button, make_template, open_copy, open_label_form, signed_in, texts
 from store import agreement, annotations
 from workbench import runtime
 from workbench.components import label_form
@@ -30,36 +30,29 @@ def app_db(template, tmp_path, monkeypatch):
     runtime.close_stores()
 
 
-def _form(at):
-    return at.session_state[label_page.FORM_KEY]
-
-
-def _flag_button(at):
-    form_id = _form(at).form_id
-    return next(b for b in at.button if (b.key or "").startswith("label-flag") and b.key.endswith(form_id))
 
 
 def _flagged_then_reloaded(app_db):
     """ann flags the turn she is shown, then reloads: the new session reopens the same turn."""
     before = signed_in("ann")
-    turn_id = _form(before).turn_id
-    _flag_button(before).click()
+    turn_id = open_label_form(before).turn_id
+    flag_button(before).click()
     before.run()
     assert turn_id in set(agreement.adjudication_queue(app_db, "default")["turn_id"])
     after = signed_in("ann")
     assert not after.exception, after.exception
-    assert _form(after).turn_id == turn_id
+    assert open_label_form(after).turn_id == turn_id
     return after, turn_id
 
 
 def test_a_flag_set_before_a_reload_is_shown_and_f_takes_it_back(app_db):
     at, turn_id = _flagged_then_reloaded(app_db)
-    assert _form(at).flagged
+    assert open_label_form(at).flagged
     assert "🚩 flagged" in texts(at)
-    assert "Unflag" in _flag_button(at).label
-    _flag_button(at).click()
+    assert "Unflag" in flag_button(at).label
+    flag_button(at).click()
     at.run()
-    assert not _form(at).flagged and "Flag removed." in texts(at)
+    assert not open_label_form(at).flagged and "Flag removed." in texts(at)
     assert annotations.open_flag(app_db, turn_id, "ann") is None
     assert turn_id not in set(agreement.adjudication_queue(app_db, "default")["turn_id"])
     assert [h["action"] for h in annotations.history(app_db, turn_id)] == ["flag", "unflag"]
@@ -67,7 +60,7 @@ def test_a_flag_set_before_a_reload_is_shown_and_f_takes_it_back(app_db):
 
 def test_a_submit_after_the_reload_is_stored_flagged(app_db):
     at, turn_id = _flagged_then_reloaded(app_db)
-    form = _form(at)
+    form = open_label_form(at)
     at.multiselect(key=form.key("intents")).set_value(["greeting"])
     at.segmented_control(key=form.key("sentiment")).set_value("neutral")
     at.segmented_control(key=form.key("aligned")).set_value(True)
@@ -97,7 +90,7 @@ def _empty_the_queue(at, *, submit_first: bool):
     for n in range(10):                              # the seeded data has five turns
         if label_page.FORM_KEY not in at.session_state:
             break
-        form = _form(at)
+        form = open_label_form(at)
         if submit_first and n == 0:
             at.multiselect(key=form.key("intents")).set_value(["greeting"])
             at.segmented_control(key=form.key("sentiment")).set_value("neutral")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from app_testkit import make_template, open_copy, signed_in, texts
+from app_testkit import flag_button, make_template, open_copy, open_label_form, signed_in, texts
 from store import annotations, queue
 from workbench import runtime
 from workbench.views import label as label_page
@@ -26,14 +26,6 @@ def app_db(template, tmp_path, monkeypatch):
     runtime.close_stores()
 
 
-def _form(at):
-    return at.session_state[label_page.FORM_KEY]
-
-
-def _flag_button(at):
-    """The open form's Flag / Unflag button (its key changes with each press)."""
-    form_id = _form(at).form_id
-    return next(b for b in at.button if (b.key or "").startswith("label-flag") and b.key.endswith(form_id))
 
 
 def _fill(at, form):
@@ -77,19 +69,19 @@ def test_a_second_f_takes_the_flag_back_and_history_keeps_both(app_db):
 
 def test_the_unflag_button_removes_the_flag_and_the_submit_is_not_flagged(app_db):
     at = signed_in("ann")
-    form = _form(at)
-    _flag_button(at).click()
+    form = open_label_form(at)
+    flag_button(at).click()
     at.run()
-    assert _form(at).flagged
-    unflag = _flag_button(at)
+    assert open_label_form(at).flagged
+    unflag = flag_button(at)
     assert not unflag.disabled and "Unflag" in unflag.label
     unflag.click()
     at.run()
-    assert not _form(at).flagged and "Flag removed." in texts(at)
-    _flag_button(at).click()                                           # and flagged once more
+    assert not open_label_form(at).flagged and "Flag removed." in texts(at)
+    flag_button(at).click()                                           # and flagged once more
     at.run()
     assert [a for a, _ in _actions(app_db, form.turn_id)] == ["flag", "unflag", "flag"]
-    _flag_button(at).click()
+    flag_button(at).click()
     at.run()
     _fill(at, form)
     at.button(key=form.key("submit")).click()
@@ -105,13 +97,13 @@ def test_an_unflag_without_a_standing_flag_stores_nothing(app_db):
 
 def test_skipped_turns_can_be_revisited_from_the_empty_queue(app_db):
     at = signed_in("ann")
-    skipped = _form(at).turn_id
-    at.button(key=_form(at).key("skip")).click()
+    skipped = open_label_form(at).turn_id
+    at.button(key=open_label_form(at).key("skip")).click()
     at.run()
     for _ in range(10):                               # the seeded data has five turns
         if label_page.FORM_KEY not in at.session_state:
             break
-        form = _form(at)
+        form = open_label_form(at)
         _fill(at, form)
         at.button(key=form.key("submit")).click()
         at.run()
@@ -119,7 +111,7 @@ def test_skipped_turns_can_be_revisited_from_the_empty_queue(app_db):
     at.button(key="label-revisit").click()
     at.run()
     assert not at.exception, at.exception
-    assert _form(at).turn_id == skipped
+    assert open_label_form(at).turn_id == skipped
     assert [a for a, _ in _actions(app_db, skipped)] == ["skip", "revisit"]
 
 

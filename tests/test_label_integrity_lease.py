@@ -13,11 +13,10 @@ from datetime import timedelta
 
 import pytest
 
-from app_testkit import make_template, open_copy, signed_in, texts
+from app_testkit import make_template, open_copy, open_label_form, signed_in, texts
 from store import annotations, importer, queue
 from store.annotations import SubmitRefused
 from workbench import runtime
-from workbench.views import label as label_page
 
 
 @pytest.fixture
@@ -83,9 +82,6 @@ def app_db(template, tmp_path, monkeypatch):
     runtime.close_stores()
 
 
-def _form(at):
-    return at.session_state[label_page.FORM_KEY]
-
 
 def _expire_leases_of(db, who):
     db.write(lambda con: con.execute("UPDATE leases SET expires_at = ? WHERE annotator = ?",
@@ -93,7 +89,7 @@ def _expire_leases_of(db, who):
 
 
 def _submit_form(at, intents):
-    form = _form(at)
+    form = open_label_form(at)
     at.multiselect(key=form.key("intents")).set_value(intents)
     at.button(key=form.key("submit")).click()
     at.run()
@@ -103,23 +99,23 @@ def _submit_form(at, intents):
 
 def test_a_late_tab_loses_to_the_new_holder_and_neither_is_looped(app_db):
     ann = signed_in("ann")
-    turn = _form(ann).turn_id
+    turn = open_label_form(ann).turn_id
     _expire_leases_of(app_db, "ann")                  # ann idles past the lease
     ana = signed_in("ana")
-    assert _form(ana).turn_id == turn                 # ...and the turn goes to ana
+    assert open_label_form(ana).turn_id == turn                 # ...and the turn goes to ana
     _submit_form(ann, ["greeting"])                   # ann comes back and submits
     assert "reassigned to another annotator" in texts(ann) and "Saved." not in texts(ann)
-    assert _form(ann).turn_id != turn                 # ann moves on
+    assert open_label_form(ann).turn_id != turn                 # ann moves on
     _submit_form(ana, ["track_order"])
     assert "Saved." in texts(ana)
-    assert _form(ana).turn_id != turn                 # not the same turn again with an empty form
+    assert open_label_form(ana).turn_id != turn                 # not the same turn again with an empty form
     assert _labelled_by(app_db, turn) == ["ana"]
     assert annotations.turn_state(app_db, turn)["intents"] == ["track_order"]
 
 
 def test_a_lapsed_hold_nobody_took_is_saved_with_a_notice(app_db):
     ann = signed_in("ann")
-    turn = _form(ann).turn_id
+    turn = open_label_form(ann).turn_id
     _expire_leases_of(app_db, "ann")
     _submit_form(ann, ["greeting"])
     assert "had lapsed while you were away" in texts(ann)
