@@ -37,7 +37,19 @@ from workbench.components.span_selector import span_selector
 
 TEXTS = json.loads({texts!r})
 case = st.query_params.get("case", "words")
-span_selector(TEXTS[case], form_id="f-" + case, spans=[], entity_types={types!r}, key="span-" + case)
+if case == "rekey":   # as the Label page: a choice key gives the box a new widget key, drawn late
+    import time
+    def applied():
+        log = ((st.session_state.get("span-rekey") or {{}}).get("actions") or {{}}).get("log") or []
+        st.session_state["rev"] = max([entry[0] for entry in log], default=0)
+    rev = st.session_state.setdefault("rev", 0)
+    span_selector(TEXTS["words"], form_id="f-rekey", spans=[], entity_types={types!r}, key="span-rekey",
+                  sentiment_keys={{"w": "neutral"}}, focus_targets={{"/": f"st-key-box-{{rev}}"}},
+                  applied_seq=rev, on_actions=applied)
+    time.sleep(2.5 if rev else 0)
+    st.text_input("box", key=f"box-{{rev}}")
+else:
+    span_selector(TEXTS[case], form_id="f-" + case, spans=[], entity_types={types!r}, key="span-" + case)
 state = st.session_state.get("span-" + case) or {{}}
 st.code("PY_SPANS=" + json.dumps((state.get("spans") or {{}}).get("spans", [])))
 st.text("ASSISTANT RESPONSE BELOW THE TURN")
@@ -229,3 +241,19 @@ def test_the_text_model_counts_code_points_with_and_without_intl_segmenter(brows
     assert text[slice(*moves["dbl"])] == "met"
     assert moves["zh"] == (1 if segmenter == "fallback" else 2)            # 订 alone, or ICU's 订单
     assert moves["segmenter"] == ("undefined" if segmenter == "fallback" else "function")
+
+
+# -- a search key while a rerun replaces the box ------------------------------------------------------
+def test_a_focus_key_waits_for_the_box_a_rerun_is_still_drawing(open_case):
+    """A choice key re-keys the box "/" focuses; the rerun draws the selector (with every key applied)
+    before the new box. "/" in that gap once found no box with the new key, so what was typed next
+    went to the page as shortcuts (in CI: a C opened the corrected response and took the rest)."""
+    from playwright.sync_api import expect
+
+    page = open_case("rekey")
+    press(page, "w")
+    page.wait_for_timeout(1200)                            # the selector is redrawn; box-1 comes at 2.5 s
+    expect(page.locator(".st-key-box-0 input")).to_have_count(1)
+    page.keyboard.press("/")
+    page.keyboard.type("hello", delay=30)
+    expect(page.locator(".st-key-box-1 input")).to_have_value("hello", timeout=10_000)

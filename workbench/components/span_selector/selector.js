@@ -243,7 +243,15 @@ class Selector {
     }
     if (command) { this.act(command); return true; }
     const target = (this.cfg.focus_targets || {})[e.key];
-    if (target && this.st.seq > (this.cfg.applied_seq ?? this.st.seq)) { this.deferFocus(e.key, target); return true; }
+    if (!target) return false;
+    if (this.st.seq > (this.cfg.applied_seq ?? this.st.seq)) { this.deferFocus(e.key, target); return true; }
+    if (!targetInput(target) && olderVersionShown(target)) {
+      // Python has applied every key, but the rerun has drawn only this component so far: the
+      // box it names (a new widget key) is not on the page yet, and the old one is about to go.
+      this.deferFocus(e.key, target);
+      waitAndFlush(this.st, Date.now());
+      return true;
+    }
     return !!focusTarget(target);
   }
 
@@ -289,10 +297,18 @@ class Selector {
   }
 }
 
-function targetInput(prefix) {
-  const box = `[class*="${prefix}"]`;
+function targetInput(key) {
+  // The box of exactly this widget key: a class token match, so "...-1" never finds "...-12".
+  const box = `[class~="${key}"]`;
   const inputs = Array.from(document.querySelectorAll(`${box} input, ${box} textarea`));
   return inputs.find((i) => !i.closest("[data-retained='true']")) || null;
+}
+
+function olderVersionShown(key) {
+  // A versioned widget key ends in "-<rev>"; another box of the same family on the page is an
+  // older revision that a rerun is replacing (an unversioned key's family matches nothing else).
+  const family = key.slice(0, key.lastIndexOf("-") + 1);
+  return !!document.querySelector(`[class*="${family}"]`);
 }
 
 function focusTarget(prefix) {
