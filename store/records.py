@@ -14,6 +14,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+import regex  # \X is a grapheme cluster (UAX #29), the unit the browser's span selector moves by
+
 SPEAKERS = ("user", "assistant")
 TURN_FIELDS = (
     "id", "conversation_id", "turn_index", "context", "text", "response",
@@ -26,6 +28,10 @@ RECORD_FIELDS = TURN_FIELDS + ("corrected_response",)
 # label display as another). Joiners (U+200C/U+200D) stay allowed: Persian words and emoji need them.
 INVISIBLE_FORMAT = frozenset("\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 MAX_LABEL_CHARS = 100  # a label name is a short identifier; a longer one is a pasted sentence or a broken cell
+GRAPHEME = regex.compile(r"\X")
+WORD_CHAR = regex.compile(r"[\p{L}\p{N}\p{M}_]")
+# Scripts written without spaces: a word boundary there needs a dictionary, so no edge is judged mid-word.
+UNSPACED_SCRIPT = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]")
 
 
 class RecordError(ValueError):
@@ -118,7 +124,7 @@ def _parse_entities(value: Any, text: str) -> list[dict]:
         return []
     if not isinstance(value, (list, tuple)):
         raise RecordError("entities", f"expected a list of spans, got {type(value).__name__}")
-    spans = []
+    spans, clusters = [], None
     for i, span in enumerate(value):
         field = f"entities[{i}]"
         if not isinstance(span, dict):
@@ -136,9 +142,43 @@ def _parse_entities(value: Any, text: str) -> list[dict]:
             raise RecordError(field, f"span [{start}, {end}) is not inside the text (length {len(text)} code points)")
         if "text" in span and span["text"] is not None and span["text"] != text[start:end]:
             raise RecordError(f"{field}.text", f"span says {span['text']!r} but text[{start}:{end}] is {text[start:end]!r}")
+        clusters = clusters if clusters is not None else _cut_clusters(text)
+        for name, offset in (("start", start), ("end", end)):
+            if offset in clusters:
+                a, b = clusters[offset]
+                raise RecordError(f"{field}.{name}", f"offset {offset} cuts the character {text[a:b]!r} (code points "
+                                  f"[{a}, {b})) in two: a span starts and ends between whole characters")
         spans.append({"start": start, "end": end, "label": label})
     spans.sort(key=lambda s: (s["start"], s["end"], s["label"]))
     return spans
+
+
+def _cut_clusters(text: str) -> dict[int, tuple[int, int]]:
+    """Offset -> the grapheme cluster [a, b) it falls inside, for every offset that is no cluster boundary.
+
+    An annotator sees user-perceived characters: a span ending inside 👨‍👩‍👧 (a ZWJ sequence) or between
+    "e" and its combining accent cannot be drawn in the span selector and shows a broken character in
+    every export, so an import refuses it as the browser does."""
+    return {offset: (m.start(), m.end()) for m in GRAPHEME.finditer(text) if m.end() - m.start() > 1
+            for offset in range(m.start() + 1, m.end())}
+
+
+def edge_inside_word(text: str, offset: int) -> bool:
+    """Whether ``offset`` falls between two letters (or digits) of one space-delimited word.
+
+    "Chengd" of "Chengdu" is a legal span but usually a slip of the mouse; an edge next to a character
+    of a script written without spaces (Chinese, Japanese, Thai...) is never judged: 成都 in 去成都旅游
+    is a word."""
+    if offset <= 0 or offset >= len(text):
+        return False
+    before, after = text[offset - 1], text[offset]
+    return bool(WORD_CHAR.match(before) and WORD_CHAR.match(after)
+                and not UNSPACED_SCRIPT.match(before) and not UNSPACED_SCRIPT.match(after))
+
+
+def span_inside_words(text: str, span: dict) -> bool:
+    """Whether the span starts or ends in the middle of a word (``edge_inside_word``)."""
+    return edge_inside_word(text, span["start"]) or edge_inside_word(text, span["end"])
 
 
 def overlapping_spans(spans: Iterable[dict]) -> list[tuple[dict, dict]]:
