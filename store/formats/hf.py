@@ -205,7 +205,8 @@ def _named(value, names: list[str] | None):
 
 
 def _row_record(row: dict, names: dict[str, list[str]]) -> dict:
-    raw = {k: row.get(k) for k in ("id", "conversation_id", "turn_index", "context", "response", "aligned")}
+    raw = {k: row.get(k) for k in ("id", "conversation_id", "turn_index", "context", "response", "corrected_response",
+                                   "aligned")}
     intents = row.get("intents")
     if intents is None and row.get("label") is not None:
         intents = [row["label"]]

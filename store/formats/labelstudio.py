@@ -18,6 +18,7 @@ from store.formats.common import ExportOptions, FormatReadResult, add_record, du
 from store.records import Problem
 
 ALIGNMENT_CHOICES = {True: "aligned", False: "misaligned"}
+CORRECTION = "corrected_response"   # the TextArea holding a reviewer's rewrite of the response
 
 
 def _results(labels: dict, turn_id: str, prefix: str) -> list[dict]:
@@ -35,7 +36,7 @@ def _results(labels: dict, turn_id: str, prefix: str) -> list[dict]:
             items.append({"id": f"{turn_id}-{prefix}{name}", "from_name": name, "to_name": to_name, "type": "choices",
                           "value": {"choices": list(values)}})
     if labels.get("corrected_response"):
-        items.append({"id": f"{turn_id}-{prefix}correction", "from_name": "corrected_response", "to_name": "response",
+        items.append({"id": f"{turn_id}-{prefix}correction", "from_name": CORRECTION, "to_name": "response",
                       "type": "textarea", "value": {"text": [labels["corrected_response"]]}})
     return items
 
@@ -87,7 +88,7 @@ def labelstudio_config(schema: dict, records: list[dict] = ()) -> str:
   <Text name="response" value="$response"/>
   <Choices name="alignment" toName="response" choice="single">{choices(["aligned", "misaligned"])}
   </Choices>
-  <TextArea name="corrected_response" toName="response" editable="true"/>
+  <TextArea name="{CORRECTION}" toName="response" editable="true"/>
 </View>
 """
 
@@ -168,6 +169,21 @@ def _apply_result(result: FormatReadResult, name: str, number: int, field: str, 
         return problem
     if "choices" in value:
         _apply_choices(record, source, [str(c) for c in value["choices"]])
+    elif source == CORRECTION or (item.get("type") == "textarea" and item.get("to_name") == "response"):
+        return _apply_correction(record, value.get("text"))
+    return None
+
+
+def _apply_correction(record: dict, texts) -> str | None:
+    """The reviewer's rewrite of the response (a TextArea on it, as ``labelstudio_config`` writes):
+    exactly one text, since two submissions are two rewrites and merging them would invent a third."""
+    texts = [texts] if isinstance(texts, str) else texts
+    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+        return f"expected the corrected response as a list of strings, got {texts!r:.60}"
+    written = [t for t in texts if t.strip()]
+    if len(written) > 1:
+        return f"expected one corrected response, got {len(written)} texts: keep the one meant"
+    record["corrected_response"] = written[0] if written else None
     return None
 
 

@@ -228,9 +228,12 @@ def current_spans(form: LabelForm, snapshot: dict | None = None) -> list[dict]:
 
 def collect(form: LabelForm, spans_snapshot: dict | None = None) -> dict:
     """The form's labels as ``annotations.submit`` takes them. A correction with no fit chosen means
-    the response did not fit (see ``on_correction``)."""
+    the response did not fit (see ``on_correction``). A turn without a response stores neither: the
+    form hides them, but an earlier label or a draft could still carry a fit."""
     corrected = (st.session_state.get(form.key("corrected")) or "").strip() or None
     values = {**choices(form), "entities": current_spans(form, spans_snapshot), "corrected_response": corrected}
+    if not judges_fit(form):
+        return {**values, "aligned": None, "corrected_response": None}
     if corrected and values["aligned"] is None:
         values["aligned"] = False
     return values
@@ -249,6 +252,11 @@ def on_correction(form: LabelForm) -> None:
 def has_response(turn: dict | None) -> bool:
     """The turn shows an assistant response whose fit can be judged (not absent, not blank)."""
     return bool(((turn or {}).get("response") or "").strip())
+
+
+def judges_fit(form: LabelForm) -> bool:
+    """The form asks for the response fit (and a correction): its turn has a response, or is unknown."""
+    return form.turn is None or has_response(form.turn)
 
 
 def missing_choices(values: dict, schema: dict, turn: dict | None) -> list[str]:
@@ -324,7 +332,7 @@ def apply_key_action(form: LabelForm, name: str, value, schema: dict, quick: lis
             change_choices(form, intents=[i for i in chosen if i != intent] if intent in chosen else [*chosen, intent])
     elif name == "sentiment" and value in schema["sentiments"]:
         change_choices(form, sentiment=value)
-    elif name == "aligned" and isinstance(value, bool):
+    elif name == "aligned" and isinstance(value, bool) and judges_fit(form):     # G / M
         change_choices(form, aligned=value)
     else:
         return
@@ -372,6 +380,9 @@ def render_sentiment(form: LabelForm, schema: dict) -> None:
 
 
 def render_alignment(form: LabelForm) -> None:
+    """The fit and the corrected response; nothing on a turn without a response (nothing to judge)."""
+    if not judges_fit(form):
+        return
     st.segmented_control(
         "Response fit", [True, False], **seed_widget(form, "aligned"),
         format_func=lambda v: f"aligned ({shortcuts.ALIGNED_KEY.upper()})" if v

@@ -24,10 +24,18 @@ CORRECT_RESPONSE_KEY = "c"
 QUICK_INTENTS = 10                # digits 1..9 then 0
 
 
-def command_keys() -> dict[str, str]:
-    """key -> page command, handled through the span selector's ordered key log."""
-    return {SUBMIT: "submit", SKIP.lower(): "skip", UNDO.lower(): "undo", FLAG.lower(): "flag",
+IGNORED = "ignored"                 # a command the page takes and does nothing with
+
+
+def command_keys(*, judges_fit: bool = True) -> dict[str, str]:
+    """key -> page command, handled through the span selector's ordered key log. On a turn without a
+    response (``judges_fit`` False) G, M and C are taken and ignored: there is no fit to set and no
+    correction box to focus, and a key the selector lets through reaches Streamlit (C is its clear-cache key)."""
+    keys = {SUBMIT: "submit", SKIP.lower(): "skip", UNDO.lower(): "undo", FLAG.lower(): "flag",
             ACCEPT.lower(): "accept", GUIDELINES: "guidelines"}
+    if not judges_fit:
+        keys.update(dict.fromkeys((ALIGNED_KEY, MISALIGNED_KEY, CORRECT_RESPONSE_KEY), IGNORED))
+    return keys
 
 
 def button_label(text: str, key: str) -> str:
@@ -86,8 +94,8 @@ def shortcut_rows(sentiments: list[str], quick: list[str] = ()) -> list[tuple[st
         ("Backspace / Del", "remove the span before / under the caret"),
         ("Esc", "clear the selection, leave a text box"),
         (sentiment_keys_text or "—", sentiment_help),
-        (f"{ALIGNED_KEY.upper()} / {MISALIGNED_KEY.upper()}", "response aligned / misaligned"),
-        (CORRECT_RESPONSE_KEY.upper(), "write a corrected response"),
+        (f"{ALIGNED_KEY.upper()} / {MISALIGNED_KEY.upper()}", "response aligned / misaligned (turns with a response)"),
+        (CORRECT_RESPONSE_KEY.upper(), "write a corrected response (turns with a response)"),
         (ACCEPT, "accept the suggestion (what its banner shows in bold)"),
         (SUBMIT, "submit and go to the next turn"),
         (SKIP, "skip this turn"),

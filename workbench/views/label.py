@@ -100,13 +100,16 @@ def render_turn(db, user: auth.User, project: str, form: LabelForm, turn: dict, 
     st.html(f"<div style='font-size:.85rem;opacity:.7'>{html.escape(where)}</div>")   # ids come from data
     turn_view.render_context(turn.get("context") or [])
     suggestion = turn.get("suggestion") or {}
+    fit = label_form.judges_fit(form)        # no response: G / M / C do nothing (see shortcuts.command_keys)
+    focus_targets = {shortcuts.SEARCH_INTENTS_KEY: f"st-key-{form.key('intents')}"}
+    if fit:
+        focus_targets[shortcuts.CORRECT_RESPONSE_KEY] = f"st-key-{form.key('corrected')}"
     span_selector(
         turn["text"], form_id=form.form_id, spans=form.spans, spans_rev=form.spans_rev,
         entity_types=schema["entities"], suggested_spans=label_form.suggested_spans(suggestion),
-        sentiment_keys=shortcuts.sentiment_keys(schema["sentiments"]), alignment_keys=shortcuts.alignment_keys(),
-        command_keys=shortcuts.command_keys(),
-        focus_targets={shortcuts.SEARCH_INTENTS_KEY: f"st-key-{form.key('intents')}",
-                       shortcuts.CORRECT_RESPONSE_KEY: f"st-key-{form.key('corrected')}"},
+        sentiment_keys=shortcuts.sentiment_keys(schema["sentiments"]),
+        alignment_keys=shortcuts.alignment_keys() if fit else {}, command_keys=shortcuts.command_keys(judges_fit=fit),
+        focus_targets=focus_targets,
         applied_seq=form.last_seq,
         on_actions=lambda: on_keys(db, user, project, form.form_id),
         on_spans=lambda: label_form.keep_draft(form), key=form.key("span"),

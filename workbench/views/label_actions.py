@@ -82,6 +82,15 @@ def without_unreadable_suggestion(turn: dict) -> dict:
     return turn
 
 
+def without_fit_suggestion(turn: dict) -> dict:
+    """The turn without its suggested response fit when it shows no response: there is nothing to
+    judge, so the fit is neither pre-filled, shown in the banner nor taken by A."""
+    suggestion = turn.get("suggestion")
+    if suggestion and suggestion.get("aligned") is not None and not label_form.has_response(turn):
+        return {**turn, "suggestion": {**suggestion, "aligned": None}}
+    return turn
+
+
 def draft_saver(db, user: auth.User, project: str, turn_id: str):
     """Where the open form keeps its unsaved values (store.drafts), so a reload does not lose them."""
     return lambda values: drafts.save_draft(db, project=project, turn_id=turn_id, annotator=user.username,
@@ -101,7 +110,7 @@ def open_turn(db, user: auth.User, project: str, turn: dict | None) -> LabelForm
     earlier = (annotations.turn_state(db, turn["turn_id"], annotator=user.username)
                or annotations.undone_submission(db, turn["turn_id"], annotator=user.username))
     prior = _schema_filtered(db, project, earlier)
-    turn = without_unreadable_suggestion(turn)
+    turn = without_fit_suggestion(without_unreadable_suggestion(turn))
     draft = _schema_filtered(db, project, drafts.load_draft(db, project=project, turn_id=turn["turn_id"],
                                                             annotator=user.username))
     form = label_form.open_form(turn, project, prior=prior, prefill=st.session_state.get(PREFILL_KEY, True),
@@ -249,7 +258,8 @@ def on_keys(db, user: auth.User, project: str, form_id: str) -> None:
     """Apply the keys logged by the span selector since the last run, in the order they were pressed.
 
     Keys after one that leaves the turn (submit, skip, undo) were pressed before the next turn was
-    on screen and are dropped rather than applied to a turn the annotator has not seen.
+    on screen and are dropped rather than applied to a turn the annotator has not seen. A key taken
+    and ignored (``shortcuts.IGNORED``: G, M, C on a turn without a response) matches no branch.
     """
     form = _is_open(project, form_id)
     if form is None:
