@@ -202,7 +202,34 @@ def load_schema_yaml(db, project: str, path: str | Path) -> dict:
 
     def load(con):
         ensure_project(con, project)
+        sentiments = [(name, description) for kind, name, description in entries if kind == "sentiment"]
+        if sentiments and _only_default_sentiments(con, project):
+            _replace_sentiments(con, project, sentiments)
         for kind, name, description in entries:
             insert_label(con, project, kind, name, description)
     db.write(load)
     return get_schema(db, project)
+
+
+def _only_default_sentiments(con, project: str) -> bool:
+    """Whether the project's sentiments are still the defaults ``ensure_project`` gave it, and no turn
+    could carry one yet: then they are a placeholder, not a choice, and a schema's sentiments replace them."""
+    rows = con.execute("SELECT name, position, description, active FROM label_schema "
+                       "WHERE project = ? AND kind = 'sentiment' ORDER BY position, name", [project]).fetchall()
+    if rows != [(name, i, "", True) for i, name in enumerate(DEFAULT_SENTIMENTS)]:
+        return False
+    return not con.execute("SELECT count(*) FROM turns WHERE project = ?", [project]).fetchone()[0]
+
+
+def _replace_sentiments(con, project: str, sentiments: list[tuple[str, str]]) -> None:
+    """Make ``sentiments`` (name, description) the project's, in their order: the schema's intents and
+    entities are exactly what it lists on a new project, and so are its sentiments now (an exported
+    ``schema.yaml`` with "positive, negative" or a renamed class used to come back with the defaults first)."""
+    names = list(dict.fromkeys(name for name, _ in sentiments))
+    descriptions = {name: description for name, description in reversed(sentiments)}   # the first one wins
+    con.execute("DELETE FROM label_schema WHERE project = ? AND kind = 'sentiment' AND NOT list_contains(?, name)",
+                [project, names])
+    for position, name in enumerate(names):
+        con.execute("INSERT INTO label_schema (project, kind, name, position, description) "
+                    "VALUES (?, 'sentiment', ?, ?, ?) ON CONFLICT DO UPDATE SET position = excluded.position, "
+                    "description = excluded.description", [project, name, position, descriptions[name]])
