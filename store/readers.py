@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from store.records import (RECORD_FIELDS, Problem, RecordError, aligned_from_cell, expand_conversation,
-                           normalize_turn)
+from store.records import (RECORD_FIELDS, RESPONSE_META, Problem, RecordError, aligned_from_cell,
+                           expand_conversation, normalize_turn)
 
 MAX_LINE_BYTES = 1 << 20  # 1 MiB: a dialog turn is never this long; a 10 MB line is a broken file
 FORMATS = ("auto", "jsonl", "csv", "parquet")
@@ -35,6 +35,8 @@ class ReadResult:
     warnings: list[str] = field(default_factory=list)  # converted but worth telling (e.g. UTF-16 offsets fixed)
     kept_fields: Counter = field(default_factory=Counter)      # unknown field -> records it went to meta in
     dropped_fields: Counter = field(default_factory=Counter)   # unknown conversation-level field -> records
+    response_fields: Counter = field(default_factory=Counter)  # assistant-turn field -> responses it went to meta of
+    unanswering_fields: Counter = field(default_factory=Counter)  # ... of assistant turns that answer no user turn
 
     @property
     def ok(self) -> bool:
@@ -82,15 +84,22 @@ def read_files(paths: list[str | Path], *, fmt: str = "auto") -> ReadResult:
 
 def _report_unknown_fields(result: ReadResult, name: str) -> None:
     """One warning per file for the fields it had that Concord does not know (counted per record)."""
-    def listed(counts: Counter) -> str:
-        return ", ".join(f"{key!r} ({n} record{'s' if n != 1 else ''})" for key, n in counts.most_common())
+    def listed(counts: Counter, unit: str = "record") -> str:
+        return ", ".join(f"{key!r} ({n} {unit}{'s' if n != 1 else ''})" for key, n in counts.most_common())
 
     if result.kept_fields:
         result.warnings.append(f"{name}: fields Concord does not know were kept under meta: {listed(result.kept_fields)}")
     if result.dropped_fields:
         result.warnings.append(f"{name}: conversation-level fields Concord does not know were not imported: "
                                f"{listed(result.dropped_fields)}")
+    if result.response_fields:
+        result.warnings.append(f"{name}: fields of assistant turns were kept under meta.{RESPONSE_META} of the user "
+                               f"turn they answer: {listed(result.response_fields, 'turn')}")
+    if result.unanswering_fields:
+        result.warnings.append(f"{name}: fields of assistant turns that answer no user turn (e.g. an opening greeting) "
+                               f"were not imported: {listed(result.unanswering_fields, 'turn')}")
     result.kept_fields, result.dropped_fields = Counter(), Counter()
+    result.response_fields, result.unanswering_fields = Counter(), Counter()
 
 
 def misspelt_field(key: str, known: tuple[str, ...]) -> str | None:
@@ -186,13 +195,24 @@ def _add_object(result: ReadResult, name: str, line: int, obj) -> None:
     conversation = isinstance(obj, dict) and "turns" in obj
     try:
         raws = expand_conversation(obj) if conversation else [obj]
-        if conversation:
-            result.dropped_fields.update(k for k in obj if k not in CONVERSATION_FIELDS)
-        for raw in raws:
-            result.records.append(normalize_turn(_keep_unknown_in_meta(raw, result.kept_fields)))
-            result.origins.append((name, line))
+        records = [normalize_turn(_keep_unknown_in_meta(raw, result.kept_fields)) for raw in raws]
     except RecordError as exc:
         result.problems.append(Problem(name, line, exc.field, exc.message))
+        return
+    result.records += records
+    result.origins += [(name, line)] * len(records)
+    if conversation:
+        result.dropped_fields.update(k for k in obj if k not in CONVERSATION_FIELDS)
+        _count_assistant_fields(result, obj["turns"])
+
+
+def _count_assistant_fields(result: ReadResult, turns: list) -> None:
+    """Count the assistant turns' own fields: kept with the user turn they answer, or not imported."""
+    for i, turn in enumerate(turns):
+        if turn["speaker"] == "assistant":
+            answers = i > 0 and turns[i - 1]["speaker"] == "user"
+            counts = result.response_fields if answers else result.unanswering_fields
+            counts.update(k for k, v in turn.items() if k not in ("speaker", "text") and v is not None)
 
 
 def _strip_bom(data: bytes) -> tuple[bytes, str | None]:

@@ -299,11 +299,32 @@ def normalize_turn(obj: Any) -> dict:
     return record
 
 
+RESPONSE_META = "response_meta"   # the meta key that holds the fields of the assistant turn answering a user turn
+
+
+def assistant_fields(turn: dict, index: int) -> dict:
+    """An assistant turn's fields beyond speaker and text (its ``meta`` merged in), nulls left out.
+
+    The turn becomes the ``response`` (a plain string) of the user turn before it, so these (the model
+    that wrote it, a dialog act) have no column: that user turn keeps them under ``meta.response_meta``,
+    as it keeps its own unknown fields under ``meta``."""
+    meta = turn.get("meta")
+    fields = dict(meta) if isinstance(meta, dict) else {}
+    for key, value in turn.items():
+        if key in ("speaker", "text") or value is None or (key == "meta" and isinstance(value, dict)):
+            continue
+        if fields.get(key, value) != value:
+            raise RecordError(f"turns[{index}].{key}", f"the turn's meta already has another {key!r}: rename one of them")
+        fields[key] = value
+    return fields
+
+
 def expand_conversation(obj: Any) -> list[dict]:
     """Turn a conversation-level record into native user-turn records (not yet normalized).
 
     Each user turn gets the earlier turns as context and the next assistant turn as its response; its
-    other keys are passed on as they are (``store.readers`` keeps unknown ones under ``meta``).
+    other keys are passed on as they are (``store.readers`` keeps unknown ones under ``meta``), and
+    the response's own fields go under ``meta.response_meta`` (``assistant_fields``).
     """
     conv_id = _as_id(obj.get("conversation_id"), "conversation_id", required=True)
     turns = obj.get("turns")
@@ -321,6 +342,11 @@ def expand_conversation(obj: Any) -> list[dict]:
             rec = {k: v for k, v in turn.items() if k not in ("speaker", "context", "response")}
             rec.update(conversation_id=conv_id, turn_index=i, context=list(history), response=response)
             rec.setdefault("id", f"{conv_id}:{i}")
+            extra = assistant_fields(nxt, i + 1) if response is not None else {}
+            if extra and isinstance(rec.get("meta"), (dict, type(None))):   # another meta: normalize_turn reports it
+                if RESPONSE_META in (rec.get("meta") or {}):
+                    raise RecordError(f"turns[{i}].meta.{RESPONSE_META}", "is where the response's fields go: rename it")
+                rec["meta"] = {**(rec.get("meta") or {}), RESPONSE_META: extra}
             records.append(rec)
         history.append({"speaker": turn["speaker"], "text": turn["text"]})
     return records
