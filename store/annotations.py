@@ -256,6 +256,33 @@ def has_submit_to_undo(db, project: str, annotator: str) -> bool:
                         "AND action = 'submit'", [project, annotator])[0] > 0
 
 
+def recent_submits(db, project: str, annotator: str, limit: int = 10) -> list[dict]:
+    """This annotator's live submits in the project, newest first, with the turn's text: the label
+    page's "My recent labels" list. Undo reached only the last submit; any of these can be reopened
+    (``reopen_submit``). A replaced or undone submit is not live, so each turn appears once."""
+    return db.query_dicts(
+        f"SELECT s.annotation_id, s.turn_id, s.created_at, s.intents, t.text FROM ({LIVE_LABELS}) s "
+        "JOIN turns t ON t.turn_id = s.turn_id WHERE s.project = ? AND s.annotator = ? AND s.action = 'submit' "
+        "ORDER BY s.seq DESC LIMIT ?", [project, annotator, int(limit)])
+
+
+def _reopen_submit(con, annotation_id: str, project: str, annotator: str, now=None) -> str | None:
+    row = con.execute(f"SELECT turn_id FROM ({LIVE_LABELS}) WHERE annotation_id = ? AND project = ? "
+                      "AND annotator = ? AND action = 'submit'", [annotation_id, project, annotator]).fetchone()
+    if row is None:
+        return None
+    lease_turn(con, project, row[0], annotator, now=now)
+    return row[0]
+
+
+def reopen_submit(db, *, annotation_id: str, project: str, annotator: str, now=None) -> str | None:
+    """Lease the turn of this annotator's live submit ``annotation_id`` back to them to edit, as undo
+    does for the last one (one lease each: the turn they held is released). Unlike undo, the submit
+    stays live: submitting again replaces it (``_live_submit_of``), leaving the turn keeps it. Returns
+    the turn_id, or None when it is no longer live (undone, or replaced in another tab)."""
+    return db.write(_reopen_submit, annotation_id, project, annotator, now)
+
+
 def turn_state(db, turn_id: str, *, annotator: str | None = None) -> dict | None:
     """The labels a form should show for a turn: this annotator's latest live submit, else the effective ones."""
     where, params = "turn_id = ?", [turn_id]

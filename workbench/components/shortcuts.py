@@ -100,7 +100,8 @@ def shortcut_rows(sentiments: list[str], quick: list[str] = ()) -> list[tuple[st
         (SUBMIT, "submit and go to the next turn"),
         (SKIP, "skip this turn"),
         (FLAG, "flag this turn for review (again: take the flag back)"),
-        (UNDO, "undo your last submit: its turn comes back with what you submitted"),
+        (UNDO, "undo your last submit: its turn comes back with what you submitted "
+               "(older ones: Edit in My recent labels)"),
         (GUIDELINES, "show / hide the guidelines and what each intent means"),
     ]
 

@@ -15,14 +15,14 @@ import streamlit as st
 
 from store import annotations, labels, queue
 from workbench import auth, runtime
-from workbench.components import label_form, progress, shortcuts, turn_view
+from workbench.components import label_form, progress, recent_labels, shortcuts, turn_view
 from workbench.components.label_form import LabelForm
 from workbench.components.notice import notice
 from workbench.components.span_selector import span_selector
 from workbench.views import label_actions
 from workbench.views.label_actions import (
     FLASH_KEY, GUIDE_KEY, LEASE_TTL_S, PREFILL_KEY, SUBMIT_CLOCK_KEY, UNDO_KEY, claim_and_open, current_form,
-    flag_button_key, flag_presses, on_accept, on_flag, on_keys, on_revisit, on_skip, on_submit, on_undo,
+    flag_button_key, flag_presses, on_accept, on_edit, on_flag, on_keys, on_revisit, on_skip, on_submit, on_undo,
     quick_intents_of, schema_of)
 
 FORM_KEY = label_actions.FORM_KEY      # where the open form is kept; tests read it from the page
@@ -65,6 +65,10 @@ def render_sidebar(db, user: auth.User, project: str, schema: dict) -> None:
                   help="Applies from the next turn on.")
         with st.expander("Progress", expanded=True):
             progress.render_progress(progress.project_progress(db, project, user.username))
+        form = current_form(project)
+        recent_labels.render_recent_labels(
+            lambda: annotations.recent_submits(db, project, user.username, limit=recent_labels.RECENT_LIMIT),
+            open_turn_id=form.turn_id if form else None, on_edit=on_edit, args=(db, user, project))
         with st.expander("Keyboard shortcuts", expanded=True):
             shortcuts.render_shortcuts_help(schema["sentiments"], quick_intents_of(db, project, schema))
             st.text(label_form.PREFILL_RULE)

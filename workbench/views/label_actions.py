@@ -183,11 +183,17 @@ def on_skip(db, user: auth.User, project: str, form_id: str) -> None:
     form = _is_open(project, form_id)
     if form is None:
         return
-    if annotations.skip(db, annotation_id=form.form_id, turn_id=form.turn_id, project=project,
-                        annotator=user.username):
-        progress.count_own(db, project, user.username, 0, left=-1)
     drafts.delete_draft(db, project=project, turn_id=form.turn_id, annotator=user.username)
-    flash("info", "Skipped.")
+    if annotations.turn_state(db, form.turn_id, annotator=user.username) is not None:
+        # An earlier label reopened with Edit: leaving it keeps that label; a skip row would count
+        # a labelled turn among "You skipped N turn(s)".
+        queue.release(db, form.turn_id, user.username)
+        flash("info", "Left unchanged: your earlier label of that turn stands.")
+    else:
+        if annotations.skip(db, annotation_id=form.form_id, turn_id=form.turn_id, project=project,
+                            annotator=user.username):
+            progress.count_own(db, project, user.username, 0, left=-1)
+        flash("info", "Skipped.")
     claim_and_open(db, user, project)
 
 
@@ -246,6 +252,28 @@ def on_undo(db, user: auth.User, project: str, undo_id: str) -> None:
     open_turn(db, user, project, turns.get_turn(db, turn_id))
     flash("info", "Undone: this turn is back with what you submitted (labels, spans, corrected response); "
                   "change what you need and submit again.")
+
+
+def on_edit(db, user: auth.User, project: str, annotation_id: str) -> None:
+    """Edit in "My recent labels": reopen that submit's turn with what was submitted, as undo does for
+    the last one. The submit stays live until the new one replaces it. The turn being left loses its
+    lease (as after skip or undo) but not its unsaved values: they are saved as its draft first (a
+    correction still in its box has not called ``keep_draft`` yet), and come back with the turn."""
+    form = current_form(project)
+    if form is not None:
+        label_form.keep_draft(form)
+    turn_id = annotations.reopen_submit(db, annotation_id=annotation_id, project=project, annotator=user.username)
+    if turn_id is None:
+        flash("info", "That label was undone or replaced since the list was drawn; nothing to edit.")
+        return
+    if form is not None and form.turn_id == turn_id:
+        return                             # already open (a second click on Edit)
+    from store import turns
+
+    open_turn(db, user, project, turns.get_turn(db, turn_id))
+    flash("info", "Editing your earlier label: change what you need and submit to replace it "
+                  "(skip leaves it as it was)." + (" The turn you left keeps what you had entered."
+                                                   if form is not None else ""))
 
 
 def on_accept(project: str, form_id: str) -> None:

@@ -1,0 +1,75 @@
+"""The annotator's recent labels on the label page: their last live submits, each with an Edit button.
+
+Undo (U) reaches only the last submit, so a mistake noticed two turns later could not be fixed by
+the annotator. As in Prodigy's history panel, this lists the last ``RECENT_LIMIT`` submits in the
+project, newest first, and Edit reopens one in the form with what was submitted (the page's
+``on_edit``). The list is read only while the expander is open: the page reruns on every key.
+Turn text and intent names are data, so they are shown with st.text and the button label is fixed.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Callable
+
+import streamlit as st
+
+from store.queue import utcnow
+
+RECENT_KEY = "label_recent_open"     # the expander's open state, kept from run to run
+RECENT_LIMIT = 10
+SNIPPET_CHARS = 48
+EMPTY_NOTE = "Your submits in this project will be listed here, newest first."
+
+
+def edit_button_key(annotation_id: str) -> str:
+    """One key per listed submit. No "-" before the id: ``label_form.close_form`` forgets keys holding
+    "-<form id>", and a submit's annotation id is the id of the form that stored it."""
+    return f"label-recent-edit:{annotation_id}"
+
+
+def age_text(created_at: datetime | None, now: datetime) -> str:
+    """When a submit was stored, as the annotator scans for it: "just now", "12 min ago", "3 h ago",
+    or the UTC date and time for older ones (the store keeps UTC)."""
+    if created_at is None:
+        return "?"
+    seconds = (now - created_at).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    return created_at.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def snippet(text: str | None, limit: int = SNIPPET_CHARS) -> str:
+    """The start of the turn text on one line (newlines and runs of spaces folded), cut at ``limit``."""
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= limit else flat[:limit - 1].rstrip() + "…"
+
+
+def row_text(row: dict, now: datetime) -> str:
+    """Two lines: when and the intents, then the start of the turn text."""
+    intents = ", ".join(row.get("intents") or []) or "no intent"
+    return f"{age_text(row.get('created_at'), now)} · {intents}\n{snippet(row.get('text'))}"
+
+
+def render_recent_labels(load_rows: Callable[[], list[dict]], *, open_turn_id: str | None,
+                         on_edit: Callable, args: tuple) -> None:
+    """The expander; ``load_rows`` runs only while it is open. Edit calls ``on_edit(*args, annotation_id)``;
+    it is disabled on the row of the turn open in the form."""
+    box = st.expander("My recent labels", key=RECENT_KEY, on_change="rerun")
+    with box:
+        if not box.open:
+            return
+        rows = load_rows()
+        if not rows:
+            st.text(EMPTY_NOTE)
+            return
+        now = utcnow()
+        for row in rows:
+            with st.container(horizontal=True, vertical_alignment="center"):
+                st.text(row_text(row, now), width="stretch")
+                st.button("Edit", key=edit_button_key(row["annotation_id"]), on_click=on_edit,
+                          args=(*args, row["annotation_id"]), disabled=row["turn_id"] == open_turn_id,
+                          help="Reopen this turn with what you submitted; submitting again replaces it.")
