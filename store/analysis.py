@@ -72,13 +72,17 @@ def adjudication_queue(db, project: str = "default", *, limit: int = 200):
     return cached("queue", db, project, lambda: _agreement.adjudication_queue(db, project, limit=limit), limit)
 
 
-def confusion_from(snapshot: ModelSnapshot | None, field: str = "intent") -> dict:
-    """Gold (rows) vs predicted (columns) counts: ``{"labels", "matrix", "n", "scope", "run_id", "model_version"}``."""
+def confusion_from(snapshot: ModelSnapshot | None, field: str = "intent", *,
+                   leave_out: frozenset = frozenset()) -> dict:
+    """Gold (rows) vs predicted (columns) counts: ``{"labels", "matrix", "n", "scope", "run_id", "model_version"}``.
+    ``leave_out``: turn ids not counted (the Model health page leaves out the turns the run's encoder could
+    not read, ``unreadable_turn_ids``, as its cell lists do)."""
     if field not in FIELDS:
         raise ValueError(f"field: expected one of {sorted(FIELDS)}, got {field!r}")
     if snapshot is None:
         return {"labels": [], "matrix": [], "n": 0, "scope": None, "run_id": None, "model_version": None}
-    pairs = snapshot.frame[[f"gold_{field}", f"pred_{field}"]].dropna()
+    frame = snapshot.frame[~snapshot.frame["turn_id"].isin(leave_out)] if leave_out else snapshot.frame
+    pairs = frame[[f"gold_{field}", f"pred_{field}"]].dropna()
     gold, pred = pairs.iloc[:, 0].to_numpy(str), pairs.iloc[:, 1].to_numpy(str)
     labels, codes = np.unique(np.concatenate([gold, pred]), return_inverse=True)
     labels = labels.tolist()
@@ -244,6 +248,13 @@ def _limit_by_readability(db, run_id: str, ranked: pd.DataFrame, limit: int) -> 
     flagged = ranked.assign(encoder_reads=pd.Series(flags, index=ranked.index, dtype=object))
     unreadable = pd.Series([f is False for f in flags], index=ranked.index, dtype=bool)
     return flagged[(flagged.groupby(unreadable).cumcount() < limit).to_numpy(dtype=bool)]
+
+
+def unreadable_turn_ids(db, run_id: str) -> frozenset:
+    """The turns the run's encoder could not read (``encoder_reads`` False; see ``label_error_candidates``).
+    Not cached: ``encoder_reads`` is written with the predictions, and the query is one filtered scan."""
+    return frozenset(r[0] for r in db.query(
+        "SELECT turn_id FROM predictions WHERE run_id = ? AND encoder_reads = false", [run_id]))
 
 
 def _reads_of(db, run_id: str | None, turn_ids: list[str]) -> dict:

@@ -297,21 +297,29 @@ HIDDEN_NOTE = ("{n} turn(s) the encoder cannot read (mostly [UNK]) are hidden: t
                "concord serve --encoder multilingual reads them")
 
 
-def readable_rows(rows: pd.DataFrame, key: str) -> pd.DataFrame:
-    """``rows`` (with the run's ``encoder_reads`` per turn) with an ``encoder reads it`` column; the turns its
-    encoder could not read (mostly [UNK] to the packaged English MiniLM, e.g. Chinese) are left out, with a
-    line saying how many and why, unless the analyst ticks the checkbox to show them: a blind encoder's
-    "confident disagreement" there is no evidence of a label error, so no page offers it as a fix."""
+def without_unreadable(rows: pd.DataFrame, *, show: bool) -> tuple[pd.DataFrame, int]:
+    """``rows`` (with the run's ``encoder_reads`` per turn) with an ``encoder reads it`` column, less the turns
+    the encoder could not read unless ``show``; and how many turns that left out (entity rows are spans)."""
     reads = rows["encoder_reads"] if "encoder_reads" in rows else pd.Series([None] * len(rows), index=rows.index)
     unreadable = reads.map(lambda v: v is not None and not pd.isna(v) and not v).astype(bool)   # False, not None
     rows = rows.assign(**{READS_COLUMN: reads.map(lambda v: READS_SHOWN.get(v, "not checked"))})
-    if not unreadable.any():
-        return rows
-    show = st.checkbox("Show the turns the encoder cannot read", key=f"{key}_unreadable")
-    if show:
-        return rows
-    st.text(HIDDEN_NOTE.format(n=rows.loc[unreadable, "turn_id"].nunique()))   # entity rows are spans
-    return rows[~unreadable].reset_index(drop=True)
+    if show or not unreadable.any():
+        return rows, 0
+    return rows[~unreadable].reset_index(drop=True), rows.loc[unreadable, "turn_id"].nunique()
+
+
+def readable_rows(rows: pd.DataFrame, key: str) -> pd.DataFrame:
+    """``without_unreadable``: the turns the encoder could not read (mostly [UNK] to the packaged English
+    MiniLM, e.g. Chinese) are left out, with a line saying how many and why, unless the analyst ticks the
+    checkbox to show them: a blind encoder's "confident disagreement" there is no evidence of a label
+    error, so no page offers it as a fix."""
+    shown, hidden = without_unreadable(rows, show=False)
+    if not hidden:
+        return shown
+    if st.checkbox("Show the turns the encoder cannot read", key=f"{key}_unreadable"):
+        return without_unreadable(rows, show=True)[0]
+    st.text(HIDDEN_NOTE.format(n=hidden))
+    return shown
 
 
 def show_context(db, turn_id: str) -> None:

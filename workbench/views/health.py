@@ -5,7 +5,15 @@ Two intent scores can differ, so they have two names and the page says why next 
 today's labels" compares today's labels of the run's scope with its stored predictions (top intent counted
 correct when it is one of the turn's intents; in-sample when the run recorded no held-out slice), while
 "held-out intent accuracy" was measured when the run trained, on turns it did not train on (the Pipeline
-page's number; exact-set accuracy for multi-label). Both pages print scores as percentages."""
+page's number; exact-set accuracy for multi-label). Both pages print scores as percentages.
+
+Turns the run's encoder could not read (mostly [UNK] to the packaged English MiniLM, e.g. Chinese) are left
+out of the intent matrix, the agreement and the per-intent scores by default, with a line saying how
+many, and one checkbox counts them everywhere on the page, cell lists included. Why out, not in: the
+matrix is where the analyst looks for confusions to fix, and a blind encoder's predictions pile up in a
+few off-diagonal cells that look like label confusions but say nothing about the labels; the cell lists
+already hid them, so a cell counting 2 listed 1. The encoder's blind spot is its own finding: the
+Pipeline page reports the unreadable share, and the run's held-out accuracy, shown beside, counts them."""
 from __future__ import annotations
 
 import streamlit as st
@@ -24,13 +32,33 @@ def cell_suggestion(row: dict):
     return predicted
 
 
-def render_cell(db, user, project: str, run_id: str, cell: tuple[str, str]) -> None:
-    """The cell's turns (those the run's encoder could not read hidden, as on Label errors: its prediction
-    there is no reason to relabel), then the ticked turn with its fixes and evidence."""
+SHOW_UNREADABLE_KEY = "health_cell_unreadable"     # the page's checkbox (it began as the cell list's)
+
+
+def unreadable_left_out(db, run_id: str, snapshot) -> frozenset:
+    """The turns the matrix and the cell lists leave out: those of the run's scope its encoder could not
+    read, unless the checkbox counts them (drawn only when there are some). A line says how many."""
+    unreadable = analysis.unreadable_turn_ids(db, run_id) & frozenset(snapshot.frame["turn_id"])
+    if not unreadable:
+        return frozenset()
+    if st.checkbox("Show the turns the encoder cannot read", key=SHOW_UNREADABLE_KEY):
+        st.text(f"Counting {len(unreadable)} turn(s) the encoder cannot read (mostly [UNK]) in the intent "
+                "matrix, the scores and the cell lists.")
+        return frozenset()
+    st.text(f"{len(unreadable)} turn(s) the encoder cannot read (mostly [UNK]) are hidden: left out of the "
+            "intent matrix, the agreement and per-intent scores and the cell lists, as their predictions say "
+            "nothing about the labels; concord serve --encoder multilingual reads them")
+    return unreadable
+
+
+def render_cell(db, user, project: str, run_id: str, cell: tuple[str, str], *, show_unreadable: bool) -> None:
+    """The cell's turns (those the run's encoder could not read left out as the matrix leaves them out:
+    its prediction there is no reason to relabel), then the ticked turn with its fixes and evidence."""
     turns = analysis.confusion_cell_turns(db, project, gold=cell[0], predicted=cell[1], run_id=run_id)
+    turns = ui.without_unreadable(turns, show=show_unreadable)[0]
     st.text(f"{len(turns)} turn(s) labelled {cell[0]!r}, predicted {cell[1]!r}")
-    turns = ui.readable_rows(turns, "health_cell")
-    key = "health_cell_all" if st.session_state.get("health_cell_unreadable") else "health_cell"
+    with_unreadable = bool((turns[ui.READS_COLUMN] == ui.READS_SHOWN[False]).any())
+    key = "health_cell_all" if with_unreadable else "health_cell"     # a tick means a row of this table
     row = ui.pick_turn(turns, key=key, columns=["turn_id", "text", "given", "predicted", "confidence", "intents",
                                                 ui.READS_COLUMN])
     if row is None:
@@ -116,13 +144,14 @@ def render(db, user, project: str) -> None:
     if run_id is None:
         return
     snapshot = analysis.model_snapshot(db, project, run_id=run_id)
-    data = analysis.confusion_from(snapshot, "intent")
+    left_out = unreadable_left_out(db, run_id, snapshot)
+    data = analysis.confusion_from(snapshot, "intent", leave_out=left_out)
     scores = analysis.per_class_scores(data)
     render_scores(data, scores, snapshot.run)
     if data["labels"]:
         cell = ui.confusion_with_cell_picker(data, key="health_cm", title="Intent confusion (click a cell)")
         if cell is not None:
-            render_cell(db, user, project, run_id, cell)
+            render_cell(db, user, project, run_id, cell, show_unreadable=not left_out)
         st.subheader("Per-intent precision / recall / F1")
         st.text("An empty cell is undefined: no precision for an intent never predicted, no recall or F1 "
                 "for an intent no turn in scope has.")
