@@ -138,7 +138,8 @@ def fix_preview(current: dict, field: str, given, suggested) -> list[str]:
         relabel = f"entity span {_describe(given)} -> {_describe(suggested)}"
     else:
         after = _labels_with(current, field, given, suggested)
-        relabel = f"{PREVIEW_NAMES[field]} {_stored_text(current, field)} -> {_stored_text(after, field)}"
+        relabel = (f"{PREVIEW_NAMES[field]} {_stored_text(current, field)} -> {_stored_text(after, field)}"
+                   + kept_intents_note(current, field, given, suggested))
     kept = _describe(given) if field == "entity" else _stored_text(current, field)
     return [f"Relabel to the suggestion: {relabel}",
             f"Confirm the given label: {PREVIEW_NAMES[field]} {kept} kept, stored as the adjudicated gold label",
@@ -171,9 +172,33 @@ def chosen_value(field: str, given, choice):
     return {"start": int(given["start"]), "end": int(given["end"]), "label": choice}
 
 
+def replaced_intent(field: str, given, suggested):
+    """What a chosen label replaces: the row's given value, except on an out-of-fold audit row of a
+    multi-label project, whose given and suggested values are the turn's whole intent sets. There it is the
+    one given intent the model does not suggest (or the only given intent), so the turn's other intents
+    stay, as on a run's row; None when that is not one intent (the audit disputes several, or none)."""
+    if field != "intent" or not isinstance(given, (list, tuple)):
+        return given
+    disputed = [g for g in given if g not in list(suggested or [])]
+    if len(given) == 1:
+        return given[0]
+    return disputed[0] if len(disputed) == 1 else None
+
+
+def kept_intents_note(current: dict, field: str, replaced, value) -> str:
+    """On a turn with several intents: which one the relabel replaces and which stay, so the line under a
+    button says the intents the turn has after the fix (a multi-label suggestion replaces the set)."""
+    intents = list(current.get("intents") or [])
+    if field != "intent" or len(intents) < 2 or replaced not in intents or isinstance(value, (list, tuple)):
+        return ""
+    return f" (replaces {replaced}; keeps {', '.join(i for i in intents if i != replaced)})"
+
+
 def chosen_refusal(current: dict, field: str, given, value) -> str | None:
-    """Why the chosen label cannot be written (None: it can): nothing chosen, the given label itself
-    (that is Confirm), or what ``relabel_refusal`` turns away."""
+    """Why the chosen label cannot be written (None: it can): nothing chosen, no single intent to replace
+    (``replaced_intent``), the given label itself (that is Confirm), or what ``relabel_refusal`` turns away."""
+    if given is None and field == "intent":
+        return "the row disputes several of the turn's intents; relabel to the suggestion or send to review"
     if value is None:
         return "choose a label first"
     same = value.get("label") == given.get("label") if field == "entity" else value == given
@@ -183,7 +208,8 @@ def chosen_refusal(current: dict, field: str, given, value) -> str | None:
 
 
 def apply_choice(db, user, project: str, *, turn_id: str, field: str, given, choice_key: str) -> None:
-    """Relabel to the label chosen in the select box, read on click (checked again: labels may have changed)."""
+    """Relabel ``given`` (``replaced_intent``'s) to the label chosen in the select box, read on click
+    (checked again: labels may have changed)."""
     value = chosen_value(field, given, st.session_state.get(choice_key))
     current = analysis.current_labels(db, project, [turn_id]).get(turn_id) or {}
     refusal = chosen_refusal(current, field, given, value)
@@ -202,27 +228,31 @@ def choice_widget_key(key: str, *, turn_id: str, field: str, given) -> str:
     return f"{key}_choice_{hashlib.sha256(row.encode('utf-8')).hexdigest()[:16]}"
 
 
-def choice_row(db, user, project: str, current: dict, *, turn_id: str, field: str, given, key: str) -> None:
+def choice_row(db, user, project: str, current: dict, *, turn_id: str, field: str, given, suggested,
+               key: str) -> None:
     """A select box of every label the field can take and a button writing the chosen one in place: the
     way to a label the model does not suggest (or when it suggests none), without a round through review.
-    The box's key is the row's (``choice_widget_key``), so a choice never lands on a turn it was not made for."""
+    The box's key is the row's (``choice_widget_key``), so a choice never lands on a turn it was not made for.
+    On a multi-intent turn the choice replaces one intent (``replaced_intent``) and the line says which."""
     choice_key = choice_widget_key(key, turn_id=turn_id, field=field, given=given)
+    replaced = replaced_intent(field, given, suggested)
     options = choice_options(labels.get_schema(db, project), field)
     left, right = st.columns([2, 1], vertical_alignment="bottom")
     choice = left.selectbox("Relabel to a label you choose", options, index=None, key=choice_key,
                             format_func=choice_text(field), placeholder="Choose a label")
-    value = chosen_value(field, given, choice)
-    refusal = chosen_refusal(current, field, given, value)
-    if refusal:
-        st.text(f"Relabel to the chosen label: off: {refusal}")
+    value = chosen_value(field, replaced, choice)
+    refusal = chosen_refusal(current, field, replaced, value)
+    note = kept_intents_note(current, field, replaced, value)
+    if refusal:         # before a choice, the note says what a choice will replace
+        st.text(f"Relabel to the chosen label: off: {refusal}{note if value is None else ''}")
     elif field == "entity":
         st.text(f"Relabel to the chosen label: entity span {_describe(given)} -> {_describe(value)}")
     else:
-        after = _stored_text(_labels_with(current, field, given, value), field)
-        st.text(f"Relabel to the chosen label: {PREVIEW_NAMES[field]} {_stored_text(current, field)} -> {after}")
+        after = _stored_text(_labels_with(current, field, replaced, value), field)
+        st.text(f"Relabel to the chosen label: {PREVIEW_NAMES[field]} {_stored_text(current, field)} -> {after}{note}")
     right.button("Relabel to the chosen label", key=f"{key}_relabel_chosen", disabled=refusal is not None,
                  on_click=apply_choice, args=(db, user, project),
-                 kwargs=dict(turn_id=turn_id, field=field, given=given, choice_key=choice_key))
+                 kwargs=dict(turn_id=turn_id, field=field, given=replaced, choice_key=choice_key))
 
 
 def fix_buttons(db, user, project: str, *, turn_id: str, field: str, given, suggested, key: str) -> None:
@@ -241,4 +271,4 @@ def fix_buttons(db, user, project: str, *, turn_id: str, field: str, given, sugg
                   on_click=apply_fix, args=(db, user, project), kwargs={**common, "action": "confirm"})
     right.button("Send to review", key=f"{key}_review",
                  on_click=apply_fix, args=(db, user, project), kwargs={**common, "action": "review"})
-    choice_row(db, user, project, current, turn_id=turn_id, field=field, given=given, key=key)
+    choice_row(db, user, project, current, turn_id=turn_id, field=field, given=given, suggested=suggested, key=key)
