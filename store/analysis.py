@@ -257,6 +257,22 @@ def unreadable_turn_ids(db, run_id: str) -> frozenset:
         "SELECT turn_id FROM predictions WHERE run_id = ? AND encoder_reads = false", [run_id]))
 
 
+def adjudicated_since(db, project: str, turn_ids: list[str], since) -> set[str]:
+    """The turns among ``turn_ids`` with a live adjudication (not undone) stored after ``since``: a fix from
+    an analyst page (relabel or confirm) or a resolution on the Agreement page. A list computed from
+    labels read at ``since`` (a run's snapshot, an audit) still shows them as they were: the decision has
+    been made since, so the pages count them as fixed. Annotators' submits do not count: a second
+    annotator agreeing with a disputed label has not dealt with the model's disagreement."""
+    from store.queue import LIVE_LABELS
+
+    ids = list(dict.fromkeys(turn_ids))
+    if since is None or not ids:
+        return set()
+    return {r[0] for r in db.query(f"""SELECT DISTINCT turn_id FROM ({LIVE_LABELS} AND a.project = $p
+        AND a.action = 'adjudicate' AND a.created_at > $since AND a.turn_id IN (SELECT unnest($ids)))""",
+                                   {"p": project, "since": since, "ids": ids})}
+
+
 def _reads_of(db, run_id: str | None, turn_ids: list[str]) -> dict:
     ids = list(dict.fromkeys(turn_ids))
     if run_id is None or not ids:

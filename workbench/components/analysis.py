@@ -322,6 +322,25 @@ def readable_rows(rows: pd.DataFrame, key: str) -> pd.DataFrame:
     return shown
 
 
+FIXED_COLUMN = "fixed"
+
+
+def fixed_rows(rows: pd.DataFrame, fixed_ids: set, key: str, *, since: str) -> pd.DataFrame:
+    """A to-do list that shrinks as the analyst works: rows whose turn was fixed (``fixed_ids``: decided after
+    the labels the list was computed from were read, ``since`` names when) are left out, with a line saying
+    how many, unless the checkbox shows them, then with a ``fixed`` column. Without this a relabelled or
+    confirmed turn stayed on top of Label errors until the next run, looking unfixed."""
+    fixed = rows["turn_id"].isin(fixed_ids) if not rows.empty else pd.Series([], dtype=bool)
+    if not fixed.any():
+        return rows
+    n = rows.loc[fixed, "turn_id"].nunique()
+    if st.checkbox("Show the rows fixed since this list was made", key=f"{key}_show_fixed"):
+        st.text(f"{n} fixed since {since} (relabelled or confirmed after it): ticked in the '{FIXED_COLUMN}' column")
+        return rows.assign(**{FIXED_COLUMN: fixed.to_numpy(dtype=bool)})
+    st.text(f"{n} fixed since {since} (relabelled or confirmed after it): hidden from the list")
+    return rows[~fixed.to_numpy(dtype=bool)].reset_index(drop=True)
+
+
 def show_context(db, turn_id: str) -> None:
     """The earlier turns of the conversation (speaker and text, as a table: user text), oldest first: a turn
     or response that looks wrong alone can fit what was said before (Misalignment and the adjudication panel)."""

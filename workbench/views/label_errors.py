@@ -9,8 +9,15 @@ Turns the encoder could not read (mostly [UNK] to the packaged English MiniLM, e
 default from both sources (``ui.readable_rows``): the model's "confident disagreement" there is an artifact
 of a blind encoder, not evidence of a label error. A line says how many were hidden and a checkbox shows
 them. The audit records no verdict of its own: the newest run's stands in (``components.audit``).
+
+Rows of turns fixed since the list was made (an adjudication newer than the run's label snapshot or the
+audit's start: ``store.analysis.adjudicated_since``) are hidden too, with a count and a checkbox showing
+them with a 'fixed' column: the list is computed from the labels of that time, so a relabelled or
+confirmed turn stayed on top until the next run, looking unfixed, and the analyst's list never shrank.
 """
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 import pandas as pd
 import streamlit as st
@@ -44,6 +51,33 @@ def empty_run_note(db, project: str, run_id: str) -> str | None:
             f"out-of-sample. To check every labelled turn, choose the source '{SOURCES['audit']}' above.")
 
 
+def list_made_at(db, project: str, source: str, run_id: str | None) -> datetime | None:
+    """When the labels the list compares were read: the run's snapshot (its job was written then; the
+    Pipeline page counts "labels changed since the last run" from the same time) or the audit's start."""
+    if source == "run":
+        return (analysis.resolve_run(db, project, run_id) or {}).get("created_at")
+    current = audit.state(db, project) or {}
+    if current.get("started_at") is not None:          # recorded in the store
+        return current["started_at"]
+    started = current.get("started")                   # this process's audit: a Unix time
+    return datetime.fromtimestamp(started, tz=timezone.utc).replace(tzinfo=None) if started else None
+
+
+def to_do_rows(db, project: str, rows: pd.DataFrame, *, source: str, field: str, run_id: str | None):
+    """The rows to list and the table's key: turns the encoder cannot read and turns fixed since the list
+    was made are left out unless their checkboxes show them. A tick means a row of one table, so each
+    shown extra makes the table key a new one."""
+    key = f"errors_{source}_{field}"
+    table_key = key
+    rows = ui.readable_rows(rows, key)
+    table_key += "_all" if st.session_state.get(f"{key}_unreadable") else ""
+    fixed = analysis.adjudicated_since(db, project, rows["turn_id"].tolist(),
+                                       list_made_at(db, project, source, run_id))
+    rows = ui.fixed_rows(rows, fixed, key, since="this run" if source == "run" else "this audit")
+    table_key += "_fixed" if ui.FIXED_COLUMN in rows else ""
+    return rows, table_key
+
+
 @ui.analyst_page
 def render(db, user, project: str) -> None:
     """The page body; app.py checks the role (analyst/admin) on the server before calling it."""
@@ -61,14 +95,13 @@ def render(db, user, project: str) -> None:
     if rows is None:
         return
     entity = field == "entity"
-    key = f"errors_{source}_{field}"
-    rows = ui.readable_rows(rows, key)
-    key += "_all" if st.session_state.get(f"{key}_unreadable") else ""   # a tick means a row of this table
+    rows, key = to_do_rows(db, project, rows, source=source, field=field, run_id=run_id)
     st.text(f"{len(rows)} candidate(s), most likely error first ({SCORES[entity and source == 'run']})")
     note = empty_run_note(db, project, run_id) if source == "run" and rows.empty else None
     if note:
         notice("info", note)
-    listed = COLUMNS.get(field, ["turn_id", "text", "given", "suggested", "score", "intents"]) + [ui.READS_COLUMN]
+    listed = COLUMNS.get(field, ["turn_id", "text", "given", "suggested", "score", "intents"]) + [
+        ui.READS_COLUMN, ui.FIXED_COLUMN]
     shown = [c for c in listed if c in rows]
     row = ui.pick_turn(rows, key=key, id_column="row_id" if entity else "turn_id", columns=shown)
     if row is None:
