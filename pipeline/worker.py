@@ -13,7 +13,8 @@ first time it reaches that checkpoint on a job's first attempt (``CONCORD_WORKER
 1; ``any`` for every attempt), so a test can SIGKILL it at an exact point and watch the redo run
 through. The checkpoints,
 in order: claimed, loaded, train_start, training (inside the model's training, at its first progress
-report), trained, evaluated, refitted (these two only with a held-out slice), scored, ranked, writing
+report), trained, evaluated, refitted (these two only with a held-out slice), scored, routing (only when
+unreadable turns go to the multilingual encoder), ranked, writing
 (predictions written, the rest not yet), results_written (complete, not yet renamed), published
 (renamed, running/ not yet removed), released.
 """

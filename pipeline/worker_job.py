@@ -5,10 +5,10 @@ and an output folder: ``run_job(job_dir, out_dir, ...)``. It never touches the d
 writes is exactly what ``store.runs.ingest_one`` reads:
 
     predictions.parquet  one row per pool turn (the model's suggestion + an uncertainty score + whether
-                         the run's encoder could read the turn, ``encoder_reads``: see ``_readable_by_id``)
+                         the run's encoder -- or the multilingual route's -- could read it: ``encoder_reads``)
     ranking.parquet      the unlabelled turns in the order annotators should see them
     embeddings.npz       ``ids`` (n_pool,) and ``vectors`` float16 (n_pool, dim) sentence embeddings
-    metrics.json         held-out metrics and ``holdout_ids``, sizes, strategy, encoder, snapshot hash, reason
+    metrics.json         held-out metrics and ``holdout_ids``, sizes, strategy, encoder (``routed_ids``), snapshot, reason
     model/               the trained model (``ConcordModel.save``), absent on a cold start
     result.json          status, timings, the model's encoder identity
 
@@ -131,26 +131,26 @@ def run_job(job_dir: Path, out_dir: Path, *, checkpoint: Checkpoint | None = Non
         encoder = load_encoder(choice.name)
     train, holdout = holdout_split(labels, seed=int(spec.get("seed") or 0))
     with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):   # torch's own threads are left as set
-        model, metrics, scored, ranking = _model_scores_ranking(spec, train, holdout, labels, pool, encoder, timer,
-                                                                check)
+        model, metrics, scored, ranking = _model_scores_ranking(spec, choice, train, holdout, labels, pool, encoder,
+                                                                timer, check)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with timer.stage("write"):
-        _write_results(out, model, scored, ranking, _readable_by_id(choice, pool, scored), check)
+        _write_results(out, model, scored, ranking, scored.readable, check)
     metrics = {**metrics, **_run_facts(spec, labels, train, holdout, pool, ranking, model, encoder),
-               "encoder_choice": choice.as_dict()}
+               **_encoder_facts(choice, scored)}
     jf.write_json_atomic(out / jf.METRICS_FILE, metrics)
     jf.write_json_atomic(out / jf.SPEC, spec)
     result = {"run_id": spec["run_id"], "status": "done", "timings": timer.total(), "cpu_timings": timer.cpu,
-              "finished_at": time.time(),
-              "encoder_identity": encoder.identity, "cold_start": model is None}
+              "finished_at": time.time(), "encoder_identity": encoder.identity, "cold_start": model is None}
     jf.write_json_atomic(out / jf.RESULT, result)
     check("results_written", 0.98)
     return result
 
 
-def _model_scores_ranking(spec, train, holdout, labels, pool, encoder, timer, check):
-    """(deployed model or None, metrics, Scored pool, ranking table): every stage between loading and writing."""
+def _model_scores_ranking(spec, choice, train, holdout, labels, pool, encoder, timer, check):
+    """(deployed model or None, metrics, Scored pool, ranking table): every stage between loading and writing.
+    The unreadable turns are routed before ranking, so the queue orders them by the routed model's uncertainty."""
     model, metrics, holdout_model = None, {}, None
     if trainable(train):
         model, metrics, holdout_model = _train_evaluate(spec, train, holdout, labels, encoder, timer, check)
@@ -158,6 +158,8 @@ def _model_scores_ranking(spec, train, holdout, labels, pool, encoder, timer, ch
     if holdout_model is not None and holdout_model is not model:
         with timer.stage("score_holdout"):
             _substitute_holdout_rows(scored, holdout_model, pool, {r["id"] for r in holdout})
+    scored.readable = _readable_by_id(choice, pool, scored)
+    scored.routing = _route_unreadable(spec, pool, train, holdout, labels, scored, timer, check)
     return model, metrics, scored, _rank(spec, pool, labels, scored, timer, check)
 
 
@@ -233,6 +235,8 @@ class Scored:
         self.intent_classes = list(intent_classes or [])
         self.multi_label, self.token_probs, self.sentiment_probs = multi_label, token_probs, sentiment_probs
         self.uncertainty = None
+        self.readable: dict[str, bool | None] = {}   # turn id -> encoder_reads (``_readable_by_id``)
+        self.routing = None                           # encoder_choice.Routing when unreadable turns were routed
         if probs is not None and len(probs):
             from pipeline.active import margin_scores
 
@@ -328,6 +332,24 @@ def _readable_by_id(choice, pool: list[dict], scored: Scored) -> dict[str, bool 
     return {} if reads is None else dict(zip((r["id"] for r in pool), reads))
 
 
+def _route_unreadable(spec, pool, train, holdout, labels, scored: Scored, timer: Timer, check: Checkpoint):
+    """The unreadable turns' suggestions from a multilingual extractor (``encoder_choice.route_unreadable``), so
+    they are read (``encoder_reads`` True); None -- no stage, no load -- below ROUTE_MIN_TURNS unreadable turns."""
+    from pipeline.encoder_choice import routable_positions, route_unreadable
+
+    positions = routable_positions(pool, scored.readable) if scored.rows else []
+    if not positions:
+        return None
+    check("routing", 0.86)
+    fast = spec.get("kind", "fast") == "fast"      # a full run's options (epochs, ...) are not the heads'
+    with timer.stage("route"):
+        routing = route_unreadable(scored, pool, positions, train=train, holdout=holdout, labels=labels, refit=fast,
+                                   seed=int(spec.get("seed") or 0),
+                                   options=(spec.get("train_options") or {}) if fast else {})
+    scored.readable.update({turn_id: True for turn_id in routing.turn_ids})
+    return routing
+
+
 def _prediction_table(scored: Scored, readable: dict[str, bool | None]) -> pa.Table:
     rows = scored.rows or []
     unc = scored.uncertainty
@@ -360,6 +382,13 @@ def _write_results(out: Path, model, scored: Scored, ranking: pa.Table, readable
     np.savez(out / EMBEDDINGS_FILE, ids=np.array(scored.ids), vectors=np.asarray(scored.embeddings, dtype=np.float16))
     if model is not None:
         model.save(out / jf.MODEL_DIR)
+
+
+def _encoder_facts(choice, scored: Scored) -> dict:
+    """The encoder choice (its reason saying what routing did) and the routed turns, for metrics.json."""
+    routing = scored.routing
+    return {"encoder_choice": (choice.with_routing(routing) if routing else choice).as_dict(),
+            "routed_ids": list(routing.turn_ids) if routing else []}
 
 
 def _run_facts(spec, labels, train, holdout, pool, ranking, model, encoder) -> dict:

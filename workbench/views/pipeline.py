@@ -128,10 +128,11 @@ def encoder_line(metrics: dict) -> str:
 
 
 def unreadable_warning(metrics: dict) -> str | None:
-    """When the run kept the English encoder although some turns are unreadable to it: how many, and the way out."""
+    """When the run kept the English encoder although some turns are unreadable to it: how many, and the way out.
+    None when the worker routed them to the multilingual encoder (the encoder line's reason says how many)."""
     choice = metrics.get("encoder_choice") or {}
     unreadable = choice.get("unreadable_share") or 0.0      # measured only when the run chose its encoder
-    if not unreadable or choice.get("requested") == "multilingual":
+    if not unreadable or choice.get("requested") == "multilingual" or choice.get("routed"):
         return None
     return (f"{unreadable:.0%} of the turns are in a script the English encoder cannot read (mostly unknown "
             "tokens, e.g. Chinese): their suggestions are unreliable. `concord serve --encoder multilingual` "
