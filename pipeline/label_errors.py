@@ -24,6 +24,8 @@ AUDIT_PASSES = 2        # pass 2 retrains without pass 1's suspects (confused-pa
 MAX_EXCLUDED = 0.1      # ... at most this share of the labelled turns (the top suspects), so a weak first
                         # model cannot take a whole class out of training
 OUTSIDE = "O"
+PROB_TOLERANCE = 1e-4   # float rounding allowed outside [0, 1]: the heads return float32 rows, and a token's B- and
+                        # I- probabilities summed in float64 reach 1.00000003 (every audit with entities failed)
 
 
 @dataclass
@@ -46,9 +48,9 @@ def _check_probs(pred_probs, n: int | None = None, *, what: str = "pred_probs") 
         raise ValueError(f"{what}: expected an (n, k) array with k >= 2 classes, got shape {probs.shape}")
     if n is not None and len(probs) != n:
         raise ValueError(f"{what}: expected {n} rows (one per label), got {len(probs)}")
-    if not np.isfinite(probs).all() or (probs < 0).any() or (probs > 1).any():
+    if not np.isfinite(probs).all() or (probs < -PROB_TOLERANCE).any() or (probs > 1 + PROB_TOLERANCE).any():
         raise ValueError(f"{what}: expected probabilities in [0, 1], got values in [{probs.min()}, {probs.max()}]")
-    return probs
+    return np.clip(probs, 0.0, 1.0)     # rounding within the tolerance: cleanlab wants [0, 1] exactly
 
 
 def _check_labels(labels, k: int) -> np.ndarray:
@@ -153,7 +155,7 @@ def merge_bio_probs(token_probs: np.ndarray, tag_names: Sequence[str], entity_ty
         label = name if name == OUTSIDE else name.split("-", 1)[1]
         if label in column:
             merged[:, column[label]] += probs[:, tag_index]
-    return merged
+    return np.clip(merged, 0.0, 1.0)    # float32 B + I can sum to 1.00000003
 
 
 def token_types(offsets: np.ndarray, spans: Sequence[dict], entity_types: Sequence[str]) -> np.ndarray:
