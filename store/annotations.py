@@ -315,6 +315,22 @@ def undone_submission(db, turn_id: str, *, annotator: str) -> dict | None:
     return _clean_state(rows[0]) if rows else None
 
 
+def reopened_state(db, turn_id: str, *, annotator: str) -> dict | None:
+    """What the form shows when this annotator's turn opens: the newer of their live label and the
+    submit they last undid there. After undoing an edit the pre-edit label is live again, but the
+    annotator pressed U to take back what they had just submitted, so the form shows that (as after
+    undoing a first submit) for them to redo; leaving keeps the pre-edit label. Once they submit
+    again, or when they Edit a label (``turn_state``), the live label is the newer one."""
+    rows = db.query_dicts(
+        f"SELECT seq AS rank_seq, intents, entities, sentiment, aligned, corrected_response FROM ({LIVE_LABELS}) "
+        "WHERE turn_id = $turn AND annotator = $who "
+        "UNION ALL SELECT u.seq AS rank_seq, s.intents, s.entities, s.sentiment, s.aligned, s.corrected_response "
+        "FROM annotations u JOIN annotations s ON s.annotation_id = u.undoes AND s.action = 'submit' "
+        "WHERE u.action = 'undo' AND u.turn_id = $turn AND u.annotator = $who ORDER BY rank_seq DESC LIMIT 1",
+        {"turn": turn_id, "who": annotator})
+    return _clean_state(rows[0]) if rows else None
+
+
 def _clean_state(row: dict) -> dict:
     return {
         "intents": list(row.get("intents") or []),

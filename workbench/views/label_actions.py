@@ -97,9 +97,10 @@ def draft_saver(db, user: auth.User, project: str, turn_id: str):
                                             values=values)
 
 
-def open_turn(db, user: auth.User, project: str, turn: dict | None) -> LabelForm | None:
-    """Make ``turn`` the open form: its labels by this annotator, else what they submitted before an
-    undo (so undo means "let me fix that one"), else the suggestion. Flagged if this annotator's flag
+def open_turn(db, user: auth.User, project: str, turn: dict | None, *, editing: bool = False) -> LabelForm | None:
+    """Make ``turn`` the open form: the newer of this annotator's live label and what they submitted
+    before an undo (so undo means "let me fix that one", also when it took back an edit), else the
+    suggestion; ``editing`` (Edit in the list): their live label. Flagged if this annotator's flag
     of it stands (a reload is a new session: the flag was stored but shown as absent, and F flagged
     it again instead of taking it back)."""
     old = st.session_state.pop(FORM_KEY, None)
@@ -107,8 +108,8 @@ def open_turn(db, user: auth.User, project: str, turn: dict | None) -> LabelForm
         label_form.close_form(old)
     if turn is None:
         return None
-    earlier = (annotations.turn_state(db, turn["turn_id"], annotator=user.username)
-               or annotations.undone_submission(db, turn["turn_id"], annotator=user.username))
+    earlier = (annotations.turn_state(db, turn["turn_id"], annotator=user.username) if editing
+               else annotations.reopened_state(db, turn["turn_id"], annotator=user.username))
     prior = _schema_filtered(db, project, earlier)
     turn = without_fit_suggestion(without_unreadable_suggestion(turn))
     draft = _schema_filtered(db, project, drafts.load_draft(db, project=project, turn_id=turn["turn_id"],
@@ -248,10 +249,19 @@ def on_undo(db, user: auth.User, project: str, undo_id: str) -> None:
         return
     from store import turns
 
-    progress.count_own(db, project, user.username, -1)
+    progress.forget(db, project, user.username)     # an undone edit brings the earlier label back: re-read
     open_turn(db, user, project, turns.get_turn(db, turn_id))
-    flash("info", "Undone: this turn is back with what you submitted (labels, spans, corrected response); "
-                  "change what you need and submit again.")
+    flash("info", undone_message(annotations.turn_state(db, turn_id, annotator=user.username) is not None))
+
+
+def undone_message(edit_taken_back: bool) -> str:
+    """What undo did. Undoing an edit (a resubmit that replaced an earlier label) takes back the edit
+    only: the earlier label is live again, so the page must not say the turn lost its label."""
+    if edit_taken_back:
+        return ("Undone: your edit is taken back, so your earlier label of this turn stands again. The form "
+                "shows what the edit submitted: submit to make that change again, or skip to keep the earlier label.")
+    return ("Undone: this turn is back with what you submitted (labels, spans, corrected response); "
+            "change what you need and submit again.")
 
 
 def on_edit(db, user: auth.User, project: str, annotation_id: str) -> None:
@@ -270,7 +280,7 @@ def on_edit(db, user: auth.User, project: str, annotation_id: str) -> None:
         return                             # already open (a second click on Edit)
     from store import turns
 
-    open_turn(db, user, project, turns.get_turn(db, turn_id))
+    open_turn(db, user, project, turns.get_turn(db, turn_id), editing=True)
     flash("info", "Editing your earlier label: change what you need and submit to replace it "
                   "(skip leaves it as it was)." + (" The turn you left keeps what you had entered."
                                                    if form is not None else ""))
