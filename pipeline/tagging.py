@@ -6,6 +6,10 @@ that forbids ``I-X`` unless it follows ``B-X``/``I-X`` (the constraint a CRF wou
 exactly), then maps each tag run back to code points with the first and last subword's offsets.
 Token bounds carry punctuation and spaces the entity does not (a tokenizer glues "—" or "," to a
 word, a subword starts with its space), so decoded spans are trimmed on the text (``trim_span``).
+
+With the text, decoding is per word, not per subword (``word_groups``): a word takes the tag of its
+first subword and a span covers whole words. Decoding subwords alone cut "ORD-5521" to "ORD-55" when
+"##21" came out O, and "<img src" to "img sr", and an accepted suggestion stored the stub.
 """
 from __future__ import annotations
 
@@ -13,6 +17,11 @@ import functools
 import unicodedata
 
 import numpy as np
+import regex
+
+# The import's notion of a word character and of a script written without spaces (pure module, no DuckDB),
+# so a suggestion never starts or ends where an import would warn "inside a word".
+from store.records import UNSPACED_SCRIPT, WORD_CHAR
 
 OUTSIDE = "O"
 # Closing bracket or quote -> its opening partner, for the pairs whose code points are not adjacent
@@ -176,14 +185,55 @@ def trimmed_spans(spans: list[dict], text: str) -> list[dict]:
     return kept
 
 
+# A word: a run of word characters (letters, digits, marks, "_") of a spaced script. No joiners: "ORD-5521"
+# is "ORD", "-", "5521" (the span still covers it whole: "-" is a unit of its own between them), and gluing
+# on "-" or "." would make one word of "month.American" (SGD: a date entity ends at the dot) or of
+# "Chengdu-Shanghai". Anything else that is not a space is a unit of one grapheme cluster: a character
+# of Chinese, Japanese, Thai..., whose word bounds need a dictionary, a punctuation mark, a whole emoji.
+WORD_UNIT = regex.compile(rf"(?:(?!{UNSPACED_SCRIPT.pattern}){WORD_CHAR.pattern})+|(?!\s)\X")
+
+
+def word_units(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) in code points of the words and other units of ``text`` (``WORD_UNIT``), in order."""
+    bounds = [(m.start(), m.end()) for m in WORD_UNIT.finditer(text)]
+    array = np.array(bounds, dtype=np.int64).reshape(len(bounds), 2)
+    return array[:, 0], array[:, 1]
+
+
+def word_groups(offsets: np.ndarray, text: str) -> tuple[list[int], np.ndarray]:
+    """(first subword of each group, (g, 2) code-point bounds of each group): consecutive subwords that
+    share a word form one group, whose bounds reach that word's edges; a subword touching no word
+    (spaces only) is a group of its own with its own bounds. A subword spanning several units (a
+    coarse tokenizer's "A983684 —") joins them into one group rather than splitting a subword."""
+    starts, ends = word_units(text)
+    offsets = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+    first_unit = np.searchsorted(ends, offsets[:, 0], side="right")      # first unit ending after a
+    last_unit = np.searchsorted(starts, offsets[:, 1], side="left") - 1  # last unit starting before b
+    heads, bounds, reach = [], [], -1
+    for i, (a, b) in enumerate(offsets.tolist()):
+        touches = bool(first_unit[i] <= last_unit[i])
+        lo, hi = (min(a, int(starts[first_unit[i]])), max(b, int(ends[last_unit[i]]))) if touches else (a, b)
+        if touches and heads and first_unit[i] <= reach:
+            bounds[-1] = [min(bounds[-1][0], lo), max(bounds[-1][1], hi)]
+        else:
+            heads.append(i)
+            bounds.append([lo, hi])
+        reach = max(reach, int(last_unit[i])) if touches else -1
+    return heads, np.array(bounds, dtype=np.int64).reshape(len(bounds), 2)
+
+
 def decode_spans(probs: np.ndarray, offsets: np.ndarray, names: list[str], text: str | None = None) -> list[dict]:
     """Spans ``{start, end, label, score}`` from token probabilities (t, k); score = mean tag prob.
 
-    With the turn's ``text`` the spans are trimmed of edge punctuation and spaces (``trim_span``):
-    the token bounds as they are put "A983684 —" into an order id, and accepting the suggestion
-    stored it. Every caller that has the text passes it; tests of the path alone may leave it out."""
-    spans = _decoded_spans(probs, offsets, names)
-    return spans if text is None else trimmed_spans(spans, text)
+    With the turn's ``text`` the tags are decoded per word (``word_groups``: a word's tag is its first
+    subword's, the usual rule for subword taggers) and spans reach whole words, then are trimmed of
+    edge punctuation and spaces (``trim_span``): the token bounds as they are put "A983684 —" into an
+    order id, and accepting the suggestion stored it. Every caller that has the text passes it; tests
+    of the path alone may leave it out (spans on subword bounds, untrimmed)."""
+    if text is None:
+        return _decoded_spans(probs, offsets, names)
+    heads, bounds = word_groups(offsets, text)
+    return trimmed_spans(_decoded_spans(np.asarray(probs)[heads], bounds, names), text)
 
 
 def _decoded_spans(probs: np.ndarray, offsets: np.ndarray, names: list[str]) -> list[dict]:
