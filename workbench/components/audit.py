@@ -110,6 +110,32 @@ def rows_frame(db, rows: list[dict], field: str) -> pd.DataFrame:
     return frame.merge(analysis.turn_texts(db, frame["turn_id"].tolist()), on="turn_id", how="left")
 
 
+STATUS_EVERY_S = 2.0    # how often the page redraws a running audit's progress by itself
+
+
+@st.fragment(run_every=STATUS_EVERY_S)
+def running_status(db, project: str) -> None:
+    """A running audit's progress, redrawn every ``STATUS_EVERY_S`` from what the watching thread mirrors from
+    the child's progress file. Without it the page stayed on "stage: starting" until a manual refresh, also
+    long after the audit had ended; once it has, the whole page reruns to show the result or the failure."""
+    current = state(db, project)
+    if current is None or current["state"] != "running":
+        st.rerun(scope="app")
+    st.progress(min(1.0, float(current.get("fraction") or 0.0)), text="Auditing the labels...")
+    st.text(f"{current['n']} labelled turns; stage: {current.get('stage')}")
+
+
+def show_failure(error: str) -> None:
+    """A failed audit as one readable line (the exception's type and message, the error's first line) and
+    the rest (the child's traceback, or the log tail of a process that died) in an expander."""
+    summary, _, detail = (error or "unknown error").strip().partition("\n")
+    st.error("The audit failed.")
+    st.text(summary)
+    if detail.strip():
+        with st.expander("Details"):
+            st.code(detail.strip(), language=None)
+
+
 def panel(db, project: str, *, field: str) -> pd.DataFrame | None:
     """Start / progress / result of the audit; returns its rows for ``field`` once done."""
     current = state(db, project)
@@ -122,13 +148,10 @@ def panel(db, project: str, *, field: str) -> pd.DataFrame | None:
         st.text("Trains the fast heads out-of-fold on every labelled turn and ranks the labels they disagree with.")
         return None
     if running:
-        st.progress(min(1.0, float(current.get("fraction") or 0.0)), text="Auditing the labels...")
-        st.text(f"{current['n']} labelled turns; stage: {current.get('stage')}")
-        st.button("Refresh", key="audit_refresh")
+        running_status(db, project)
         return None
     if current["state"] == "failed":
-        st.error("The audit failed.")
-        st.text(current["error"])
+        show_failure(current["error"])
         return None
     if current["version"] != audits.version_key(db, project):
         st.caption("Labels changed since this audit ran; run it again to include the changes.")
