@@ -167,7 +167,7 @@ def test_export_page_writes_an_export_and_lists_it(filled, tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     monkeypatch.setitem(runtime._stores, str(tmp_path / "page.duckdb"), filled)
     script = ("from types import SimpleNamespace\nfrom workbench import runtime\nfrom workbench.views.export import render\n"
-              f"render(runtime.get_store({str(tmp_path / 'page.duckdb')!r}), SimpleNamespace(username='ana'))\n")
+              f"render(runtime.get_store({str(tmp_path / 'page.duckdb')!r}), SimpleNamespace(username='ana', role='admin'))\n")
     app = AppTest.from_string(script, default_timeout=60)
     app.run()
     app.selectbox[0].set_value("rasa")

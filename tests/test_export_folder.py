@@ -38,7 +38,7 @@ def page(filled, tmp_path, monkeypatch):
     monkeypatch.setitem(runtime._stores, str(Path(filled.path).resolve()), filled)
     script = ("from types import SimpleNamespace\nfrom workbench import runtime\n"
               "from workbench.views.export import render\n"
-              f"render(runtime.get_store({filled.path!r}), SimpleNamespace(username='ana'))\n")
+              f"render(runtime.get_store({filled.path!r}), SimpleNamespace(username='ana', role='admin'))\n")
     return AppTest.from_string(script, default_timeout=60).run()
 
 

@@ -4,7 +4,8 @@ The browser twin of ``concord export`` (same filters). Each export goes to a new
 analyst names one, so exporting twice in a row just works. Exports live beside the database file,
 in ``<db stem>-exports/`` (shown on the page): the server's working directory is wherever
 ``concord serve`` happened to be started, so exports there were hard to find and mixed across
-databases. The export just made and every earlier export still on disk can be downloaded as a zip.
+databases; a typed folder stays inside it unless the user is an admin (``output_folder``). The export
+just made and every earlier export still on disk can be downloaded as a zip.
 Nothing from dialog text is shown here (counts, label names, paths and the manifest only); the
 manifest is rendered with ``st.code``, never as Markdown. Each export shows its version identity (the
 start of its label fingerprint, when and by whom), so exports of different data states can be told apart.
@@ -29,6 +30,10 @@ from workbench import runtime
 
 LAST_EXPORT_KEY = "export_last"
 MODEL_AGREEMENT = {"any": "any", "agree": "the model agrees", "disagree": "the model disagrees"}
+OUT_LABEL = ("Output folder on the server: a folder name inside the exports folder above (empty = a new "
+             "folder there for each export)")
+OUT_LABEL_ADMIN = ("Output folder on the server (empty = a new folder in the exports folder above for each "
+                   "export; a relative path goes inside that folder, an absolute one anywhere: admins only)")
 
 
 def _zip(folder: Path) -> bytes:
@@ -49,11 +54,31 @@ def exports_root(db_path) -> Path:
     return database.with_name(f"{database.stem}-exports")
 
 
-def output_folder(typed: str, root: Path) -> Path:
-    """The folder an analyst typed: an absolute path as is, a relative one inside the exports folder
-    (not the server's working directory, which the analyst cannot see)."""
-    folder = Path(typed).expanduser()
-    return folder if folder.is_absolute() else root / folder
+def output_folder(typed: str, root: Path, *, any_folder: bool = False) -> Path:
+    """The folder a user typed, inside the exports folder (not the server's working directory, which the
+    user cannot see). Only with ``any_folder`` (admins) may it be an absolute path, taken as is: the
+    server writes as its own machine user, so an analyst's absolute path (or a '..' out of the exports
+    folder) wrote wherever that user may, e.g. into another project's data. ``concord export`` runs as
+    the person's own machine user and is not restricted. Raises ValueError saying what to type instead."""
+    if any_folder:
+        folder = Path(typed).expanduser()
+        return folder if folder.is_absolute() else root / folder
+    return folder_inside(typed, root)
+
+
+def folder_inside(typed: str, root: Path) -> Path:
+    """``root / typed`` when that is a folder strictly inside ``root`` (symbolic links resolved), else ValueError."""
+    folder, hint = Path(typed), (f"type a folder name inside the exports folder {root} (e.g. for-review), "
+                                 "or leave the field empty for a new folder")
+    if folder.is_absolute() or typed.startswith("~"):
+        raise ValueError(f"{typed!r} is a path outside the exports folder: only an admin may export to another "
+                         f"folder on the server; {hint}.")
+    if ".." in folder.parts:
+        raise ValueError(f"{typed!r} uses '..' to leave the exports folder, which only an admin may do; {hint}.")
+    inside, real_root = (root / folder).resolve(), root.resolve()
+    if real_root not in inside.parents:
+        raise ValueError(f"{typed!r} is not a folder inside the exports folder; {hint}.")
+    return inside
 
 
 def new_folder(project: str, fmt: str, *, root: Path, now: datetime | None = None) -> Path:
@@ -91,7 +116,7 @@ def _more_filters(db) -> dict:
             "min_alignment_score": low, "max_alignment_score": high}
 
 
-def _form(db, project: str) -> dict | None:
+def _form(db, project: str, *, is_admin: bool) -> dict | None:
     schema = labels.get_schema(db, project)
     with st.form("export"):
         fmt = st.selectbox("Format", list(EXPORTERS), format_func=lambda n: f"{n}: {EXPORTERS[n].description}")
@@ -101,8 +126,7 @@ def _form(db, project: str) -> dict | None:
         include_disputed = st.checkbox("Include unresolved disagreements")
         more = _more_filters(db)
         split = st.checkbox("Split train/validation/test (by conversation, stratified by intent)", value=True)
-        out = st.text_input("Output folder on the server (empty = a new folder in the exports folder above for "
-                            "each export; a relative path goes inside that folder)")
+        out = st.text_input(OUT_LABEL_ADMIN if is_admin else OUT_LABEL)
         overwrite = st.checkbox("Replace the folder if it holds an earlier export")
         if not st.form_submit_button("Export", type="primary"):
             return None
@@ -111,12 +135,18 @@ def _form(db, project: str) -> dict | None:
         include_disputed=include_disputed, **more)}
 
 
+def is_admin(user) -> bool:
+    """Admins may export to any folder on the server; everyone else only inside the exports folder."""
+    return getattr(user, "role", None) == "admin"
+
+
 def run_export(db, user, project: str, request: dict) -> None:
     """Write the export; on success remember it for the download panel, on failure say why."""
     root = exports_root(db.path)
     try:
         filters = ExportFilters(**request["filters"])
-        out = output_folder(request["out"], root) if request["out"] else new_folder(project, request["fmt"], root=root)
+        out = (output_folder(request["out"], root, any_folder=is_admin(user)) if request["out"]
+               else new_folder(project, request["fmt"], root=root))
         with st.spinner("Exporting..."):
             result = export(db, out, fmt=request["fmt"], project=project, filters=filters, split=request["split"],
                             options=ExportOptions(), exported_by=user.username, overwrite=request["overwrite"])
@@ -172,7 +202,7 @@ def render(db, user) -> None:
     project = runtime.parse_settings().project
     st.header("Export")
     st.text(f"Exports are written to {exports_root(db.path)}")
-    request = _form(db, project)
+    request = _form(db, project, is_admin=is_admin(user))
     if request is not None:
         run_export(db, user, project, request)
     render_last_export()
