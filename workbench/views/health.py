@@ -47,7 +47,8 @@ def unreadable_left_out(db, run_id: str, snapshot) -> frozenset:
         return frozenset()
     st.text(f"{len(unreadable)} turn(s) the encoder cannot read (mostly [UNK]) are hidden: left out of the "
             "intent matrix, the agreement and per-intent scores and the cell lists, as their predictions say "
-            "nothing about the labels; concord serve --encoder multilingual reads them")
+            "nothing about the labels. The multilingual encoder reads them; start the workbench with:")
+    st.code("concord serve --encoder multilingual", language="bash")
     return unreadable
 
 
