@@ -50,6 +50,7 @@ def test_annotator_signs_in_and_gets_the_label_page_only(app_db):
 def test_analyst_can_label_but_not_edit_the_schema(app_db):
     at = signed_in("ana")
     assert at.session_state[auth.SESSION_KEY]["role"] == "analyst"
+    at.switch_page("views/label.py").run()            # analysts land on the Pipeline page (test_admin_landing)
     assert [m.label for m in at.multiselect] == ["Intents"]
     with pytest.raises(ValueError):
         at.switch_page("views/admin_schema.py")

@@ -215,7 +215,7 @@ def test_accept_suggestions_fills_intents_spans_sentiment(tmp_path, monkeypatch)
 
 
 def test_two_annotators_never_get_the_same_turn(app_db):
-    ann, ana = signed_in("ann"), signed_in("ana")
+    ann, ana = signed_in("ann"), signed_in("ana").switch_page("views/label.py").run()   # analysts land on Pipeline
     assert open_form(ann).turn_id != open_form(ana).turn_id
 
 

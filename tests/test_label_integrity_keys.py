@@ -32,7 +32,7 @@ def test_keys_follow_the_schema_order_across_sessions_and_annotators(tmp_path, m
         for turn_id in ("t-zh", "t-en", "t-emoji"):
             annotations.adjudicate(db, annotation_id=f"adj-{turn_id}", turn_id=turn_id, project="default",
                                    reviewer="rev", intents=["intent_13", "intent_12"])
-        reloaded, colleague = signed_in("ann"), signed_in("ana")
+        reloaded, colleague = signed_in("ann"), signed_in("ana").switch_page("views/label.py").run()
         assert _digit_options(reloaded) == expected
         assert _digit_options(colleague) == expected
         assert "<kbd>1</kbd></div><div class='cc-v'>intent_00</div>" in texts(colleague)   # the key help too

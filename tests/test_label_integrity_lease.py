@@ -101,7 +101,7 @@ def test_a_late_tab_loses_to_the_new_holder_and_neither_is_looped(app_db):
     ann = signed_in("ann")
     turn = open_label_form(ann).turn_id
     _expire_leases_of(app_db, "ann")                  # ann idles past the lease
-    ana = signed_in("ana")
+    ana = signed_in("ana").switch_page("views/label.py").run()     # analysts land on the Pipeline page
     assert open_label_form(ana).turn_id == turn                 # ...and the turn goes to ana
     _submit_form(ann, ["greeting"])                   # ann comes back and submits
     assert "reassigned to another annotator" in texts(ann) and "Saved." not in texts(ann)

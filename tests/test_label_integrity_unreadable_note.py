@@ -29,5 +29,5 @@ def test_an_annotator_reads_why_nothing_is_prefilled_without_the_command(unreada
 
 
 def test_an_admin_still_gets_the_command(unreadable_db):
-    page = texts(signed_in("boss"))
+    page = texts(signed_in("boss").switch_page("views/label.py").run())    # admins land on Pipeline
     assert label_page.UNREADABLE_ADMIN_NOTE in page and "concord serve --encoder multilingual" in page

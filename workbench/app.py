@@ -18,6 +18,9 @@ from workbench.components import sign_in
 ANNOTATE = ("annotator", "analyst", "admin")
 ANALYSE = ("analyst", "admin")
 ADMIN = ("admin",)
+# Where analysts and admins land: a page that claims nothing. The Label page leases a turn as soon
+# as it is drawn, so a team lead signing in there took a turn from the annotators' "Left for me".
+LEAD_HOME = "pipeline"
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ def refusal_page(spec: PageSpec, user: auth.User, home):
     def draw() -> None:
         auth.render_account(user)
         st.error(f"This page is for {audience(spec.roles)}; you are signed in as {user.role}.")  # md-safe: constants
-        st.page_link(home, label="Go to the Label page", icon="✍️")
+        st.page_link(home, label=f"Go to the {home.title} page", icon=home.icon or None)  # md-safe: a page title
 
     draw.__name__ = f"refused_{spec.url_path.replace('-', '_')}"
     return st.Page(draw, title=spec.title, url_path=spec.url_path, visibility="hidden")
@@ -85,15 +88,25 @@ def refusal_page(spec: PageSpec, user: auth.User, home):
 
 def landing_page(first):
     """The app root. Streamlit serves its default page at "/" only (its url_path is dropped), so the
-    Label page is not the default: it keeps /label, and "/" forwards to it."""
+    home page is not the default: it keeps its URL (/label, /pipeline), and "/" forwards to it."""
     def home() -> None:
         st.switch_page(first)
 
     return st.Page(home, title=first.title, url_path="", default=True, visibility="hidden")
 
 
+def home_of(user: auth.User, pages: list):
+    """The page a role lands on: the Pipeline page for analysts and admins (it claims no turn; they
+    label from the menu when they mean to), the first page (Label) for everyone else."""
+    if user.can(*ANALYSE):
+        lead_home = next((page for page in pages if page.url_path == LEAD_HOME), None)
+        if lead_home is not None:
+            return lead_home
+    return pages[0]
+
+
 def pages_for(user: auth.User, db) -> list:
-    """The role's pages (in the menu), "/" forwarding to the first, and a refusal under every other page's URL."""
+    """The role's pages (in the menu), "/" forwarding to the role's home, and a refusal under every other page's URL."""
     pages, refused = [], []
     for spec in PAGES:
         if not user.can(*spec.roles):
@@ -104,7 +117,8 @@ def pages_for(user: auth.User, db) -> list:
             pages.append(st.Page(target, title=spec.title, url_path=spec.url_path, icon=spec.icon))
     if not pages:
         return []
-    return [*pages, landing_page(pages[0]), *(refusal_page(spec, user, pages[0]) for spec in refused)]
+    home = home_of(user, pages)
+    return [*pages, landing_page(home), *(refusal_page(spec, user, home) for spec in refused)]
 
 
 def sign_in_page() -> None:
