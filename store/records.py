@@ -30,6 +30,8 @@ INVISIBLE_FORMAT = frozenset("\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u
 MAX_LABEL_CHARS = 100  # a label name is a short identifier; a longer one is a pasted sentence or a broken cell
 GRAPHEME = regex.compile(r"\X")
 WORD_CHAR = regex.compile(r"[\p{L}\p{N}\p{M}_]")
+# Messages show a character as itself (not repr's \u200d inside an emoji), except controls: a CR LF is one cluster.
+CONTROL_ESCAPES = {c: repr(chr(c))[1:-1] for c in [*range(32), 127]}
 # Scripts written without spaces: a word boundary there needs a dictionary, so no edge is judged mid-word.
 UNSPACED_SCRIPT = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]")
 
@@ -146,8 +148,9 @@ def _parse_entities(value: Any, text: str) -> list[dict]:
         for name, offset in (("start", start), ("end", end)):
             if offset in clusters:
                 a, b = clusters[offset]
-                raise RecordError(f"{field}.{name}", f"offset {offset} cuts the character {text[a:b]!r} (code points "
-                                  f"[{a}, {b})) in two: a span starts and ends between whole characters")
+                raise RecordError(f"{field}.{name}", f"offset {offset} cuts the character "
+                                  f"'{text[a:b].translate(CONTROL_ESCAPES)}' (code points [{a}, {b})) in two: "
+                                  "a span starts and ends between whole characters")
         spans.append({"start": start, "end": end, "label": label})
     spans.sort(key=lambda s: (s["start"], s["end"], s["label"]))
     return spans

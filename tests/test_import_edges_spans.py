@@ -51,7 +51,7 @@ def test_a_span_cutting_a_zwj_sequence_is_an_error_and_nothing_is_imported(db, t
     path = _jsonl(tmp_path / "in.jsonl", [chinese, _with_span(family, start, end, "party")])
     report = importer.import_files(db, [path])
     assert [(p.file, p.line, p.field) for p in report.problems] == [(str(path), 2, f"entities[2].{edge}")]
-    assert repr(cluster) in report.problems[0].message and "[0, 5)" in report.problems[0].message
+    assert f"'{cluster}'" in report.problems[0].message and "[0, 5)" in report.problems[0].message
     assert _turns(db) == 0 and f"in.jsonl:2: entities[2].{edge}:" in report.summary()
 
 

@@ -40,6 +40,7 @@ SCHEMA_TITLES = {"add": "add new labels, refuse likely typos of known ones",
 CLI_ADVICE = {"pass --extend-schema": "choose extend under Label schema", "pass --format": "choose it under Format",
               "(--strict-schema)": "(strict)"}
 OUTCOME_KEY = "import_outcome"
+MAX_PROBLEM_LINES = 50      # shown as text; the table beneath holds every problem
 UPLOADER_ROUND_KEY = "import_uploader_round"   # a new key empties the uploader after an import
 
 
@@ -137,10 +138,25 @@ def problems_table(report: ImportReport) -> pd.DataFrame:
                          for p in report.problems], columns=["file", "line", "field", "message"])
 
 
+def problem_lines(report: ImportReport, *, limit: int = MAX_PROBLEM_LINES) -> str:
+    """Each problem as one line ``file:line: field: message`` (the CLI's wording), at most ``limit``.
+
+    Lines, not only a table: a table cell cut the messages off, and the end of one (what to do about
+    it) is the part the admin needs. ``st.text`` wraps them and shows the characters as they are."""
+    lines = [str(p) for p in report.problems[:limit]]
+    if len(report.problems) > limit:
+        lines.append(f"... and {len(report.problems) - limit} more (all of them in the table below)")
+    return "\n".join(lines)
+
+
 def render_failure(report: ImportReport) -> None:
+    # the files stay in the uploader after a failure (it is emptied only after an import): say so
     notice("error", f"Nothing was imported: {len(report.problems)} problem(s) in {len(report.files)} file(s). "
-                    "Fix them and upload the files again.")
-    st.dataframe(problems_table(report), hide_index=True, width="stretch")
+                    "Fix them in your copy of the files, then replace the files in the uploader above "
+                    "with the fixed ones (remove a file with its x) and press Import again.")
+    st.text(problem_lines(report))
+    with st.expander("Problems as a table"):
+        st.dataframe(problems_table(report), hide_index=True, width="stretch")
 
 
 def render_success(report: ImportReport, retrain: str) -> None:
