@@ -16,6 +16,7 @@ compare as sets -- live in ``store.model_snapshot`` and are re-exported here.
 """
 from __future__ import annotations
 
+import json
 import sys
 
 import numpy as np
@@ -31,7 +32,7 @@ from store.labels import get_schema
 from store.misalignment_views import (  # noqa: F401 (re-export: the Misalignment page's reads)
     _alignment_filtered, alignment_frame, alignment_histogram, fit_label, worst_aligned)
 from store.model_snapshot import (NO_INTENT, ModelSnapshot, _decode, heldout_ids, heldout_metrics,  # noqa: F401
-                                  model_snapshot, model_versions, resolve_run, scope_condition)
+                                  model_snapshot, model_versions, pair_intents, resolve_run, scope_condition)
 
 FIELDS = ("intent", "sentiment")   # the fields with a single-label (gold, predicted) pair per turn
 
@@ -271,6 +272,61 @@ def adjudicated_since(db, project: str, turn_ids: list[str], since) -> set[str]:
     return {r[0] for r in db.query(f"""SELECT DISTINCT turn_id FROM ({LIVE_LABELS} AND a.project = $p
         AND a.action = 'adjudicate' AND a.created_at > $since AND a.turn_id IN (SELECT unnest($ids)))""",
                                    {"p": project, "since": since, "ids": ids})}
+
+
+def labels_before_fix(db, project: str, turn_ids: list[str], since) -> dict[str, dict]:
+    """turn_id -> the labels (intents, sentiment; raw names) each turn had just before its first adjudication
+    after ``since``: the current-label rules over the annotations stored before it, i.e. what the fix replaced
+    (an undo stored later is not undone)."""
+    sql = current_labels_sql(only_ids=True).replace("AND a.project = $p AND a.turn_id IN", """AND a.project = $p
+        AND a.created_at < (SELECT min(f.created_at) FROM annotations f WHERE f.turn_id = a.turn_id
+                            AND f.action = 'adjudicate' AND f.created_at > $since) AND a.turn_id IN""", 1)
+    rows = db.query_dicts(f"WITH {sql} SELECT turn_id, intents, sentiment FROM cur",
+                          {"p": project, "ids": list(turn_ids), "since": since})
+    return {r["turn_id"]: {"intents": list(r["intents"] or []), "sentiment": r["sentiment"]} for r in rows}
+
+
+def _row_then(field: str, old: dict, now, probs: dict) -> dict | None:
+    """The list row of one turn from the labels it had then (``old``) and the run's prediction (``now``, its
+    snapshot row), when the list had one then and the turn's label agrees with the prediction now."""
+    if field == "intent":
+        given, predicted, p_given, has_given = pair_intents(
+            old["intents"], [probs.get("intent_probs", {}).get(g) for g in old["intents"]], now["pred_intents"])
+        listed = given is not None and given != predicted and predicted != NO_INTENT and not has_given
+        p_predicted, intents = now["confidence"], ", ".join(old["intents"])
+    else:
+        given, predicted = old["sentiment"], now["pred_sentiment"]
+        p_given = probs.get("sentiment_probs", {}).get(given)
+        listed = given is not None and isinstance(predicted, str) and given != predicted
+        p_predicted, intents = now["sentiment_confidence"], ", ".join(now["gold_intents"])
+    if not listed or now[f"gold_{field}"] != predicted:
+        return None
+    return {"given": given, "suggested": predicted, "score": 1.0 - (p_given or 0.0), "p_suggested": p_predicted,
+            "intents": intents}
+
+
+def fixed_to_agree(db, project: str, *, field: str, run_id: str | None, since) -> pd.DataFrame:
+    """The rows a run's list (``label_error_candidates``, intent or sentiment) had for turns relabelled since
+    ``since`` to what the run predicts. That list compares today's labels, so such a turn dropped out of it
+    uncounted while a confirmed one stayed as fixed; these rows, built from the labels the fix replaced
+    (``given``, ``score``), let the page count and show it as fixed too."""
+    columns = ["turn_id", "text", "response", "given", "suggested", "score", "p_suggested", "intents", "encoder_reads"]
+    snapshot = model_snapshot(db, project, run_id=run_id) if field in ("intent", "sentiment") else None
+    if snapshot is None or since is None:
+        return pd.DataFrame(columns=columns)
+    frame = snapshot.frame.set_index("turn_id")
+    ids = sorted(adjudicated_since(db, project, frame.index.tolist(), since))
+    probs = {r["turn_id"]: r for r in db.query_dicts(
+        "SELECT turn_id, intent_probs, sentiment_probs FROM predictions WHERE run_id = $run"
+        " AND turn_id IN (SELECT unnest($ids))", {"run": snapshot.run["run_id"], "ids": ids})}
+    rows = []
+    for turn_id, old in labels_before_fix(db, project, ids, since).items():
+        row = _row_then(field, old, frame.loc[turn_id], {k: json.loads(v or "{}") for k, v in
+                                                         probs.get(turn_id, {}).items() if k != "turn_id"})
+        if row is not None:
+            rows.append({"turn_id": turn_id, **row})
+    out = _limit_by_readability(db, snapshot.run["run_id"], pd.DataFrame(rows, columns=columns[:1] + columns[3:8]), len(rows))
+    return out.merge(turn_texts(db, out["turn_id"].tolist()), on="turn_id", how="left")[columns]
 
 
 def _reads_of(db, run_id: str | None, turn_ids: list[str]) -> dict:

@@ -16,6 +16,7 @@ import streamlit as st
 
 from store import analysis, annotations, labels
 from workbench.components.analysis import flash
+from workbench.components.notice import notice
 
 OUTSIDE = "O"     # the entity label of "no entity here" in label-error rows
 
@@ -253,6 +254,33 @@ def choice_row(db, user, project: str, current: dict, *, turn_id: str, field: st
     right.button("Relabel to the chosen label", key=f"{key}_relabel_chosen", disabled=refusal is not None,
                  on_click=apply_choice, args=(db, user, project),
                  kwargs=dict(turn_id=turn_id, field=field, given=replaced, choice_key=choice_key))
+
+
+def _overlapping(entities: list[dict], span: dict) -> list[str]:
+    return sorted({s["label"] for s in entities if s["start"] < int(span["end"]) and int(span["start"]) < s["end"]})
+
+
+def fix_done(current: dict, field: str, given) -> str:
+    """What a fix since the list was made did to the row's label: "confirmed" when the turn still has the
+    given label, else "relabelled to" what it has now (an entity row: the types over its span)."""
+    if field == "entity":
+        now = _overlapping(current.get("entities") or [], given)
+        kept = now == [] if given.get("label") == OUTSIDE else given.get("label") in now
+        return "confirmed" if kept else f"relabelled to {', '.join(now) or 'no entity'}"
+    if field == "intent":
+        intents = list(current.get("intents") or [])
+        kept = sorted(given) == sorted(intents) if isinstance(given, (list, tuple)) else given in intents
+        return "confirmed" if kept else f"relabelled to [{', '.join(intents)}]"
+    value = current.get(FIELD_KEYS[field])
+    return "confirmed" if value == given else f"relabelled to {_describe(value, field)}"
+
+
+def fixed_note(db, project: str, *, turn_id: str, field: str, given, since: str) -> None:
+    """On a row fixed since the list was made (shown by the 'fixed' checkbox): say so above the buttons, so
+    the analyst does not take an already decided turn for an open one."""
+    current = analysis.current_labels(db, project, [turn_id]).get(turn_id) or {}
+    notice("info", f"Already fixed ({fix_done(current, field, given)}) since {since}; the buttons below "
+                   "would change the turn again.")
 
 
 def fix_buttons(db, user, project: str, *, turn_id: str, field: str, given, suggested, key: str) -> None:

@@ -63,16 +63,31 @@ def list_made_at(db, project: str, source: str, run_id: str | None) -> datetime 
     return datetime.fromtimestamp(started, tz=timezone.utc).replace(tzinfo=None) if started else None
 
 
+def with_relabelled_to_agree(db, project: str, rows: pd.DataFrame, *, field: str, run_id: str | None,
+                             since) -> pd.DataFrame:
+    """The run's rows plus those of turns relabelled since the run to what it predicts: its list compares
+    today's labels, so such a turn dropped out uncounted (``analysis.fixed_to_agree``), while the fixed line
+    says "relabelled or confirmed". Most likely error first, as the list is."""
+    relabelled = analysis.fixed_to_agree(db, project, field=field, run_id=run_id, since=since)
+    relabelled = relabelled[~relabelled["turn_id"].isin(rows["turn_id"])]
+    if relabelled.empty:
+        return rows
+    merged = pd.concat([rows, relabelled.astype({"encoder_reads": object})], ignore_index=True)
+    return merged.sort_values(["score", "turn_id"], ascending=[False, True]).reset_index(drop=True)
+
+
 def to_do_rows(db, project: str, rows: pd.DataFrame, *, source: str, field: str, run_id: str | None):
     """The rows to list and the table's key: turns the encoder cannot read and turns fixed since the list
     was made are left out unless their checkboxes show them. A tick means a row of one table, so each
     shown extra makes the table key a new one."""
     key = f"errors_{source}_{field}"
     table_key = key
+    since = list_made_at(db, project, source, run_id)
+    if source == "run":
+        rows = with_relabelled_to_agree(db, project, rows, field=field, run_id=run_id, since=since)
     rows = ui.readable_rows(rows, key)
     table_key += "_all" if st.session_state.get(f"{key}_unreadable") else ""
-    fixed = analysis.adjudicated_since(db, project, rows["turn_id"].tolist(),
-                                       list_made_at(db, project, source, run_id))
+    fixed = analysis.adjudicated_since(db, project, rows["turn_id"].tolist(), since)
     rows = ui.fixed_rows(rows, fixed, key, since="this run" if source == "run" else "this audit")
     table_key += "_fixed" if ui.FIXED_COLUMN in rows else ""
     return rows, table_key
@@ -111,6 +126,9 @@ def render(db, user, project: str) -> None:
     if entity:      # the fix acts on this span: {start, end, label}
         given, suggested = ({"start": int(row["start"]), "end": int(row["end"]), "label": label}
                             for label in (given, suggested))
+    if row.get(ui.FIXED_COLUMN):
+        fixes.fixed_note(db, project, turn_id=row["turn_id"], field=field, given=given,
+                         since="this run" if source == "run" else "this audit")
     fixes.fix_buttons(db, user, project, turn_id=row["turn_id"], field=field, given=given, suggested=suggested,
                    key="errors_fix")
     ui.evidence_panel(db, project, row["turn_id"], run_id=run_id)
