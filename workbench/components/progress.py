@@ -63,14 +63,27 @@ def forget(db, project: str, annotator: str) -> None:
         _cache.pop((db.path, project, annotator), None)
 
 
+FIGURES_KEY = "label_progress_figures"
+# Each figure on one line, name left and number right: three st.metric side by side in the sidebar's
+# width cut their names to "Min…", "Left…", "Lab…".
+FIGURES_CSS = ("<style>.st-key-label_progress_figures{gap:.1rem}"
+               ".st-key-label_progress_figures [data-testid='stMetric']>div{display:flex;flex-direction:row;"
+               "align-items:center;justify-content:space-between;gap:.5rem}"
+               ".st-key-label_progress_figures [data-testid='stMetricLabel']{margin:0;min-height:0}"
+               ".st-key-label_progress_figures [data-testid='stMetricValue']{font-size:1.1rem;line-height:1.5}</style>")
+
+
 def render_progress(progress: dict, *, max_labels: int = 12) -> None:
+    """The figures (one compact line each, help on hover), the coverage bar and the per-intent counts."""
     total, labelled = progress["total"], progress["labelled"]
-    mine, available, coverage = st.columns(3)
-    mine.metric("Mine today", progress["mine_today"], help="Turns you labelled today (a relabelled turn counts once)")
-    available.metric("Left for me", f"{progress.get('available', 0):,}",
-                     help="Turns you may still label: not labelled or skipped by you, not yet labelled or "
-                          "held by enough other annotators")
-    coverage.metric("Labelled", f"{labelled:,}", help=f"{labelled:,} of {total:,} turns have labels")
+    st.html(FIGURES_CSS)
+    with st.container(key=FIGURES_KEY):
+        st.metric("Mine today", progress["mine_today"],
+                  help="Turns you labelled today (a relabelled turn counts once)")
+        st.metric("Left for me", f"{progress.get('available', 0):,}",
+                  help="Turns you may still label: not labelled or skipped by you, not yet labelled or "
+                       "held by enough other annotators")
+        st.metric("Labelled", f"{labelled:,}", help=f"{labelled:,} of {total:,} turns have labels")
     st.progress(min(1.0, labelled / total) if total else 0.0,
                 text=f"Coverage {labelled / total:.1%}" if total else "No turns")
     per_label = {k: v for k, v in (progress.get("per_label") or {}).items() if v}

@@ -16,6 +16,20 @@ import streamlit as st
 from store.queue import utcnow
 
 RECENT_KEY = "label_recent_open"     # the expander's open state, kept from run to run
+LIST_KEY = "label_recent_list"
+OPEN_ROW_KEY = "label_recent_current"   # the row of the turn open in the form
+OPEN_MARK = "▶ "
+# Each entry in two lines that do not wrap (cut with "…" at the sidebar's edge) beside a small Edit;
+# the row of the open turn is highlighted. Wrapped, an entry took three to five lines plus a button.
+ROWS = ":is(.st-key-label_recent_current,[class*='st-key-label_recent_row_'])"
+LIST_CSS = ("<style>.st-key-label_recent_list{gap:.3rem}"
+            f".st-key-label_recent_list {ROWS}{{flex-wrap:nowrap}}"
+            f".st-key-label_recent_list {ROWS}>[data-testid='stElementContainer']:first-child{{min-width:0;flex:1 1 0}}"
+            ".st-key-label_recent_list [data-testid='stText'],.st-key-label_recent_list [data-testid='stText'] *"
+            "{white-space:pre;overflow:hidden;text-overflow:ellipsis;font-size:.8rem;line-height:1.35}"
+            ".st-key-label_recent_list button{min-height:0;padding:0 .25rem}"
+            ".st-key-label_recent_current{background:rgba(28,131,225,.1);border-left:3px solid rgb(28,131,225);"
+            "border-radius:.25rem;padding-left:.3rem}</style>")
 RECENT_LIMIT = 10
 SNIPPET_CHARS = 48
 EMPTY_NOTE = "Your submits in this project will be listed here, newest first."
@@ -48,16 +62,18 @@ def snippet(text: str | None, limit: int = SNIPPET_CHARS) -> str:
     return flat if len(flat) <= limit else flat[:limit - 1].rstrip() + "…"
 
 
-def row_text(row: dict, now: datetime) -> str:
-    """Two lines: when and the intents, then the start of the turn text."""
+def row_text(row: dict, now: datetime, *, is_open: bool = False) -> str:
+    """Two lines: when and the intents (after a mark on the turn open in the form), then the start
+    of the turn text."""
     intents = ", ".join(row.get("intents") or []) or "no intent"
-    return f"{age_text(row.get('created_at'), now)} · {intents}\n{snippet(row.get('text'))}"
+    mark = OPEN_MARK if is_open else ""
+    return f"{mark}{age_text(row.get('created_at'), now)} · {intents}\n{snippet(row.get('text'))}"
 
 
 def render_recent_labels(load_rows: Callable[[], list[dict]], *, open_turn_id: str | None,
                          on_edit: Callable, args: tuple) -> None:
     """The expander; ``load_rows`` runs only while it is open. Edit calls ``on_edit(*args, annotation_id)``;
-    it is disabled on the row of the turn open in the form."""
+    the row of the turn open in the form is marked and highlighted, and its button is disabled."""
     box = st.expander("My recent labels", key=RECENT_KEY, on_change="rerun")
     with box:
         if not box.open:
@@ -67,9 +83,17 @@ def render_recent_labels(load_rows: Callable[[], list[dict]], *, open_turn_id: s
             st.text(EMPTY_NOTE)
             return
         now = utcnow()
-        for row in rows:
-            with st.container(horizontal=True, vertical_alignment="center"):
-                st.text(row_text(row, now), width="stretch")
-                st.button("Edit", key=edit_button_key(row["annotation_id"]), on_click=on_edit,
-                          args=(*args, row["annotation_id"]), disabled=row["turn_id"] == open_turn_id,
-                          help="Reopen this turn with what you submitted; submitting again replaces it.")
+        st.html(LIST_CSS)
+        with st.container(key=LIST_KEY):
+            for n, row in enumerate(rows):
+                render_row(row, now, is_open=row["turn_id"] == open_turn_id, on_edit=on_edit, args=args, n=n)
+
+
+def render_row(row: dict, now: datetime, *, is_open: bool, on_edit: Callable, args: tuple, n: int) -> None:
+    """One entry: its two lines and a small Edit button (disabled, reading "Editing", on the open turn)."""
+    key = OPEN_ROW_KEY if is_open else f"label_recent_row_{n}"
+    with st.container(horizontal=True, vertical_alignment="center", gap="small", key=key):
+        st.text(row_text(row, now, is_open=is_open), width="stretch")
+        st.button("Editing" if is_open else "Edit", key=edit_button_key(row["annotation_id"]), on_click=on_edit,
+                  args=(*args, row["annotation_id"]), disabled=is_open, type="tertiary",
+                  help="Reopen this turn with what you submitted; submitting again replaces it.")
