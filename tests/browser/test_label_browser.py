@@ -284,3 +284,53 @@ def test_a_search_right_after_a_choice_key_adds_the_intent_and_does_not_submit(s
         zh = annotations.turn_state(db, "b-zh", annotator="kb")
     assert sorted(zh["intents"]) == sorted(["return_item", "track_order", *also])
     assert zh["sentiment"] == "neutral" and zh["aligned"] is True
+
+
+def focused_tag(page) -> str:
+    return page.evaluate("() => document.activeElement ? document.activeElement.tagName : ''")
+
+
+@pytest.mark.parametrize("pause", [400, 0])
+def test_a_search_enter_picks_one_intent_and_hands_the_keys_back_to_the_page(served, pause):
+    """"/" then Enter once took every intent (the multiselect's "Select all" came first and
+    highlighted), and the search kept the focus, so W, G and Enter were typed into it ("utwg/…") and
+    the turn was never submitted. Now Enter picks the one highlighted intent and leaves the box.
+    ``pause`` 0: "/" right after a digit, so the selector holds the keys until the rerun has drawn the
+    new box and replays them: its Enter must leave the box too, and what follows act on the page."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 960})
+        page.goto(served["url"])
+        page.get_by_label("User name").fill("kb")
+        page.get_by_role("textbox", name="Password").fill(PASSWORD)
+        page.keyboard.press("Enter")
+        wait_for_turn(page, ZH_TEXT)
+        first_form = form_id(page)
+        if pause:
+            press(page, "/", pause=600)
+            press(page, "Enter", pause=1500)                # an empty search: the first intent only
+            expect_intent(page, "greeting")
+            assert focused_tag(page) != "INPUT", "the search kept the focus after Enter"
+            expect(page.locator("[data-testid='cc-chosen-intents']").last).to_have_text("Intents to store: greeting")
+        else:
+            press(page, "1", pause=100)                     # greeting; "/" follows before its rerun
+        press(page, "/", pause=pause)
+        page.keyboard.type("change", delay=30 if pause else 0)
+        page.wait_for_timeout(pause)
+        press(page, "Enter", "w", "g", pause=pause or 30)
+        shot(page, f"search-enter-returns-{pause}")
+        page.wait_for_timeout(1500)
+        assert focused_tag(page) != "INPUT", "the search kept the focus after Enter"
+        press(page, "Enter")
+        wait_for_next_form(page, first_form)
+        browser.close()
+    stop(served["server"])
+    from store import Store, annotations
+
+    with Store(served["db"]) as db:
+        zh = annotations.turn_state(db, "b-zh", annotator="kb")
+    assert len(zh["intents"]) == 2 and zh["intents"][0] == "greeting"    # one pick per Enter, not every match
+    assert zh["intents"][1] in ("change_address", "change_booking")        # whichever the box ranked first
+    assert zh["sentiment"] == "neutral" and zh["aligned"] is True

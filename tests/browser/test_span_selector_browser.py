@@ -257,3 +257,25 @@ def test_a_focus_key_waits_for_the_box_a_rerun_is_still_drawing(open_case):
     page.keyboard.press("/")
     page.keyboard.type("hello", delay=30)
     expect(page.locator(".st-key-box-1 input")).to_have_value("hello", timeout=10_000)
+
+
+# -- whitespace at a selection's edges ---------------------------------------------------------------
+def test_a_selection_is_trimmed_of_edge_whitespace_and_blank_assigns_nothing(open_case):
+    """" $31" (17..21) and "😭 " were stored with their space, which the chips hid. Trimmed in code
+    points and by whole clusters when a type is assigned, as Prodigy and Label Studio do."""
+    page = open_case("words")
+    text = TEXTS["words"]
+    at = text.index(" Chengdu ")
+    press(page, "Home", *["ArrowRight"] * at, *["Shift+ArrowRight"] * len(" Chengdu "), "1")
+    [city] = python_spans(page, 1)
+    assert (city["start"], city["end"]) == (at + 1, at + 8) and text[at + 1:at + 8] == "Chengdu"
+    press(page, "Home", *["ArrowRight"] * 4, "Shift+ArrowRight", "2")     # the space after "book" alone
+    page.wait_for_timeout(500)
+    assert python_spans(page, 1) == [city]
+    assert page.locator(".cc-chip").count() == 1
+
+    page = open_case("emoji")
+    text = TEXTS["emoji"]
+    press(page, "Home", "Shift+ArrowRight", "Shift+ArrowRight", "3")      # the family emoji and its space
+    [family] = python_spans(page, 1)
+    assert (family["start"], family["end"]) == (0, 5) and text[5] == " "

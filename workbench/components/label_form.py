@@ -28,8 +28,8 @@ from typing import Callable
 import streamlit as st
 
 from store.records import describe_overlaps, overlapping_spans
+from workbench.components import intent_guard, shortcuts
 from workbench.components import label_form_suggestion as suggestions
-from workbench.components import shortcuts
 from workbench.components.label_form_suggestion import suggested_values, without_overlaps
 from workbench.components.span_selector import spans_from_state
 
@@ -180,7 +180,7 @@ def change_choices(form: LabelForm, **changes) -> None:
 def sync_choice(form: LabelForm, name: str, rev: int) -> None:
     """A choice widget changed in the browser (the user): copy it to the form if it is current. An
     intent picked in the box while it holds the untouched pre-fill replaces the pre-fill (the box is
-    re-keyed to show that); a removal, or the box's "Select all", is taken as it is."""
+    re-keyed to show that); a removal is taken as it is."""
     if rev != form.widget_rev:
         return
     take_widget_value(form, name)
@@ -294,6 +294,7 @@ def problems(values: dict, schema: dict, turn: dict | None = None) -> list[str]:
         found.append(f"Unknown intent(s) {unknown}: the schema changed; pick from the current list.")
     if values.get("corrected_response") and values.get("aligned") is True:
         found.append(CORRECTED_BUT_ALIGNED)
+    found += [m for m in [intent_guard.too_many_intents(values["intents"])] if m]
     pairs = overlapping_spans(values.get("entities") or [])
     if pairs:
         found.append(f"Spans {describe_overlaps(pairs, limit=1)} overlap: "
@@ -350,11 +351,13 @@ def intent_label(quick: list[str]):
 
 
 def render_intents(form: LabelForm, schema: dict, quick: list[str]) -> None:
-    """The intent box: the digit-keyed intents first (in key order), then the rest in schema order."""
+    """The intent box: the digit-keyed intents first (in key order), then the rest in schema order. No
+    "Select all": it came first, so "/" then Enter took every match (see ``intent_guard``)."""
     n = len(schema["intents"])
     options = [*quick, *(i for i in schema["intents"] if i not in quick)]
     st.multiselect(
         "Intents", options, **seed_widget(form, "intents"), format_func=intent_label(quick), wrap=True,
+        select_all=False,
         placeholder=f"Type to search {n} intents  ( / )",
         help="Digit keys toggle the schema's first ten intents, numbered in this list; / searches all. " + PREFILL_RULE,
     )

@@ -87,7 +87,8 @@ def shortcut_rows(sentiments: list[str], quick: list[str] = ()) -> list[tuple[st
     sentiment_help = "sentiment: " + " · ".join(pairs.values())
     return [
         *quick_intent_rows(list(quick)),
-        (SEARCH_INTENTS_KEY, "search all intents; Enter picks, Esc returns"),
+        (SEARCH_INTENTS_KEY, "search all intents; Enter picks the highlighted one and returns to the page "
+                             "(/ again for another), Esc returns without picking"),
         ("← →", "move the caret in the turn text (Ctrl/Alt: by word; Home/End)"),
         ("Shift + ← →", "select text (or drag with the mouse)"),
         ("1 … 9", "with a selection: mark it as that entity type (replaces spans it overlaps)"),

@@ -83,6 +83,7 @@ def span_selector(
     alignment_keys: dict[str, bool] | None = None,
     command_keys: dict[str, str] | None = None,
     focus_targets: dict[str, str] | None = None,
+    pick_boxes: list[str] | None = None,
     global_keys: bool = True,
     applied_seq: int = 0,
     on_actions: Callable[[], None] | None = None,
@@ -95,6 +96,7 @@ def span_selector(
     states ``{"spans": {"rev", "spans"}, "actions": {"log": [[seq, name, value], ...]}}``.
     ``applied_seq`` is the last logged key Python applied: while the browser has logged later ones a
     rerun is pending, and a key that focuses a box (``focus_targets``, exact widget keys) waits for it.
+    ``pick_boxes``: class prefixes of boxes (a search) whose Enter picks and hands the keys back to the page.
     """
     data = {
         "form_id": form_id,
@@ -107,6 +109,7 @@ def span_selector(
         "alignment_keys": alignment_keys or {},
         "command_keys": command_keys or {},
         "focus_targets": focus_targets or {},
+        "pick_boxes": list(pick_boxes or []),
         "global_keys": global_keys,
         "applied_seq": int(applied_seq),
     }

@@ -230,7 +230,7 @@ def render_labels(votes: list[dict], schema: dict, key: str) -> None:
     top = strict_majority([tuple(v["intents"]) for v in votes])
     intents = [] if top is NO_MAJORITY else [i for i in top if i in schema["intents"]]
     st.session_state.setdefault(f"{key}_intents", intents)
-    st.multiselect("Resolved intents", schema["intents"], key=f"{key}_intents")
+    st.multiselect("Resolved intents", schema["intents"], key=f"{key}_intents", select_all=False)  # one pick per Enter
     top = strict_majority([v["sentiment"] for v in votes])
     st.session_state.setdefault(f"{key}_sentiment", None if top is NO_MAJORITY else sentiment_choice(top, schema))
     st.selectbox("Resolved sentiment", [NO_SENTIMENT, *schema["sentiments"]], key=f"{key}_sentiment",

@@ -6,7 +6,7 @@
 // between whole characters. User text is only ever written with textContent, never innerHTML.
 //
 // Python passes `data` = {form_id, text, spans, spans_rev, entity_types, suggested_spans,
-// sentiment_keys, alignment_keys, command_keys, focus_targets, global_keys, applied_seq}
+// sentiment_keys, alignment_keys, command_keys, focus_targets, pick_boxes, global_keys, applied_seq}
 // (applied_seq: the last logged key Python has applied: a higher `seq` here means a rerun is pending).
 // Python gets back two states: `spans` = {rev, spans:[{start,end,label}]} and `actions` = {log: [[seq, name, value]...]}.
 // Keys are sent as an ordered log in *state*, not as triggers: Streamlit coalesces reruns that
@@ -19,6 +19,7 @@ const DEFER_MAX_MS = 5000; // the longest a "/" waits for a pending rerun (a loa
 // Only the selector mounted last owns the keyboard: while Streamlit swaps turns the old one can
 // linger for a moment, and keys must not go to a turn that is leaving the screen.
 let activeInstance = null;
+let keyOwner = null; // the Selector that is activeInstance: held keys are replayed through it
 let instanceCount = 0;
 
 function formState(cfg) {
@@ -123,9 +124,10 @@ class Selector {
   // -- spans --------------------------------------------------------------------------------------
   assign(k) {
     const st = this.st;
-    const sel = selection(st);
     const label = (this.cfg.entity_types || [])[k];
-    if (!sel || !label) return;
+    if (!selection(st) || !label) return;
+    const sel = this.model.trimmed(...selection(st));
+    if (sel[0] >= sel[1]) return; // only whitespace: nothing to mark
     // NER mode (as Prodigy, doccano): a label over a selection replaces every span it overlaps,
     // so re-labelling a suggested span changes its label instead of stacking a second span on it.
     st.spans = st.spans.filter((s) => s.end <= sel[0] || s.start >= sel[1]);
@@ -190,18 +192,35 @@ class Selector {
   }
 
   // -- keyboard: one listener for the whole page (components v2 run in the app document) ----------
+  // Untrusted keys are the ones typeInto replays into a box: they are for the box, not for us.
   onKey(e) {
-    if (activeInstance !== this.id || e.defaultPrevented || e.isComposing) return;
+    if (activeInstance !== this.id || e.defaultPrevented || e.isComposing || !e.isTrusted) return;
     if (this.st.deferred) { this.queueKey(e); return; }
     const target = e.composedPath ? e.composedPath()[0] : e.target;
-    if (isEditable(target)) {
-      if (e.key === "Escape") target.blur();
-      return;
-    }
-    if (this.caretKey(e) || this.labelKey(e) || this.commandKey(e)) {
+    if (isEditable(target)) { this.boxKey(target, e.key); return; } // the browser types it
+    if (this.pageKey(e)) {
       e.preventDefault();
       e.stopPropagation();
     }
+  }
+
+  pageKey(e) { return this.caretKey(e) || this.labelKey(e) || this.commandKey(e); }
+
+  // A key in a text box: Escape leaves it; Enter in a pick box (the intent search) picks the
+  // highlighted option (the box's own handler, after this capture listener) and leaves it too, so
+  // the next W, G or Enter acts on the page instead of being typed into the search ("/" again for more).
+  boxKey(input, key) {
+    if (key === "Escape") input.blur();
+    else if (key === "Enter" && this.isPickBox(input)) setTimeout(() => { if (document.activeElement === input) input.blur(); }, 0);
+  }
+
+  isPickBox(input) { return (this.cfg.pick_boxes || []).some((prefix) => !!input.closest(`[class*="${prefix}"]`)); }
+
+  // A held key (see deferFocus), as if pressed now: into the focused box, else to the page.
+  replayKey(key) {
+    const active = document.activeElement;
+    if (isEditable(active)) { if (key !== "Escape") typeInto(active, key); this.boxKey(active, key); return; }
+    this.pageKey({ key, shiftKey: false, altKey: false, ctrlKey: false, metaKey: false });
   }
 
   caretKey(e) {
@@ -262,7 +281,7 @@ class Selector {
   // exact key comes in `focus_targets`), then typed into it in order.
   deferFocus(key, target) {
     const st = this.st;
-    const deferred = { key, target, keys: [] };
+    const deferred = { key, target, keys: [], form: this.cfg.form_id };
     st.deferred = deferred;
     setTimeout(() => { if (st.deferred === deferred) flushDeferred(st); }, DEFER_MAX_MS);
   }
@@ -283,6 +302,7 @@ class Selector {
     if (this.cfg.global_keys !== false) handlers.push([window, "keydown", (e) => this.onKey(e), true]);
     for (const [node, type, fn, capture] of handlers) node.addEventListener(type, fn, !!capture);
     activeInstance = this.id;
+    keyOwner = this;
     renderPalette(this.palette, this.cfg, (k) => this.assign(k));
     this.draw(); // no publish here: Python already knows these spans (they came in `data`)
     const deferred = this.st.deferred;
@@ -291,7 +311,7 @@ class Selector {
       waitAndFlush(this.st, Date.now());
     }
     return () => {
-      if (activeInstance === this.id) activeInstance = null;
+      if (activeInstance === this.id) { activeInstance = null; keyOwner = null; }
       for (const [node, type, fn, capture] of handlers) node.removeEventListener(type, fn, !!capture);
     };
   }
@@ -347,19 +367,25 @@ function typeInto(input, key) {
 }
 
 function flushDeferred(st) {
-  // Types the held keys one per tick (so React shows the filtered options before an Enter); keys
-  // pressed meanwhile join the queue, so nothing overtakes what was held.
+  // Replays the held keys one per tick (so React shows the filtered options before an Enter) into
+  // the box, and after an Enter that picks (or an Escape) to the page, as if pressed now. Keys
+  // pressed meanwhile join the queue, so nothing overtakes what was held; a held "/" that has to
+  // wait again takes the rest of the queue with it.
   const deferred = st.deferred;
   if (!deferred || deferred.flushing) return;
   deferred.flushing = true;
-  const input = focusTarget(deferred.target);
   const done = () => { if (st.deferred === deferred) st.deferred = null; };
-  if (!input) { done(); return; }
+  if (!focusTarget(deferred.target)) { done(); return; }
   const next = () => {
-    if (!deferred.keys.length) { done(); return; }
+    const owner = keyOwner && keyOwner.cfg.form_id === deferred.form ? keyOwner : null;
+    const live = owner ? owner.st : st; // a rerun may have given the form a new state object
+    if (!deferred.keys.length || !owner) { done(); if (live.deferred === deferred) live.deferred = null; return; }
     const key = deferred.keys.shift();
-    if (key === "Escape") { done(); input.blur(); return; }
-    typeInto(input, key);
+    live.deferred = null;
+    owner.replayKey(key);
+    if (live.deferred) { live.deferred.keys.unshift(...deferred.keys); return; }
+    if (!deferred.keys.length) return;
+    live.deferred = deferred;
     setTimeout(next, 20);
   };
   next();

@@ -18,6 +18,7 @@ const WORD_SEGMENTER = typeof Intl !== "undefined" && Intl.Segmenter
 const WORD_CHAR = /[\p{L}\p{N}\p{M}_]/u;
 const SINGLE_CHAR_WORD = /[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}]/u;
 const JOINS_PREVIOUS = /^[\p{M}\u200d\ufe0e\ufe0f\u{1F3FB}-\u{1F3FF}\u{E0020}-\u{E007F}]$/u;
+const WHITESPACE = /^\s$/u;
 const REGIONAL_INDICATOR = /^[\u{1F1E6}-\u{1F1FF}]$/u;
 
 function codePointIndex(chars) {
@@ -95,6 +96,15 @@ class TextModel {
   prevWord(i) {
     const word = this.words.findLast(([a, , wordLike]) => wordLike && a < i);
     return word ? word[0] : 0;
+  }
+
+  trimmed(start, end) {
+    // [start, end) without the whole whitespace clusters at either edge (as Prodigy and Label Studio
+    // trim a selection): " $31" was stored with its space and the chip hid it. Empty: only whitespace.
+    const blank = ([a, b]) => this.chars.slice(a, b).every((c) => WHITESPACE.test(c));
+    while (start < end && blank(this.clusters[this.clusterAt[start]])) start = this.clusters[this.clusterAt[start]][1];
+    while (end > start && blank(this.clusters[this.clusterAt[end - 1]])) end = this.clusters[this.clusterAt[end - 1]][0];
+    return [start, Math.max(start, end)];
   }
 
   wordAt(i) {
