@@ -26,6 +26,8 @@ def is_literal(node) -> bool:
         return all(is_literal(e) for e in node.elts)
     if isinstance(node, ast.BinOp):
         return is_literal(node.left) and is_literal(node.right)
+    if isinstance(node, ast.IfExp):  # st.button("Editing" if is_open else "Edit"): either way a literal
+        return is_literal(node.body) and is_literal(node.orelse)
     return False
 
 
@@ -75,6 +77,8 @@ def test_the_checker_catches_what_it_must(tmp_path):
                       "st.markdown(turn['text'])\n"
                       "st.sidebar.write(f'{name}')\n"
                       "st.button(user_text)\n"
+                      "st.button('Editing' if is_open else 'Edit')\n"
+                      "st.button('Edit' if is_open else row_text)\n"
                       "st.selectbox(label=intent, options=[1])\n"
                       "st.markdown('**static**')\n"
                       "st.markdown(guidelines)  # md-safe: admin-written guidelines\n"
@@ -83,4 +87,4 @@ def test_the_checker_catches_what_it_must(tmp_path):
         found = offending_calls(sample)
     finally:
         sample.unlink()
-    assert [line.split(": ", 1)[1].split("(")[0] for line in found] == ["markdown", "write", "button", "selectbox"]
+    assert [line.split(": ", 1)[1].split("(")[0] for line in found] == ["markdown", "write", "button", "button", "selectbox"]

@@ -126,7 +126,7 @@ def _form(db, project: str, *, is_admin: bool) -> dict | None:
         include_disputed = st.checkbox("Include unresolved disagreements")
         more = _more_filters(db)
         split = st.checkbox("Split train/validation/test (by conversation, stratified by intent)", value=True)
-        out = st.text_input(OUT_LABEL_ADMIN if is_admin else OUT_LABEL)
+        out = st.text_input(OUT_LABEL_ADMIN if is_admin else OUT_LABEL)  # md-safe: two fixed labels (constants)
         overwrite = st.checkbox("Replace the folder if it holds an earlier export")
         if not st.form_submit_button("Export", type="primary"):
             return None
