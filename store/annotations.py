@@ -345,6 +345,13 @@ def history(db, turn_id: str) -> list[dict]:
     return db.query_dicts("SELECT * FROM annotations WHERE turn_id = ? ORDER BY seq", [turn_id])
 
 
+def largest_intent_set(db, project: str) -> int:
+    """The most intents any live label of the project carries (0 without labels): a multi-label project
+    (NLU++ has turns with six) sets its own ceiling for the label page's too-many-intents guard."""
+    row = db.query_one(f"SELECT max(len(intents)) FROM ({LIVE_LABELS}) WHERE project = ?", [project])
+    return int(row[0] or 0)
+
+
 def progress(db, project: str, annotator: str | None = None) -> dict:
     """Counts for the progress panel: mine today (turns, not submits), turns left for this annotator,
     coverage, per-intent counts of the effective labels."""

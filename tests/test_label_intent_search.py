@@ -72,3 +72,22 @@ def test_the_key_help_says_enter_returns_to_the_page():
     rows = dict(shortcuts.shortcut_rows(["negative", "neutral", "positive"]))
     assert "returns to the page" in rows[shortcuts.SEARCH_INTENTS_KEY]
 
+
+
+def test_a_multi_label_project_sets_its_own_ceiling(tmp_path, monkeypatch):
+    """NLU++ has turns with six intents: once the project holds such a label, six may be submitted."""
+    template = make_template(tmp_path / "tpl", turns=[t for t in TURNS if t["id"] in ("t-en", "t-sug")],
+                             users=("ann", "ana"))
+    app_db = open_copy(template, tmp_path, monkeypatch)
+    for name in EXTRA_INTENTS:
+        labels.add_label(app_db, "default", "intent", name)
+    six = labels.get_schema(app_db, "default")["intents"][: intent_guard.MAX_INTENTS_PER_TURN + 1]
+    assert annotations.largest_intent_set(app_db, "default") == 0
+    annotations.record_submit(app_db, annotation_id="imported-6", turn_id="t-sug", project="default",
+                              annotator="ana", intents=six, sentiment="neutral", aligned=True)
+    assert annotations.largest_intent_set(app_db, "default") == len(six)
+    at = signed_in("ann")
+    turn_id = _form(at).turn_id
+    _submit_with(at, six)
+    assert annotations.turn_state(app_db, turn_id, annotator="ann")["intents"] == six
+    runtime.close_stores()

@@ -284,7 +284,8 @@ def missing_message(missing: list[str]) -> str:
     return f"Pick {listed}, or skip the turn with S."
 
 
-def problems(values: dict, schema: dict, turn: dict | None = None) -> list[str]:
+def problems(values: dict, schema: dict, turn: dict | None = None,
+             intent_limit: int = intent_guard.MAX_INTENTS_PER_TURN) -> list[str]:
     """Why this form cannot be submitted yet (empty when it can). ``turn`` is the turn as shown: its
     response makes the fit required (see ``missing_choices``). What is missing comes last, as one
     message, so the joined text ends with the skip hint once."""
@@ -294,7 +295,7 @@ def problems(values: dict, schema: dict, turn: dict | None = None) -> list[str]:
         found.append(f"Unknown intent(s) {unknown}: the schema changed; pick from the current list.")
     if values.get("corrected_response") and values.get("aligned") is True:
         found.append(CORRECTED_BUT_ALIGNED)
-    found += [m for m in [intent_guard.too_many_intents(values["intents"])] if m]
+    found += [m for m in [intent_guard.too_many_intents(values["intents"], intent_limit)] if m]
     pairs = overlapping_spans(values.get("entities") or [])
     if pairs:
         found.append(f"Spans {describe_overlaps(pairs, limit=1)} overlap: "

@@ -17,7 +17,7 @@ import streamlit as st
 from store import annotations, drafts, labels, queue
 from store.annotations import SubmitRefused, TurnTaken
 from workbench import auth, runtime
-from workbench.components import label_form, progress, shortcuts
+from workbench.components import intent_guard, label_form, progress, shortcuts
 from workbench.components.label_form import LabelForm
 from workbench.components.span_selector import new_actions
 
@@ -35,6 +35,12 @@ LEASE_TTL_S = 300
 def schema_of(db, project: str) -> dict:
     """The label schema, re-read at most every few seconds (admins' edits show up that fast)."""
     return runtime.cached(("schema", db.path, project), 5.0, lambda: labels.get_schema(db, project))
+
+
+def intent_limit_of(db, project: str) -> int:
+    """The too-many-intents ceiling (``intent_guard.intent_limit``), re-read at most every minute."""
+    return runtime.cached(("intent_limit", db.path, project), 60.0,
+                          lambda: intent_guard.intent_limit(annotations.largest_intent_set(db, project)))
 
 
 def quick_intents_of(db, project: str, schema: dict) -> list[str]:
@@ -139,7 +145,7 @@ def on_submit(db, user: auth.User, project: str, form_id: str, spans_snapshot: d
     st.session_state[SUBMIT_CLOCK_KEY] = time.perf_counter()
     values = label_form.collect(form, spans_snapshot)
     schema = schema_of(db, project)
-    found = label_form.problems(values, schema, turn=form.turn)
+    found = label_form.problems(values, schema, turn=form.turn, intent_limit=intent_limit_of(db, project))
     if found:
         flash("warning", " ".join(found))
         return
