@@ -71,7 +71,8 @@ def test_entity_and_mixed_exports_say_what_happens_to_it(judged, tmp_path):
     assert "c009-0" not in {r["meta"]["id"] for r in _lines(tmp_path / "spacy" / "data.jsonl")}
     assert spacy.manifest["format_counts"]["rows_fit_only"] == 1
     doccano = export(judged, tmp_path / "doccano", fmt="doccano")
-    assert "c009-0" not in {r["turn_id"] for r in _lines(tmp_path / "doccano" / "data.jsonl")}
+    row = {r["turn_id"]: r for r in _lines(tmp_path / "doccano" / "data.jsonl")}["c009-0"]
+    assert row["aligned"] is False and row["cats"] is None and row["entities"] is None   # not labelled, not "none"
     assert doccano.manifest["format_counts"]["rows_fit_only"] == 1
     hf = export(judged, tmp_path / "hf", fmt="hf", options=ExportOptions(hf_layout="parquet"))
     rows = {r["id"]: r for r in pq.read_table(tmp_path / "hf" / "train.parquet").to_pylist()}

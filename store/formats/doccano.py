@@ -4,8 +4,14 @@
 The reader also takes doccano's other shapes: sequence labelling (``label`` as [start, end, label]
 triples, or ``entities`` as objects with ``start_offset``/``end_offset``) and text classification
 (``label`` as a list of names). doccano counts offsets in code points, like Concord.
-A turn that carries nothing but its response fit is left out (``rows_fit_only``): empty ``cats`` and
-``entities`` would read as "no intent, no entity" to whatever trains on the file.
+A turn that carries nothing but its response fit is written with ``cats`` and ``entities`` null
+(``rows_fit_only`` counts them): empty lists would read as "no intent, no entity" to whatever trains on
+the file, while null is "not labelled" (doccano itself imports it as an example without labels), and
+leaving the turn out lost its judgement on an export -> import round trip.
+
+A reviewer's corrected response is written as ``corrected_response`` (only on turns that have one):
+doccano keeps any key beyond text and labels as the example's metadata and writes it back on export,
+and the reader gives it to the importer, which stores it as ``store.import_corrections`` says.
 """
 from __future__ import annotations
 
@@ -16,19 +22,24 @@ from store.formats.common import (ExportOptions, FormatReadResult, add_record, j
 from store.records import Problem, fit_only
 
 META_KEYS = ("conversation_id", "turn_index", "sentiment", "aligned", "response")
+CORRECTION = "corrected_response"
 
 
 def doccano_example(record: dict) -> dict:
-    out = {"text": record["text"],
-           "entities": [[s["start"], s["end"], s["label"]] for s in record.get("entities") or []],
-           "cats": list(record.get("intents") or []), "turn_id": record.get("id")}
+    """One JSONL line; a fit-only turn's labels are null, its fit judgement and correction stay."""
+    spans = [[s["start"], s["end"], s["label"]] for s in record.get("entities") or []]
+    labelled = not fit_only(record)
+    out = {"text": record["text"], "entities": spans if labelled else None,
+           "cats": list(record.get("intents") or []) if labelled else None, "turn_id": record.get("id")}
     out.update({k: record.get(k) for k in META_KEYS})
+    if record.get("corrected_response"):
+        out[CORRECTION] = record["corrected_response"]
     return out
 
 
 def write_doccano(records: list[dict], path: Path, options: ExportOptions | None = None) -> dict:
-    kept = [r for r in records if not fit_only(r)]
-    return {"rows": write_jsonl_objects(path, (doccano_example(r) for r in kept)), "rows_fit_only": len(records) - len(kept)}
+    return {"rows": write_jsonl_objects(path, (doccano_example(r) for r in records)),
+            "rows_fit_only": sum(1 for r in records if fit_only(r))}
 
 
 def read_doccano(path: Path) -> FormatReadResult:
@@ -42,7 +53,7 @@ def read_doccano(path: Path) -> FormatReadResult:
         except (TypeError, ValueError, KeyError) as exc:
             result.problems.append(Problem(str(path), line, "entities", f"expected [start, end, label] triples or objects: {exc}"))
             continue
-        raw = {k: obj.get(k) for k in META_KEYS}
+        raw = {k: obj.get(k) for k in (*META_KEYS, CORRECTION)}
         raw.update(id=obj.get("turn_id") or obj.get("id"), text=obj.get("text") or obj.get("data"),
                    entities=spans, intents=names)
         if raw["id"] is not None:
