@@ -16,6 +16,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from pipeline.tagging import trim_span, word_groups
+
 FIELDS = ("intent", "sentiment", "entity")
 RANK_METHODS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
 DEFAULT_METHOD = "self_confidence"   # best precision@k on Bitext with random flips (bench/bench_label_errors.py)
@@ -158,6 +160,31 @@ def merge_bio_probs(token_probs: np.ndarray, tag_names: Sequence[str], entity_ty
     return np.clip(merged, 0.0, 1.0)    # float32 B + I can sum to 1.00000003
 
 
+@dataclass
+class EntityWords:
+    """One turn's words (the tagger's units, ``pipeline.tagging.word_groups``) for the entity audit."""
+
+    bounds: np.ndarray          # (w, 2) code points of each word
+    given: np.ndarray           # (w,) given type: the first annotated subword's in the word, else 0 (O)
+    probs: np.ndarray           # (w, 1 + m) the word's first subword's type probabilities
+
+
+def entity_words(offsets: np.ndarray, text: str, given: np.ndarray, probs: np.ndarray) -> EntityWords:
+    """Subword types and probabilities -> per word, as the tagger decodes its suggestions: a word takes
+    its first subword's probabilities, so the model's span covers whole words. Judged per subword, the
+    audit offered order_id "ORD-55" where "##21" came out O, and "Relabel to the suggestion" stored the
+    stub. A word is given a type when any of its subwords is annotated (an annotation starting inside a
+    word is still judged, over the whole word)."""
+    heads, bounds = word_groups(offsets, text)
+    given = np.asarray(given, dtype=np.int64)
+    ends = [*heads[1:], len(given)]
+    word_given = np.zeros(len(heads), dtype=np.int64)
+    for w, (a, b) in enumerate(zip(heads, ends)):
+        annotated = given[a:b][given[a:b] != 0]
+        word_given[w] = annotated[0] if len(annotated) else 0
+    return EntityWords(bounds, word_given, np.asarray(probs)[heads])
+
+
 def token_types(offsets: np.ndarray, spans: Sequence[dict], entity_types: Sequence[str]) -> np.ndarray:
     """The given entity type of each token (0 = O, 1 + j = ``entity_types[j]``), by character overlap."""
     types = np.zeros(len(offsets), dtype=np.int64)
@@ -212,7 +239,9 @@ def entity_issue_rows(ids: Sequence, texts: Sequence[str], offsets: Sequence[np.
                       *, only_flagged: bool = False) -> list[dict]:
     """Span-level entity rows from token issues: each annotated span whose tokens the model mostly types
     differently, and each run of unannotated tokens the model types as an entity. ``score`` is the mean
-    of the tokens' (1 - quality); ``start``/``end`` are code points, ``span_text`` the text they cover."""
+    of the tokens' (1 - quality); ``start``/``end`` are code points, ``span_text`` the text they cover,
+    trimmed of edge spaces and punctuation as the tagger's spans are (``trim_span``; a row left empty is
+    dropped). The audit passes words (``entity_words``) as tokens, so its spans cover whole words."""
     names = [OUTSIDE, *entity_types]
     rows = []
     for i, item_id in enumerate(ids):
@@ -223,7 +252,9 @@ def entity_issue_rows(ids: Sequence, texts: Sequence[str], offsets: Sequence[np.
             flagged = bool(np.any(issues.is_issue[a:b]))
             if suggestion == label or (label == 0 and suggestion == 0) or (only_flagged and not flagged):
                 continue
-            start, end = int(offsets[i][a][0]), int(offsets[i][b - 1][1])
+            start, end = trim_span(texts[i], int(offsets[i][a][0]), int(offsets[i][b - 1][1]))
+            if start >= end:
+                continue
             rows.append({"id": item_id, "field": "entity", "given": names[label], "suggested": names[suggestion],
                          "score": round(float(np.mean(issues.score[a:b])), 6), "flagged": flagged,
                          "start": start, "end": end, "span_text": texts[i][start:end]})

@@ -62,7 +62,8 @@ class ClassOOF:
 
 @dataclass
 class EntityOOF:
-    """Out-of-fold entity-type probabilities per token (O + types), with the given type per token."""
+    """Out-of-fold entity-type probabilities per subword token (O + types), with the given type per token;
+    ``rows`` judges them per word."""
 
     ids: list
     texts: list[str]
@@ -72,11 +73,15 @@ class EntityOOF:
     probs: list = field(default_factory=list)      # (t, 1 + m) per turn
 
     def rows(self, *, method: str = LE.DEFAULT_METHOD, only_flagged: bool = False) -> list[dict]:
+        """Entity rows judged per word, the tagger's unit (``LE.entity_words``), so a row's span is one the
+        tagger could suggest: whole words, never "ORD-55" of "ORD-5521"."""
         if not self.ids:
             return []
-        issues = LE.token_label_issues(self.given, self.probs, method=method)
-        return LE.entity_issue_rows(self.ids, self.texts, self.offsets, issues, self.given, self.entity_types,
-                                    only_flagged=only_flagged)
+        words = [LE.entity_words(o, t, g, p) for o, t, g, p in zip(self.offsets, self.texts, self.given, self.probs)]
+        given = [w.given for w in words]
+        issues = LE.token_label_issues(given, [w.probs for w in words], method=method)
+        return LE.entity_issue_rows(self.ids, self.texts, [w.bounds for w in words], issues, given,
+                                    self.entity_types, only_flagged=only_flagged)
 
 
 @dataclass
