@@ -6,6 +6,7 @@ transaction, so a refused label leaves nothing half-imported.
 from __future__ import annotations
 
 from store import labels as label_schema
+from store.message_text import quoted
 from store.records import Problem
 
 
@@ -42,10 +43,11 @@ def check_labels_against_schema(con, project, records, origins, role, strict_sch
 def _unknown_label_problem(kind: str, name: str, known: list[str], strict_schema) -> str | None:
     """Why ``name`` may not join the schema, or None when it may."""
     if strict_schema is True:
-        return f"{kind} {name!r} is not in the label schema (--strict-schema); known: {known[:10]}"
+        return (f"{kind} {quoted(name)} is not in the label schema (--strict-schema); "
+                f"known: [{', '.join(map(quoted, known[:10]))}]")
     look_alike = None if strict_schema == "extend" else _look_alike(name, known)
     if look_alike:
-        return (f"{kind} {name!r} is not in the label schema and looks like a typo of {look_alike!r}; "
+        return (f"{kind} {quoted(name)} is not in the label schema and looks like a typo of {quoted(look_alike)}; "
                 f"fix it, or pass --extend-schema to add it as a new {kind}")
     return None
 

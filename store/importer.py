@@ -25,6 +25,7 @@ from store import labels as label_schema
 from store.readers import ReadResult, read_files
 from store.import_corrections import note_changed_corrections, store_corrections
 from store.import_schema import check_labels_against_schema
+from store.message_text import quoted
 from store.records import Problem, content_hash, has_labels, span_inside_words
 
 LABEL_ROLES = {"gold": "gold", "suggestions": "suggestion", "ignore": "ignored"}
@@ -126,7 +127,7 @@ def _spans_inside_words(result: ReadResult) -> list[str]:
     """One warning for the spans that start or end inside a word ("Chengd" of "Chengdu"): legal, and
     imported, but usually a slip of the mouse or an offset off by one, so the first few are named."""
     found = [f"{origin[0]}:{origin[1]}: {span['label']} [{span['start']}, {span['end']}) "
-             f"{record['text'][span['start']:span['end']]!r}"
+             f"{quoted(record['text'][span['start']:span['end']])}"
              for record, origin in zip(result.records, result.origins)
              for span in record["entities"] if span_inside_words(record["text"], span)]
     if not found:
@@ -151,7 +152,7 @@ def _drop_batch_duplicates(result: ReadResult, report: ImportReport):
             first_hash, first = seen_ids[record["id"]]
             if first_hash != digest:
                 report.problems.append(Problem(origin[0], origin[1], "id",
-                                               f"id {record['id']!r} is used again with other content (first at {first[0]}:{first[1]})"))
+                                               f"id {quoted(record['id'])} is used again with other content (first at {first[0]}:{first[1]})"))
             else:
                 _note_duplicate(report, f"{where}: same id as {first[0]}:{first[1]}")
             continue
@@ -217,7 +218,7 @@ def _drop_existing(con, records, origins, project, role, report):
         same_content = by_hash.get(record["_hash"])
         if stored is not None and stored[0] != record["_hash"]:
             report.problems.append(Problem(origin[0], origin[1], "id",
-                                           f"id {record['id']!r} is already in the database with other content"))
+                                           f"id {quoted(record['id'])} is already in the database with other content"))
         elif stored is not None:
             matched.append((record, origin, stored[1]))
         elif same_content is not None and record["_minted_id"]:
@@ -225,8 +226,8 @@ def _drop_existing(con, records, origins, project, role, report):
             matched.append((record, origin, same_content[1]))
         elif same_content is not None:
             ignored = "; its labels were not applied" if has_labels(record) else ""
-            _note_duplicate(report, f"{where}: same content as turn {same_content[0]!r} "
-                                    f"(this record's id {record['id']!r} differs){ignored}")
+            _note_duplicate(report, f"{where}: same content as turn {quoted(same_content[0])} "
+                                    f"(this record's id {quoted(record['id'])} differs){ignored}")
         else:
             keep.append(record)
             keep_origins.append(origin)
@@ -270,13 +271,14 @@ def _split_relabels(con, matched, project, role, report):
         where = f"{origin[0]}:{origin[1]}"
         known = current.get(record["id"], {"keys": set(), "source": None})
         if not _may_relabel(record, turn_project, project, role):
-            elsewhere = f" (turn {record['id']!r} of project {turn_project!r})" if turn_project != project else ""
+            elsewhere = (f" (turn {quoted(record['id'])} of project {quoted(turn_project)})"
+                         if turn_project != project else "")
             _note_duplicate(report, f"{where}: already in the database{elsewhere}")
         elif _label_key(record, renames) in known["keys"]:
             _note_duplicate(report, f"{where}: already in the database with these labels")
         else:
             relabels.append((record, origin))
-            _note_relabel(report, f"{where}: turn {record['id']!r}", known["source"])
+            _note_relabel(report, f"{where}: turn {quoted(record['id'])}", known["source"])
     return relabels
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from store.message_text import quoted
 from store.records import (RECORD_FIELDS, RESPONSE_META, Problem, RecordError, aligned_from_cell,
                            expand_conversation, normalize_turn)
 
@@ -51,7 +52,7 @@ def detect_format(path: Path) -> str:
         return "csv"
     if suffix in (".parquet", ".pq"):
         return "parquet"
-    raise ValueError(f"{path}: cannot tell the format from the extension {suffix!r}; pass --format")
+    raise ValueError(f"{path}: cannot tell the format from the extension {quoted(suffix)}; pass --format")
 
 
 def read_files(paths: list[str | Path], *, fmt: str = "auto") -> ReadResult:
@@ -85,7 +86,7 @@ def read_files(paths: list[str | Path], *, fmt: str = "auto") -> ReadResult:
 def _report_unknown_fields(result: ReadResult, name: str) -> None:
     """One warning per file for the fields it had that Concord does not know (counted per record)."""
     def listed(counts: Counter, unit: str = "record") -> str:
-        return ", ".join(f"{key!r} ({n} {unit}{'s' if n != 1 else ''})" for key, n in counts.most_common())
+        return ", ".join(f"{quoted(key)} ({n} {unit}{'s' if n != 1 else ''})" for key, n in counts.most_common())
 
     if result.kept_fields:
         result.warnings.append(f"{name}: fields Concord does not know were kept under meta: {listed(result.kept_fields)}")
@@ -126,7 +127,7 @@ def misspelt_field(key: str, known: tuple[str, ...]) -> str | None:
 
 
 def _typo_problems(keys, known: tuple[str, ...], prefix: str = "") -> list[tuple[str, str]]:
-    return [(prefix + key, f"unknown field {key!r}; did you mean {meant!r}?")
+    return [(prefix + key, f"unknown field {quoted(key)}; did you mean {quoted(meant)}?")
             for key in keys if isinstance(key, str) and (meant := misspelt_field(key, known))]
 
 
@@ -155,7 +156,7 @@ def _keep_unknown_in_meta(raw, kept: Counter):
         if value is None:
             continue
         if key in merged and merged[key] != value:
-            raise RecordError(key, f"is not a Concord field, and meta already has another {key!r}: "
+            raise RecordError(key, f"is not a Concord field, and meta already has another {quoted(key)}: "
                                    "rename one of them")
         merged[key] = value
         kept[key] += 1
@@ -280,7 +281,7 @@ def _csv_objects(text: str, path: Path):
         yield from ((1, None, problem) for problem in typos)
         return
     if not reader.fieldnames or "text" not in reader.fieldnames:
-        yield 1, None, ("text", f"the header has no 'text' column (found {reader.fieldnames})")
+        yield 1, None, ("text", f"the header has no 'text' column (found {_names(reader.fieldnames or [])})")
         return
     end = reader.line_num
     for row in reader:
@@ -290,6 +291,11 @@ def _csv_objects(text: str, path: Path):
             continue
         obj, problem = _decode_cells(row)
         yield line, obj, problem
+
+
+def _names(columns: list[str]) -> str:
+    """Column names for a message, each quoted with its characters: 'Text', '文本'."""
+    return ", ".join(quoted(str(name)) for name in columns) or "no columns"
 
 
 def _decode_cells(row: dict) -> tuple[dict | None, tuple[str, str] | None]:
@@ -307,7 +313,7 @@ def _decode_cells(row: dict) -> tuple[dict | None, tuple[str, str] | None]:
                 obj[key] = [value]  # a bare intent name is common in CSV (checked as a label name later)
         elif key == "turn_index":
             if not value.strip().isdigit():
-                return None, (key, f"expected a non-negative integer, got {value!r}")
+                return None, (key, f"expected a non-negative integer, got {quoted(value)}")
             obj[key] = int(value)
         elif key == "aligned":
             try:
@@ -322,7 +328,7 @@ def _decode_cells(row: dict) -> tuple[dict | None, tuple[str, str] | None]:
 def _bad_json_cell(value: str, exc: json.JSONDecodeError) -> str:
     """Why a cell meant as JSON is refused. One that starts like JSON is never taken as a bare name:
     '["refund"' would become a label with a bracket and a quote in it."""
-    message = f"expected JSON in this cell ({exc.msg} at character {exc.pos + 1}), got {value[:60]!r}"
+    message = f"expected JSON in this cell ({exc.msg} at character {exc.pos + 1}), got {quoted(value, 60)}"
     if "\n" in value:
         message += f"; the cell runs over {value.count(chr(10)) + 1} lines: is a quote left open?"
     return message
@@ -341,7 +347,7 @@ def _parquet_objects(path: Path):
         yield from ((0, None, problem) for problem in typos)
         return
     if "text" not in table.column_names:
-        yield 0, None, ("text", f"no 'text' column (found {table.column_names})")
+        yield 0, None, ("text", f"no 'text' column (found {_names(table.column_names)})")
         return
     pandas_index = [name for name in table.column_names if name.startswith("__index_level_")]
     table = table.drop_columns(pandas_index)   # the DataFrame index pandas saved: not data of the turns

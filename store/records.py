@@ -14,7 +14,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-import regex  # \X is a grapheme cluster (UAX #29), the unit the browser's span selector moves by
+import regex
+
+from store.message_text import GRAPHEME, INVISIBLE_FORMAT, quoted, shown, shown_with_type
 
 SPEAKERS = ("user", "assistant")
 TURN_FIELDS = (
@@ -24,14 +26,8 @@ TURN_FIELDS = (
 LABEL_FIELDS = ("intents", "entities", "sentiment", "aligned")
 # Every field a native record may hold: the exports add a reviewer's corrected response when there is one.
 RECORD_FIELDS = TURN_FIELDS + ("corrected_response",)
-# Format characters that have no business in a name: a byte-order mark and bidi overrides (which make a
-# label display as another). Joiners (U+200C/U+200D) stay allowed: Persian words and emoji need them.
-INVISIBLE_FORMAT = frozenset("\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 MAX_LABEL_CHARS = 100  # a label name is a short identifier; a longer one is a pasted sentence or a broken cell
-GRAPHEME = regex.compile(r"\X")
 WORD_CHAR = regex.compile(r"[\p{L}\p{N}\p{M}_]")
-# Messages show a character as itself (not repr's \u200d inside an emoji), except controls: a CR LF is one cluster.
-CONTROL_ESCAPES = {c: repr(chr(c))[1:-1] for c in [*range(32), 127]}
 # Scripts written without spaces: a word boundary there needs a dictionary, so no edge is judged mid-word.
 UNSPACED_SCRIPT = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]")
 
@@ -65,7 +61,7 @@ def _as_str(value: Any, field: str, *, required: bool = False) -> str | None:
             raise RecordError(field, "is required")
         return None
     if not isinstance(value, str):  # a number is not text: 12345 in "text" is a broken export, not a turn
-        raise RecordError(field, f"expected a string, got {type(value).__name__} {value!r:.60}")
+        raise RecordError(field, f"expected a string, got {shown_with_type(value)}")
     return value
 
 
@@ -77,7 +73,7 @@ def _as_id(value: Any, field: str, *, required: bool = False) -> str | None:
     try:
         return _as_str(value, field, required=required)
     except RecordError:
-        raise RecordError(field, f"expected a string or an integer, got {type(value).__name__} {value!r:.60}") from None
+        raise RecordError(field, f"expected a string or an integer, got {shown_with_type(value)}") from None
 
 
 def label_name_problem(name: str) -> str | None:
@@ -88,18 +84,18 @@ def label_name_problem(name: str) -> str | None:
         return "a label name is empty"
     bad = next((ch for ch in name if unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in INVISIBLE_FORMAT), None)
     if bad is not None:
-        return f"label name {name[:60]!r} contains a control character ({bad!r})"
+        return f"label name {quoted(name, 60)} contains a control character ({quoted(bad)})"
     if name != name.strip():
-        return f"label name {name[:60]!r} has leading or trailing whitespace"
+        return f"label name {quoted(name, 60)} has leading or trailing whitespace"
     if len(name) > MAX_LABEL_CHARS:
-        return f"label name {name[:40]!r}... is {len(name)} characters long; at most {MAX_LABEL_CHARS}"
+        return f"label name {quoted(name, 40)} is {len(name)} characters long; at most {MAX_LABEL_CHARS}"
     return None
 
 
 def _label_name(value: Any, field: str) -> str:
     """``value`` as a valid label name, or a ``RecordError`` naming ``field``."""
     if not isinstance(value, str) or not value:
-        raise RecordError(field, f"expected a non-empty string, got {value!r}")
+        raise RecordError(field, f"expected a non-empty string, got {shown(value)}")
     problem = label_name_problem(value)
     if problem:
         raise RecordError(field, problem)
@@ -134,7 +130,7 @@ def _parse_entities(value: Any, text: str) -> list[dict]:
         start, end, label = span.get("start"), span.get("end"), span.get("label")
         for name, v in (("start", start), ("end", end)):
             if isinstance(v, bool) or not isinstance(v, int):
-                raise RecordError(f"{field}.{name}", f"expected an integer code-point offset, got {v!r}")
+                raise RecordError(f"{field}.{name}", f"expected an integer code-point offset, got {shown(v)}")
         _label_name(label, f"{field}.label")
         if start > end:
             raise RecordError(field, f"start {start} is after end {end}")
@@ -143,13 +139,14 @@ def _parse_entities(value: Any, text: str) -> list[dict]:
         if not 0 <= start < end <= len(text):
             raise RecordError(field, f"span [{start}, {end}) is not inside the text (length {len(text)} code points)")
         if "text" in span and span["text"] is not None and span["text"] != text[start:end]:
-            raise RecordError(f"{field}.text", f"span says {span['text']!r} but text[{start}:{end}] is {text[start:end]!r}")
+            raise RecordError(f"{field}.text", f"span says {shown(span['text'])} but text[{start}:{end}] is "
+                                               f"{quoted(text[start:end])}")
         clusters = clusters if clusters is not None else _cut_clusters(text)
         for name, offset in (("start", start), ("end", end)):
             if offset in clusters:
                 a, b = clusters[offset]
                 raise RecordError(f"{field}.{name}", f"offset {offset} cuts the character "
-                                  f"'{text[a:b].translate(CONTROL_ESCAPES)}' (code points [{a}, {b})) in two: "
+                                  f"{quoted(text[a:b])} (code points [{a}, {b})) in two: "
                                   "a span starts and ends between whole characters")
         spans.append({"start": start, "end": end, "label": label})
     spans.sort(key=lambda s: (s["start"], s["end"], s["label"]))
@@ -223,7 +220,7 @@ def _parse_context(value: Any) -> list[dict]:
             raise RecordError(f"context[{i}]", "expected an object with speaker and text")
         speaker = item.get("speaker")
         if speaker not in SPEAKERS:
-            raise RecordError(f"context[{i}].speaker", f"expected one of {list(SPEAKERS)}, got {speaker!r}")
+            raise RecordError(f"context[{i}].speaker", f"expected one of {list(SPEAKERS)}, got {shown(speaker)}")
         text = item.get("text")
         if not isinstance(text, str):
             raise RecordError(f"context[{i}].text", f"expected a string, got {type(text).__name__}")
@@ -236,7 +233,7 @@ def _parse_aligned(value: Any) -> bool | None:
     CSV cells are strings and go through ``aligned_from_cell`` first."""
     if value is None or isinstance(value, bool):
         return value
-    raise RecordError("aligned", f"expected true, false or null, got {value!r}")
+    raise RecordError("aligned", f"expected true, false or null, got {shown(value)}")
 
 
 ALIGNED_CELLS = {"true": True, "aligned": True, "1": True, "false": False, "misaligned": False, "0": False}
@@ -246,7 +243,7 @@ def aligned_from_cell(value: str) -> bool:
     """A CSV (or string Parquet) cell's alignment: true/false, aligned/misaligned or 1/0, any case."""
     key = value.strip().lower()
     if key not in ALIGNED_CELLS:
-        raise RecordError("aligned", f"expected true, false, aligned, misaligned, 1 or 0, got {value!r}")
+        raise RecordError("aligned", f"expected true, false, aligned, misaligned, 1 or 0, got {quoted(value)}")
     return ALIGNED_CELLS[key]
 
 
@@ -254,7 +251,7 @@ def _parse_meta(value: Any) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise RecordError("meta", f"expected an object, got {type(value).__name__} {value!r:.60}")
+        raise RecordError("meta", f"expected an object, got {shown_with_type(value)}")
     return value
 
 
@@ -267,7 +264,7 @@ def _parse_turn_index(value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise RecordError("turn_index", f"expected a non-negative integer, got {value!r}")
+        raise RecordError("turn_index", f"expected a non-negative integer, got {shown(value)}")
     return value
 
 
@@ -317,7 +314,7 @@ def assistant_fields(turn: dict, index: int) -> dict:
         if key in ("speaker", "text") or value is None or (key == "meta" and isinstance(value, dict)):
             continue
         if fields.get(key, value) != value:
-            raise RecordError(f"turns[{index}].{key}", f"the turn's meta already has another {key!r}: rename one of them")
+            raise RecordError(f"turns[{index}].{key}", f"the turn's meta already has another {quoted(key)}: rename one of them")
         fields[key] = value
     return fields
 

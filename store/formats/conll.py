@@ -15,6 +15,7 @@ from pathlib import Path
 
 from store.formats.common import ExportOptions, FormatReadResult, add_record, note_empty, read_utf8, write_text
 from store.formats.words import bio_tags_report, locate_tokens, spans_from_bio, word_splitter
+from store.message_text import quoted
 from store.records import Problem, fit_only
 
 TAG = re.compile(r"^(O|[BI]-\S+)$")
@@ -84,7 +85,7 @@ def _read_block(result: FormatReadResult, name: str, block: list[tuple[int, str]
         cells = line.split("\t") if "\t" in line else line.split()
         tag = cells[-1] if len(cells) > 1 else ""
         if not TAG.match(tag):
-            result.problems.append(Problem(name, number, "tag", f"expected O, B-<label> or I-<label> after the word, got {tag!r}"))
+            result.problems.append(Problem(name, number, "tag", f"expected O, B-<label> or I-<label> after the word, got {quoted(tag)}"))
             return
         tokens.append(cells[0])
         tags.append(tag)

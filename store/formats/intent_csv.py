@@ -14,6 +14,7 @@ from pathlib import Path
 from store.formats.common import (ExportOptions, FormatReadResult, add_record, dumps, is_multi_label,
                                   neutralise_cell, note_empty, read_utf8, restore_cell, write_jsonl_objects,
                                   write_text)
+from store.message_text import quoted
 from store.records import Problem, intent_labelled
 
 CSV_COLUMNS = ("id", "conversation_id", "turn_index", "text", "label", "intents", "sentiment")
@@ -74,7 +75,7 @@ def read_intent_csv(path: Path) -> FormatReadResult:
         try:
             intents = json.loads(cells["intents"]) if "intents" in cells else [i for i in cells.get("label", "").split("+") if i]
         except json.JSONDecodeError:
-            result.problems.append(Problem(str(path), reader.line_num, "intents", f"expected a JSON list, got {cells['intents'][:60]!r}"))
+            result.problems.append(Problem(str(path), reader.line_num, "intents", f"expected a JSON list, got {quoted(cells['intents'], 60)}"))
             continue
         index = cells.get("turn_index")
         add_record(result, str(path), reader.line_num, {

@@ -15,6 +15,7 @@ from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from store.formats.common import ExportOptions, FormatReadResult, add_record, dumps, note_empty, read_utf8, schema_names
+from store.message_text import shown
 from store.records import Problem
 
 ALIGNMENT_CHOICES = {True: "aligned", False: "misaligned"}
@@ -208,4 +209,5 @@ def _span(result, name: str, number: int, field: str, text: str, value: dict) ->
         result.warnings.append(Problem(name, number, field, f"offsets [{start}, {end}) count UTF-16 units; "
                                        f"converted to code points [{start16}, {end16})"))
         return {"start": start16, "end": end16, "label": labels[0]}, None
-    return None, f"span says {quoted!r} but text[{start}:{end}] is {text[start:end]!r} (in code points and in UTF-16 units)"
+    return None, (f"span says {shown(quoted)} but text[{start}:{end}] is {shown(text[start:end])} "
+                  "(in code points and in UTF-16 units)")

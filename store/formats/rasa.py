@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from store.formats.common import ExportOptions, FormatReadResult, add_record, note_empty, read_utf8, write_text
+from store.message_text import shown
 from store.records import Problem
 
 RASA_VERSION = "3.1"
@@ -124,7 +125,7 @@ def _read_intent(result: FormatReadResult, name: str, item: dict, node) -> None:
     line = node.start_mark.line + 1
     intent, examples = item.get("intent"), item.get("examples")
     if not isinstance(intent, str) or not intent:
-        result.problems.append(Problem(name, line, "intent", f"expected an intent name, got {intent!r}"))
+        result.problems.append(Problem(name, line, "intent", f"expected an intent name, got {shown(intent)}"))
         return
     intents = [i for i in intent.split(MULTI_INTENT_SEPARATOR) if i]
     for offset, example in _examples(examples):
