@@ -24,6 +24,7 @@ import pandas as pd
 
 from store import agreement as _agreement
 from store import entity_errors
+from store.entity_errors import entity_scores  # noqa: F401 (re-export: the Model health entity chart)
 from store.agreement import queue_votes, turn_votes  # noqa: F401 (re-export)
 from store.current import (CURRENT_LABELS, cached, current_labels, current_labels_sql, data_version,  # noqa: F401
                            labelled_records, labelled_turn_ids, over_current, turn_texts)
@@ -163,43 +164,6 @@ def confusion_cell_turns(db, project: str = "default", *, gold: str, predicted: 
         texts, on="turn_id", how="left")[columns]
 
 
-ENTITY_COLUMNS = ["label", "precision", "recall", "f1", "support", "n_pred"]
-
-
-def entity_scores(db, project: str = "default", *, run_id: str | None = None) -> pd.DataFrame:
-    """Exact-span precision/recall/F1 per entity type (every schema type, and any other seen), predictions vs
-    current labels (in SQL; cached); ``support`` gold spans, ``n_pred`` predicted spans. Undefined is NaN,
-    as in ``per_class_scores``: a type with no gold span in scope has no recall or F1 (a chart draws no
-    bar rather than a zero one), a type the model never predicts has no precision and F1 0."""
-    run = resolve_run(db, project, run_id)
-    if run is None:
-        return pd.DataFrame(columns=ENTITY_COLUMNS)
-    return cached("entities", db, project, lambda: _entity_scores(db, project, run), run["run_id"])
-
-
-def _entity_scores(db, project: str, run: dict) -> pd.DataFrame:
-    where, params, _ = scope_condition(run)
-    frame = over_current(db, project, f"""WITH
-        scoped AS (SELECT c.turn_id, c.entities AS gold, p.entities AS pred FROM cur c
-                   JOIN predictions p ON p.turn_id = c.turn_id AND p.run_id = $run WHERE {where}),
-        g AS (SELECT turn_id, unnest(gold, recursive := true) FROM scoped),
-        q AS (SELECT turn_id, unnest(pred, recursive := true) FROM scoped)
-        SELECT coalesce(g.label, q.label) AS label, count(g.label) AS n_gold, count(q.label) AS n_pred,
-               count(g.label) FILTER (WHERE q.label IS NOT NULL) AS tp
-        FROM g FULL OUTER JOIN q ON g.turn_id = q.turn_id AND g."start" = q."start" AND g."end" = q."end" AND g.label = q.label
-        GROUP BY ALL""", {"run": run["run_id"], **params})
-    rename = _renamer(db, project, "entity")
-    totals: dict[str, list[int]] = {name: [0, 0, 0] for name in get_schema(db, project)["entities"]}
-    for label, n_gold, n_pred, tp in frame.itertuples(index=False):
-        t = totals.setdefault(rename(label), [0, 0, 0])
-        t[0], t[1], t[2] = t[0] + n_gold, t[1] + n_pred, t[2] + tp
-    out = [{"label": label, "precision": round(tp / n_pred, 4) if n_pred else np.nan,
-            "recall": round(tp / n_gold, 4) if n_gold else np.nan,
-            "f1": round(2 * tp / (n_gold + n_pred), 4) if n_gold else np.nan, "support": n_gold, "n_pred": n_pred}
-           for label, (n_gold, n_pred, tp) in sorted(totals.items())]
-    return pd.DataFrame(out, columns=ENTITY_COLUMNS)
-
-
 # ------------------------------------------------------------------------ label errors
 def label_error_candidates(db, project: str = "default", *, field: str = "intent", run_id: str | None = None,
                            limit: int = 200) -> pd.DataFrame:
@@ -275,15 +239,16 @@ def adjudicated_since(db, project: str, turn_ids: list[str], since) -> set[str]:
 
 
 def labels_before_fix(db, project: str, turn_ids: list[str], since) -> dict[str, dict]:
-    """turn_id -> the labels (intents, sentiment; raw names) each turn had just before its first adjudication
-    after ``since``: the current-label rules over the annotations stored before it, i.e. what the fix replaced
-    (an undo stored later is not undone)."""
+    """turn_id -> the labels (intents, sentiment, entities; raw names) each turn had just before its first
+    adjudication after ``since``: the current-label rules over the annotations stored before it, i.e. what the
+    fix replaced (an undo stored later is not undone)."""
     sql = current_labels_sql(only_ids=True).replace("AND a.project = $p AND a.turn_id IN", """AND a.project = $p
         AND a.created_at < (SELECT min(f.created_at) FROM annotations f WHERE f.turn_id = a.turn_id
                             AND f.action = 'adjudicate' AND f.created_at > $since) AND a.turn_id IN""", 1)
-    rows = db.query_dicts(f"WITH {sql} SELECT turn_id, intents, sentiment FROM cur",
+    rows = db.query_dicts(f"WITH {sql} SELECT turn_id, intents, sentiment, entities FROM cur",
                           {"p": project, "ids": list(turn_ids), "since": since})
-    return {r["turn_id"]: {"intents": list(r["intents"] or []), "sentiment": r["sentiment"]} for r in rows}
+    return {r["turn_id"]: {"intents": list(r["intents"] or []), "sentiment": r["sentiment"],
+                           "entities": [dict(e) for e in r["entities"] or []]} for r in rows}
 
 
 def _row_then(field: str, old: dict, now, probs: dict) -> dict | None:
@@ -306,10 +271,12 @@ def _row_then(field: str, old: dict, now, probs: dict) -> dict | None:
 
 
 def fixed_to_agree(db, project: str, *, field: str, run_id: str | None, since) -> pd.DataFrame:
-    """The rows a run's list (``label_error_candidates``, intent or sentiment) had for turns relabelled since
-    ``since`` to what the run predicts. That list compares today's labels, so such a turn dropped out of it
-    uncounted while a confirmed one stayed as fixed; these rows, built from the labels the fix replaced
-    (``given``, ``score``), let the page count and show it as fixed too."""
+    """The rows a run's list (``label_error_candidates``) had for turns relabelled since ``since`` to what the
+    run predicts. That list compares today's labels, so such a turn dropped out of it uncounted while a
+    confirmed one stayed as fixed; these rows, built from the labels the fix replaced (``given``, ``score``),
+    let the page count and show it as fixed too. Entity rows: ``_entity_fixed_to_agree``."""
+    if field == "entity":
+        return _entity_fixed_to_agree(db, project, run_id=run_id, since=since)
     columns = ["turn_id", "text", "response", "given", "suggested", "score", "p_suggested", "intents", "encoder_reads"]
     snapshot = model_snapshot(db, project, run_id=run_id) if field in ("intent", "sentiment") else None
     if snapshot is None or since is None:
@@ -355,9 +322,24 @@ def _entity_candidates(db, project: str, *, run_id: str | None, limit: int) -> p
     condition, params, _scope_name = scope_condition(run)
     frame = entity_errors.entity_error_candidates(db, project, run=run, scope_sql=condition, scope_params=params,
                                                   limit=sys.maxsize)    # cached whole: the limit is applied below
+    return _named_entity_rows(db, project, run["run_id"], frame, limit)
+
+
+def _entity_fixed_to_agree(db, project: str, *, run_id: str | None, since) -> pd.DataFrame:
+    """``fixed_to_agree`` of the entity list: its rows rebuilt from the spans the fixes replaced, where today's
+    spans agree with the run (``store.entity_errors.fixed_to_agree``)."""
+    run = resolve_run(db, project, run_id)
+    fixed = adjudicated_since(db, project, list(labelled_turn_ids(db, project)), since if run else None)
+    before = {t: old["entities"] for t, old in labels_before_fix(db, project, sorted(fixed), since).items()}
+    frame = entity_errors.fixed_to_agree(db, project, run=run, before=before)
+    return _named_entity_rows(db, project, (run or {}).get("run_id"), frame, len(frame))
+
+
+def _named_entity_rows(db, project: str, run_id: str | None, frame: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """Entity rows with today's type names and the run's ``encoder_reads`` (``_limit_by_readability``)."""
     rename = _renamer(db, project, "entity")
     frame = frame.assign(given=frame["given"].map(rename), suggested=frame["suggested"].map(rename))
-    return _limit_by_readability(db, run["run_id"], frame, limit).reset_index(drop=True)
+    return _limit_by_readability(db, run_id, frame, limit).reset_index(drop=True)
 
 
 # ------------------------------------------------------------------------------ misalignment

@@ -67,13 +67,17 @@ def with_relabelled_to_agree(db, project: str, rows: pd.DataFrame, *, field: str
                              since) -> pd.DataFrame:
     """The run's rows plus those of turns relabelled since the run to what it predicts: its list compares
     today's labels, so such a turn dropped out uncounted (``analysis.fixed_to_agree``), while the fixed line
-    says "relabelled or confirmed". Most likely error first, as the list is."""
+    says "relabelled or confirmed". Entity rows are merged span by span (``row_id``: a turn has one per
+    span). Most likely error first, as the list is (unscored entity rows last)."""
     relabelled = analysis.fixed_to_agree(db, project, field=field, run_id=run_id, since=since)
-    relabelled = relabelled[~relabelled["turn_id"].isin(rows["turn_id"])]
+    entity = field == "entity"
+    id_column, order = ("row_id", ["score", "turn_id", "start"]) if entity else ("turn_id", ["score", "turn_id"])
+    relabelled = relabelled[~relabelled[id_column].isin(rows[id_column])]
     if relabelled.empty:
         return rows
     merged = pd.concat([rows, relabelled.astype({"encoder_reads": object})], ignore_index=True)
-    return merged.sort_values(["score", "turn_id"], ascending=[False, True]).reset_index(drop=True)
+    return merged.sort_values(order, ascending=[False] + [True] * (len(order) - 1),
+                              na_position="last").reset_index(drop=True)
 
 
 def to_do_rows(db, project: str, rows: pd.DataFrame, *, source: str, field: str, run_id: str | None):
