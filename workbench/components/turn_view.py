@@ -52,8 +52,9 @@ def render_context(context: list[dict]) -> None:
 
 
 def render_response(response: str | None) -> None:
-    """The assistant's reply to the turn being labelled (what 'response fit' judges)."""
-    if response is None:
+    """The assistant's reply to the turn being labelled (what 'response fit' judges). A blank one counts
+    as none, as the form's ``has_response`` does: an empty bubble would ask for a fit the form does not."""
+    if not (response or "").strip():
         st.html(f'{CHAT_CSS}<div class="cc-none">No assistant response recorded for this turn.</div>')
         return
     st.html(f'{CHAT_CSS}<div class="cc-chat">'

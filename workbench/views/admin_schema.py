@@ -81,7 +81,7 @@ def render_kind(db, project: str, kind: str, user: auth.User, schema: dict) -> N
             st.rerun()
     with merge.form(f"merge-{kind}", clear_on_submit=True):
         st.markdown("**Merge**")
-        sources = st.multiselect("Fold these", names, key=f"merge-src-{kind}")
+        sources = st.multiselect("Fold these", names, key=f"merge-src-{kind}", select_all=False)  # no fold-everything slip
         target = st.selectbox("Into", names, key=f"merge-dst-{kind}", index=None, accept_new_options=True)
         if st.form_submit_button("Merge") and sources and target:
             folded = [s for s in sources if s != target]
