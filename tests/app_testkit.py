@@ -98,6 +98,18 @@ def open_label_form(at):
     return at.session_state[label.FORM_KEY]
 
 
+def submit_label(at, intents: list[str]):
+    """Label the open turn with ``intents``, neutral and aligned, press Submit; the form that was submitted."""
+    form = open_label_form(at)
+    at.multiselect(key=form.key("intents")).set_value(intents)
+    at.segmented_control(key=form.key("sentiment")).set_value("neutral")
+    at.segmented_control(key=form.key("aligned")).set_value(True)
+    at.button(key=form.key("submit")).click()
+    at.run()
+    assert not at.exception, at.exception
+    return form
+
+
 def flag_button(at):
     """The open form's Flag / Unflag button (its key changes with each press)."""
     form_id = open_label_form(at).form_id

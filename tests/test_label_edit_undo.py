@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from app_testkit import make_template, open_copy, open_label_form, signed_in, texts
+from app_testkit import make_template, open_copy, open_label_form, signed_in, texts, submit_label
 from store import annotations
 from workbench import runtime
 from workbench.components import progress, recent_labels
@@ -27,17 +27,6 @@ def template(tmp_path_factory):
 def app_db(template, tmp_path, monkeypatch):
     yield open_copy(template, tmp_path, monkeypatch)
     runtime.close_stores()
-
-
-def _submit(at, intents):
-    form = open_label_form(at)
-    at.multiselect(key=form.key("intents")).set_value(intents)
-    at.segmented_control(key=form.key("sentiment")).set_value("neutral")
-    at.segmented_control(key=form.key("aligned")).set_value(True)
-    at.button(key=form.key("submit")).click()
-    at.run()
-    assert not at.exception, at.exception
-    return form
 
 
 def _edit(at, form_id):
@@ -63,10 +52,10 @@ def _figures(db):
 
 def test_undo_after_an_edit_takes_back_the_edit_and_reopens_what_it_submitted(app_db):
     at = signed_in("ann")
-    first = _submit(at, ["track_order"])
-    _submit(at, ["greeting"])
+    first = submit_label(at, ["track_order"])
+    submit_label(at, ["greeting"])
     _edit(at, first.form_id)
-    _submit(at, ["product_question"])                       # the edit replaces track_order
+    submit_label(at, ["product_question"])                       # the edit replaces track_order
     assert annotations.turn_state(app_db, first.turn_id, annotator="ann")["intents"] == ["product_question"]
     _undo(at)
     assert annotations.turn_state(app_db, first.turn_id, annotator="ann")["intents"] == ["track_order"]
@@ -82,9 +71,9 @@ def test_undo_after_an_edit_takes_back_the_edit_and_reopens_what_it_submitted(ap
 
 def test_leaving_the_reopened_turn_keeps_the_earlier_label_and_edit_shows_it(app_db):
     at = signed_in("ann")
-    first = _submit(at, ["track_order"])
+    first = submit_label(at, ["track_order"])
     _edit(at, first.form_id)
-    _submit(at, ["product_question"])
+    submit_label(at, ["product_question"])
     _undo(at)
     at.button(key=open_label_form(at).key("skip")).click()
     at.run()
@@ -99,9 +88,9 @@ def test_leaving_the_reopened_turn_keeps_the_earlier_label_and_edit_shows_it(app
 
 def test_a_reload_after_undoing_an_edit_shows_the_same_form(app_db):
     at = signed_in("ann")
-    first = _submit(at, ["track_order"])
+    first = submit_label(at, ["track_order"])
     _edit(at, first.form_id)
-    _submit(at, ["product_question"])
+    submit_label(at, ["product_question"])
     _undo(at)
     again = signed_in("ann")                                # a new session holds the same lease
     form = open_label_form(again)
@@ -111,7 +100,7 @@ def test_a_reload_after_undoing_an_edit_shows_the_same_form(app_db):
 
 def test_a_plain_undo_still_reopens_the_submit_and_the_figures_follow_it(app_db):
     at = signed_in("ann")
-    done = _submit(at, ["track_order"])
+    done = submit_label(at, ["track_order"])
     _undo(at)
     assert annotations.turn_state(app_db, done.turn_id, annotator="ann") is None
     back = open_label_form(at)

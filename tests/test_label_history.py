@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from app_testkit import make_template, open_copy, open_label_form, signed_in, texts
+from app_testkit import make_template, open_copy, open_label_form, signed_in, texts, submit_label
 from store import annotations, drafts, queue
 from workbench import runtime
 from workbench.components import recent_labels
@@ -61,17 +61,6 @@ def test_reopen_submit_leases_that_turn_and_only_while_it_is_live(app_db):
     assert annotations.reopen_submit(app_db, annotation_id=old, project="default", annotator="ana") is None
 
 
-def _label(at, intents):
-    form = open_label_form(at)
-    at.multiselect(key=form.key("intents")).set_value(intents)
-    at.segmented_control(key=form.key("sentiment")).set_value("neutral")
-    at.segmented_control(key=form.key("aligned")).set_value(True)
-    at.button(key=form.key("submit")).click()
-    at.run()
-    assert not at.exception, at.exception
-    return form
-
-
 def _open_recent(at):
     at.session_state[recent_labels.RECENT_KEY] = True
     at.run()
@@ -81,8 +70,8 @@ def _open_recent(at):
 
 def test_edit_reopens_an_older_submit_and_resubmitting_replaces_it(app_db):
     at = signed_in("ann")
-    oldest = _label(at, ["track_order"])
-    _label(at, ["greeting"])
+    oldest = submit_label(at, ["track_order"])
+    submit_label(at, ["greeting"])
     left = open_label_form(at)                        # the turn open when Edit is pressed
     at.multiselect(key=left.key("intents")).set_value(["return_item"])
     at.run()
@@ -116,7 +105,7 @@ def test_edit_reopens_an_older_submit_and_resubmitting_replaces_it(app_db):
 
 def test_skip_on_an_edited_turn_keeps_the_earlier_label(app_db):
     at = signed_in("ann")
-    done = _label(at, ["track_order"])
+    done = submit_label(at, ["track_order"])
     _open_recent(at)[0].click()
     at.run()
     edited = open_label_form(at)
@@ -133,7 +122,7 @@ def test_the_list_shows_turn_text_as_text_and_is_empty_before_any_submit(app_db)
     at = signed_in("ann")
     assert _open_recent(at) == []
     assert recent_labels.EMPTY_NOTE in [t.value for t in at.sidebar.text]
-    done = _label(at, ["track_order"])
+    done = submit_label(at, ["track_order"])
     _open_recent(at)
     row = next(t.value for t in at.sidebar.text if "track_order" in t.value)
     assert row.startswith("just now · track_order\n")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from app_testkit import make_template, open_copy, open_label_form, signed_in
+from app_testkit import make_template, open_copy, open_label_form, signed_in, submit_label
 from workbench import runtime
 from workbench.components import recent_labels
 
@@ -25,17 +25,6 @@ def app_db(template, tmp_path, monkeypatch):
     runtime.close_stores()
 
 
-def _submit(at, intents):
-    form = open_label_form(at)
-    at.multiselect(key=form.key("intents")).set_value(intents)
-    at.segmented_control(key=form.key("sentiment")).set_value("neutral")
-    at.segmented_control(key=form.key("aligned")).set_value(True)
-    at.button(key=form.key("submit")).click()
-    at.run()
-    assert not at.exception, at.exception
-    return form
-
-
 def test_each_progress_figure_has_a_line_of_its_own(app_db):
     at = signed_in("ann")
     panel = next(e for e in at.sidebar.expander if e.label == "Progress")
@@ -46,8 +35,8 @@ def test_each_progress_figure_has_a_line_of_its_own(app_db):
 
 def test_recent_labels_are_two_lines_each_and_the_open_turn_is_marked(app_db):
     at = signed_in("ann")
-    first = _submit(at, ["track_order"])
-    _submit(at, ["greeting"])
+    first = submit_label(at, ["track_order"])
+    submit_label(at, ["greeting"])
     at.session_state[recent_labels.RECENT_KEY] = True
     at.run()
     rows = [t.value for t in at.sidebar.text if " · " in t.value]
