@@ -196,8 +196,7 @@ def _route_extractors(encoder, train, holdout, labels, *, refit: bool, seed: int
     first = Extractor.train(train, mode="fast", encoder=encoder, valid=holdout or None, seed=seed, **options)
     if not (refit and holdout):
         return first, first
-    return first, Extractor.train(labels, mode="fast", encoder=encoder, seed=seed, warm_heads=first.heads,
-                                  calibration_from=first.heads, **options)
+    return first, first.refit_on(labels, seed=seed, **options)
 
 
 def _replace_rows(scored, extractor, pool: list[dict], positions: list[int]) -> None:

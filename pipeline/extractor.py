@@ -175,6 +175,13 @@ class Extractor:
         bounds = np.cumsum([len(t.offsets) for t in tokens])[:-1]
         return np.split(probs, bounds)
 
+    def refit_on(self, records: list[dict], *, seed: int = 0, **options) -> "Extractor":
+        """A fast extractor refit on ``records``, starting from these heads' weights (a few more labels: a
+        few L-BFGS steps) and keeping their held-out calibration: ``records`` may hold the turns this one
+        was calibrated on, and calibrating on them again would be in-sample. This one stays as it was."""
+        return Extractor.train(records, mode="fast", encoder=self.encoder, seed=seed, warm_heads=self.heads,
+                               calibration_from=self.heads, **options)
+
     def predict(self, records: list[dict]) -> list[dict]:
         """One row per turn: id, intents, intent_probs, entities (code-point spans + score), sentiment(_probs)."""
         arrays = self.predict_arrays(records)

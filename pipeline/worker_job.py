@@ -208,12 +208,9 @@ def _refit_extractor(model, labels, *, seed: int, options: dict):
     label (pair classifier, combiner, fusion weight and the heads' held-out calibration kept), starting
     from its heads' weights (a few more labels: a few L-BFGS steps); ``model`` itself stays as it was, to
     score the held-out turns it never trained on."""
-    from pipeline.extractor import Extractor
     from pipeline.model import ConcordModel
 
-    # the held-out turns are among ``labels`` now: calibrating on them again would be in-sample
-    extractor = Extractor.train(labels, mode="fast", encoder=model.extractor.encoder, seed=seed,
-                                warm_heads=model.extractor.heads, calibration_from=model.extractor.heads, **options)
+    extractor = model.extractor.refit_on(labels, seed=seed, **options)
     deployed = ConcordModel(extractor=extractor, alignment=model.alignment, fusion_weight=model.fusion_weight,
                             fusion_gated=model.fusion_gated,
                             report={**model.report, "extractor": dict(extractor.train_metrics)})
