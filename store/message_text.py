@@ -22,17 +22,23 @@ CONTROL_ESCAPES = {c: repr(chr(c))[1:-1] for c in [*range(0x20), *range(0x7f, 0x
 GRAPHEME = regex.compile(r"\X")   # a grapheme cluster (UAX #29), the unit the browser's span selector moves by
 
 
+def whole_characters(text: str, limit: int) -> str:
+    """The longest start of ``text`` of at most ``limit`` code points that ends at a whole character
+    (never inside 👨‍👩‍👧 or between a letter and its accent)."""
+    if len(text) <= limit:
+        return text
+    end = 0
+    for cluster in GRAPHEME.finditer(text):
+        if cluster.end() > limit:
+            break
+        end = cluster.end()
+    return text[:end]
+
+
 def quoted(text: str, limit: int | None = None) -> str:
     """``text`` in single quotes for a message, cut after at most ``limit`` code points at a whole
-    character (never inside 👨‍👩‍👧) with ``…`` after the closing quote when it was cut."""
-    cut = text
-    if limit is not None and len(text) > limit:
-        end = 0
-        for cluster in GRAPHEME.finditer(text):
-            if cluster.end() > limit:
-                break
-            end = cluster.end()
-        cut = text[:end]
+    character (``whole_characters``) with ``…`` after the closing quote when it was cut."""
+    cut = text if limit is None else whole_characters(text, limit)
     return f"'{cut.translate(CONTROL_ESCAPES)}'" + ("…" if len(cut) < len(text) else "")
 
 

@@ -133,3 +133,5 @@ def test_snippets_fold_whitespace_and_cut_long_text():
     assert recent_labels.snippet("a\n\n b  c") == "a b c"
     cut = recent_labels.snippet("x" * 100, limit=10)
     assert cut == "x" * 9 + "…" and len(cut) == 10
+    family = "\U0001F468\u200d\U0001F469\u200d\U0001F467"           # one character, five code points
+    assert recent_labels.snippet("x" * 6 + family + "y" * 10, limit=10) == "x" * 6 + "…"

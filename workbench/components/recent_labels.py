@@ -13,6 +13,7 @@ from typing import Callable
 
 import streamlit as st
 
+from store.message_text import whole_characters
 from store.queue import utcnow
 
 RECENT_KEY = "label_recent_open"     # the expander's open state, kept from run to run
@@ -57,9 +58,10 @@ def age_text(created_at: datetime | None, now: datetime) -> str:
 
 
 def snippet(text: str | None, limit: int = SNIPPET_CHARS) -> str:
-    """The start of the turn text on one line (newlines and runs of spaces folded), cut at ``limit``."""
+    """The start of the turn text on one line (newlines and runs of spaces folded), cut at ``limit`` at a
+    whole character, as import messages cut (an emoji sequence is never split into a broken glyph)."""
     flat = " ".join((text or "").split())
-    return flat if len(flat) <= limit else flat[:limit - 1].rstrip() + "…"
+    return flat if len(flat) <= limit else whole_characters(flat, limit - 1).rstrip() + "…"
 
 
 def row_text(row: dict, now: datetime, *, is_open: bool = False) -> str:
