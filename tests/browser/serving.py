@@ -117,6 +117,13 @@ def wait_until(predicate, timeout: float, what: str, *, every: float = 0.05) -> 
         time.sleep(every)
 
 
+def sign_in(page, user: str, password: str) -> None:
+    """Fill the workbench's sign-in form on ``page`` and submit it with Enter, as a person would."""
+    page.get_by_label("User name").fill(user)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.keyboard.press("Enter")
+
+
 def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

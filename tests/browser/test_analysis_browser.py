@@ -95,9 +95,7 @@ def test_click_a_confusion_cell_relabel_and_walk_the_views(served):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1440, "height": 1100})
         page.goto(served["url"])
-        page.get_by_label("User name").fill("ana")
-        page.get_by_role("textbox", name="Password").fill(PASSWORD)
-        page.keyboard.press("Enter")
+        serving.sign_in(page, "ana", PASSWORD)
         nav = page.locator("[data-testid='stSidebarNav']")
         expect(nav).to_be_visible(timeout=30_000)
         open_from_nav(page, nav, "Model health", "Model health")  # a URL change would open a new (signed-out) session
@@ -132,9 +130,7 @@ def test_click_a_confusion_cell_relabel_and_walk_the_views(served):
 def sign_in_and_open(page, link: str, heading: str) -> None:
     from playwright.sync_api import expect
 
-    page.get_by_label("User name").fill("ana")
-    page.get_by_role("textbox", name="Password").fill(PASSWORD)
-    page.keyboard.press("Enter")
+    serving.sign_in(page, "ana", PASSWORD)
     nav = page.locator("[data-testid='stSidebarNav']")
     expect(nav).to_be_visible(timeout=30_000)
     nav.get_by_text(link, exact=True).click()

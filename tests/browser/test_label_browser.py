@@ -136,9 +136,7 @@ def test_three_turns_by_keyboard_with_exact_code_point_spans(served):
         local = (served["url"], "blob:" + served["url"], "data:")   # blob: is the component's own module
         page.on("request", lambda r: None if r.url.startswith(local) else outside.append(r.url))
         page.goto(served["url"])
-        page.get_by_label("User name").fill("kb")
-        page.get_by_role("textbox", name="Password").fill(PASSWORD)
-        page.keyboard.press("Enter")
+        serving.sign_in(page, "kb", PASSWORD)
 
         # Turn 1, Chinese: the span by mouse, everything else by keys.
         wait_for_turn(page, ZH_TEXT)
@@ -258,9 +256,7 @@ def test_a_search_right_after_a_choice_key_adds_the_intent_and_does_not_submit(s
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1440, "height": 960})
         page.goto(served["url"])
-        page.get_by_label("User name").fill("kb")
-        page.get_by_role("textbox", name="Password").fill(PASSWORD)
-        page.keyboard.press("Enter")
+        serving.sign_in(page, "kb", PASSWORD)
         wait_for_turn(page, ZH_TEXT)
         first_form = form_id(page)
         press(page, "4", *before, pause=600)                # an intent (as a pre-fill would) and the fit
@@ -303,9 +299,7 @@ def test_a_search_enter_picks_one_intent_and_hands_the_keys_back_to_the_page(ser
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1440, "height": 960})
         page.goto(served["url"])
-        page.get_by_label("User name").fill("kb")
-        page.get_by_role("textbox", name="Password").fill(PASSWORD)
-        page.keyboard.press("Enter")
+        serving.sign_in(page, "kb", PASSWORD)
         wait_for_turn(page, ZH_TEXT)
         first_form = form_id(page)
         if pause:

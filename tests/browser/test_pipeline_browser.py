@@ -82,9 +82,7 @@ def test_serve_retrains_while_labelling_and_survives_a_worker_sigkill(tmp_path):
         wait_until(lambda: len(jf.list_runs(jobs, jf.RESULTS)) == 1, 180, "the cold-start run")
         cold = jf.list_runs(jobs, jf.RESULTS)[0]
         time.sleep(2)
-        page.get_by_label("User name").fill("pipe")
-        page.get_by_role("textbox", name="Password").fill(PASSWORD)
-        page.keyboard.press("Enter")
+        serving.sign_in(page, "pipe", PASSWORD)
         expect(page.locator(".cc-text")).to_be_visible(timeout=30_000)
         screenshot(page, "pipeline-first-turn")
         labelled = [label_one(page, key) for key in ("1", "2", "3")]   # three intents -> a fast retrain
