@@ -128,19 +128,25 @@ def fixed_to_agree(db, project: str, *, run: dict | None, before: dict[str, list
 ENTITY_COLUMNS = ["label", "precision", "recall", "f1", "support", "n_pred"]
 
 
-def entity_scores(db, project: str = "default", *, run_id: str | None = None) -> pd.DataFrame:
+def entity_scores(db, project: str = "default", *, run_id: str | None = None,
+                  leave_out: frozenset = frozenset()) -> pd.DataFrame:
     """Exact-span precision/recall/F1 per entity type (every schema type, and any other seen), predictions vs
     current labels (in SQL; cached); ``support`` gold spans, ``n_pred`` predicted spans. Undefined is NaN,
     as in ``per_class_scores``: a type with no gold span in scope has no recall or F1 (a chart draws no
-    bar rather than a zero one), a type the model never predicts has no precision and F1 0."""
+    bar rather than a zero one), a type the model never predicts has no precision and F1 0.
+    ``leave_out``: turn ids not counted (Model health leaves out the turns the encoder could not read)."""
     run = resolve_run(db, project, run_id)
     if run is None:
         return pd.DataFrame(columns=ENTITY_COLUMNS)
-    return cached("entities", db, project, lambda: _entity_scores(db, project, run), run["run_id"])
+    return cached("entities", db, project, lambda: _entity_scores(db, project, run, leave_out), run["run_id"],
+                  frozenset(leave_out))
 
 
-def _entity_scores(db, project: str, run: dict) -> pd.DataFrame:
+def _entity_scores(db, project: str, run: dict, leave_out: frozenset) -> pd.DataFrame:
     where, params, _ = scope_condition(run)
+    if leave_out:
+        where = f"({where}) AND c.turn_id NOT IN (SELECT unnest($leave_out))"
+        params = {**params, "leave_out": sorted(leave_out)}
     frame = over_current(db, project, f"""WITH
         scoped AS (SELECT c.turn_id, c.entities AS gold, p.entities AS pred FROM cur c
                    JOIN predictions p ON p.turn_id = c.turn_id AND p.run_id = $run WHERE {where}),

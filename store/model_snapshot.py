@@ -23,7 +23,7 @@ held-out number beside this one, labelled as such.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -96,6 +96,15 @@ class ModelSnapshot:
     run: dict
     scope: str
     frame: pd.DataFrame
+
+    def without(self, turn_ids: frozenset) -> "ModelSnapshot":
+        """The snapshot less ``turn_ids`` (a new frame; the cached one is shared and stays whole). Why one
+        method: the Model health page leaves the turns the run's encoder could not read out of every view
+        it draws from the snapshot -- intent and sentiment matrices, scores, calibration -- and filtering
+        once keeps them counting the same turns."""
+        if not turn_ids:
+            return self
+        return replace(self, frame=self.frame[~self.frame["turn_id"].isin(turn_ids)].reset_index(drop=True))
 
 
 def model_snapshot(db, project: str = "default", *, run_id: str | None = None) -> ModelSnapshot | None:

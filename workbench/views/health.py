@@ -8,12 +8,15 @@ correct when it is one of the turn's intents; in-sample when the run recorded no
 page's number; exact-set accuracy for multi-label). Both pages print scores as percentages.
 
 Turns the run's encoder could not read (mostly [UNK] to the packaged English MiniLM, e.g. Chinese) are left
-out of the intent matrix, the agreement and the per-intent scores by default, with a line saying how
-many, and one checkbox counts them everywhere on the page, cell lists included. Why out, not in: the
+out of every view drawn from the run's predictions -- the intent and sentiment matrices, the agreement
+and per-intent scores, the entity F1, the calibration chart and the cell lists -- by default, with a line
+saying how many, and one checkbox counts them everywhere on the page, so the charts never disagree about
+which turns they cover (the snapshot is filtered once, ``ModelSnapshot.without``). Why out, not in: the
 matrix is where the analyst looks for confusions to fix, and a blind encoder's predictions pile up in a
 few off-diagonal cells that look like label confusions but say nothing about the labels; the cell lists
 already hid them, so a cell counting 2 listed 1. The encoder's blind spot is its own finding: the
-Pipeline page reports the unreadable share, and the run's held-out accuracy, shown beside, counts them."""
+Pipeline page reports the unreadable share, and the run's held-out scores (shown beside, in the learning
+curve and the run history: measured at training, stored in its metrics, not recomputable) count them."""
 from __future__ import annotations
 
 import streamlit as st
@@ -36,18 +39,20 @@ SHOW_UNREADABLE_KEY = "health_cell_unreadable"     # the page's checkbox (it beg
 
 
 def unreadable_left_out(db, run_id: str, snapshot) -> frozenset:
-    """The turns the matrix and the cell lists leave out: those of the run's scope its encoder could not
-    read, unless the checkbox counts them (drawn only when there are some). A line says how many."""
+    """The turns every view of the run's predictions leaves out: those of the run's scope its encoder could
+    not read, unless the checkbox counts them (drawn only when there are some). A line says how many."""
     unreadable = analysis.unreadable_turn_ids(db, run_id) & frozenset(snapshot.frame["turn_id"])
     if not unreadable:
         return frozenset()
     if st.checkbox("Show the turns the encoder cannot read", key=SHOW_UNREADABLE_KEY):
         st.text(f"Counting {len(unreadable)} turn(s) the encoder cannot read (mostly [UNK]) in the intent "
-                "matrix, the scores and the cell lists.")
+                "and sentiment matrices, the scores, the entity F1, the calibration chart and the cell lists.")
         return frozenset()
     st.text(f"{len(unreadable)} turn(s) the encoder cannot read (mostly [UNK]) are hidden: left out of the "
-            "intent matrix, the agreement and per-intent scores and the cell lists, as their predictions say "
-            "nothing about the labels. The multilingual encoder reads them; start the workbench with:")
+            "intent matrix, the agreement and per-intent scores, the cell lists, the sentiment matrix, the "
+            "entity F1 and the calibration chart, as their predictions say nothing about the labels (the "
+            "run's held-out scores, measured at training, count them). The multilingual encoder reads them; "
+            "start the workbench with:")
     st.code("concord serve --encoder multilingual", language="bash")
     return unreadable
 
@@ -73,10 +78,11 @@ def render_cell(db, user, project: str, run_id: str, cell: tuple[str, str], *, s
     ui.evidence_panel(db, project, row["turn_id"], run_id=run_id)
 
 
-def render_entity_scores(db, project: str, run_id: str, column) -> None:
-    """Entity F1 per type; types without an F1 (no gold span in scope) draw no bar and are named, as are
-    types at 0 because the model predicted none of their spans."""
-    entities = analysis.entity_scores(db, project, run_id=run_id)
+def render_entity_scores(db, project: str, run_id: str, column, *, left_out: frozenset) -> None:
+    """Entity F1 per type (less the ``left_out`` turns, as every chart of the page); types without an F1
+    (no gold span in scope) draw no bar and are named, as are types at 0 because the model predicted none
+    of their spans."""
+    entities = analysis.entity_scores(db, project, run_id=run_id, leave_out=left_out)
     if entities.empty:
         return
     column.plotly_chart(ui.bar_figure(entities, x="label", y="f1", title="Entity F1 per type"), width="stretch")
@@ -88,9 +94,11 @@ def render_entity_scores(db, project: str, run_id: str, column) -> None:
         column.text(f"F1 0 (the model predicted no span of the type): {', '.join(none_found)}")
 
 
-def render_quality(db, project: str, run_id: str, snapshot) -> None:
+def render_quality(db, project: str, run_id: str, snapshot, *, left_out: frozenset) -> None:
+    """Entity and sentiment quality, calibration (``snapshot`` already less the ``left_out`` turns, the
+    entity scores told them), then the learning curve and run history (the runs' own held-out scores)."""
     left, right = st.columns(2)
-    render_entity_scores(db, project, run_id, left)
+    render_entity_scores(db, project, run_id, left, left_out=left_out)
     sentiment = analysis.confusion_from(snapshot, "sentiment")
     if sentiment["labels"]:
         right.plotly_chart(ui.confusion_figure(sentiment, title="Sentiment confusion"), width="stretch")
@@ -146,7 +154,8 @@ def render(db, user, project: str) -> None:
         return
     snapshot = analysis.model_snapshot(db, project, run_id=run_id)
     left_out = unreadable_left_out(db, run_id, snapshot)
-    data = analysis.confusion_from(snapshot, "intent", leave_out=left_out)
+    snapshot = snapshot.without(left_out)       # every view below counts the same turns
+    data = analysis.confusion_from(snapshot, "intent")
     scores = analysis.per_class_scores(data)
     render_scores(data, scores, snapshot.run)
     if data["labels"]:
@@ -158,4 +167,4 @@ def render(db, user, project: str) -> None:
                 "for an intent no turn in scope has.")
         st.dataframe(ui.percent_table(scores, ["precision", "recall", "f1"]), hide_index=True, width="stretch",
                      placeholder="")
-    render_quality(db, project, run_id, snapshot)
+    render_quality(db, project, run_id, snapshot, left_out=left_out)
