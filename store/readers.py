@@ -79,11 +79,11 @@ def read_files(paths: list[str | Path], *, fmt: str = "auto") -> ReadResult:
             _add_object(result, name, line, obj)
         if len(result.records) == before and not any(p.file == name for p in result.problems):
             result.problems.append(Problem(name, 0, "", "the file holds no turns"))
-        _report_unknown_fields(result, name)
+        report_unknown_fields(result, name)
     return result
 
 
-def _report_unknown_fields(result: ReadResult, name: str) -> None:
+def report_unknown_fields(result: ReadResult, name: str) -> None:
     """One warning per file for the fields it had that Concord does not know (counted per record)."""
     def listed(counts: Counter, unit: str = "record") -> str:
         return ", ".join(f"{quoted(key)} ({n} {unit}{'s' if n != 1 else ''})" for key, n in counts.most_common())
@@ -143,14 +143,20 @@ def _record_typos(obj: dict) -> list[tuple[str, str]]:
 
 
 def _keep_unknown_in_meta(raw, kept: Counter):
-    """``raw`` with the fields Concord does not know moved under ``meta`` (an empty cell or null is dropped).
-
-    They are somebody's data (a source system, a ticket number): dropping them silently loses it, and
-    keeping them as meta carries them through every export that writes meta."""
+    """``raw`` with the fields Concord does not know moved under ``meta`` (``merged_meta``)."""
     extra = {k: v for k, v in raw.items() if k not in RECORD_FIELDS} if isinstance(raw, dict) else {}
     meta = raw.get("meta") if extra else None
     if not extra or not isinstance(meta, (dict, type(None))):
         return raw          # nothing to keep, or a meta that normalize_turn reports
+    return {**{k: v for k, v in raw.items() if k in RECORD_FIELDS}, "meta": merged_meta(meta, extra, kept)}
+
+
+def merged_meta(meta: dict | None, extra: dict, kept: Counter) -> dict:
+    """``meta`` with the fields Concord does not know (``extra``) added, counted in ``kept``; a null is dropped.
+
+    They are somebody's data (a source system, a ticket number): dropping them silently loses it, and
+    keeping them as meta carries them through every export that writes meta. Every reader that meets
+    such fields (this one, ``store.formats.doccano``) keeps them here, and ``report_unknown_fields`` says so."""
     merged = dict(meta or {})
     for key, value in extra.items():
         if value is None:
@@ -160,7 +166,7 @@ def _keep_unknown_in_meta(raw, kept: Counter):
                                    "rename one of them")
         merged[key] = value
         kept[key] += 1
-    return {**{k: v for k, v in raw.items() if k in RECORD_FIELDS}, "meta": merged}
+    return merged
 
 
 def unicode_problem(obj) -> tuple[str, str] | None:

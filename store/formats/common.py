@@ -20,9 +20,10 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 @dataclass
 class FormatReadResult(ReadResult):
-    """A ``ReadResult`` that also carries warnings: input that was understood but had to be fixed."""
+    """A ``ReadResult`` whose warnings may be located: input that was understood but had to be fixed
+    (a ``Problem``), or a per-file note such as ``store.readers.report_unknown_fields`` writes (a string)."""
 
-    warnings: list[Problem] = field(default_factory=list)
+    warnings: list[Problem | str] = field(default_factory=list)
 
 
 def neutralise_cell(value: str) -> str:

@@ -1,5 +1,6 @@
 """doccano JSONL ("intent detection and slot filling" projects): ``text``, ``entities`` as
-[start, end, label], ``cats`` as intent names; any other key is kept by doccano as metadata.
+[start, end, label], ``cats`` as intent names; any other key is kept by doccano as metadata, and by the
+reader under the record's ``meta`` (reported like a native file's unknown fields).
 
 The reader also takes doccano's other shapes: sequence labelling (``label`` as [start, end, label]
 triples, or ``entities`` as objects with ``start_offset``/``end_offset``) and text classification
@@ -19,7 +20,8 @@ from pathlib import Path
 
 from store.formats.common import (ExportOptions, FormatReadResult, add_record, jsonl_lines, note_empty,
                                   write_jsonl_objects)
-from store.records import Problem, fit_only
+from store.readers import merged_meta, report_unknown_fields
+from store.records import Problem, RecordError, fit_only
 
 META_KEYS = ("conversation_id", "turn_index", "sentiment", "aligned", "response")
 CORRECTION = "corrected_response"
@@ -58,8 +60,32 @@ def read_doccano(path: Path) -> FormatReadResult:
                    entities=spans, intents=names)
         if raw["id"] is not None:
             raw["id"] = str(raw["id"])
+        try:
+            raw["meta"] = _metadata(obj, result)
+        except RecordError as exc:
+            result.problems.append(Problem(str(path), line, exc.field, exc.message))
+            continue
         add_record(result, str(path), line, raw)
+    report_unknown_fields(result, str(path))
     return note_empty(result, Path(path))
+
+
+def _metadata(obj: dict, result: FormatReadResult):
+    """The line's ``meta`` with every key the reader did not read as a field added to it.
+
+    doccano keeps any key beyond text and labels as the example's metadata (its own export adds ``id``
+    and ``Comments``; doccano 1.x wrote them under ``meta``); they are the user's data, so they are kept
+    under ``meta`` as ``store.readers`` keeps a native file's unknown fields. A ``meta`` that is no object
+    is returned as it is, for ``normalize_turn`` to report."""
+    read = {"text", "entities", "cats", "label", "labels", "turn_id", "meta", *META_KEYS, CORRECTION}
+    if not obj.get("text"):
+        read.add("data")     # the text of older doccano exports
+    if not obj.get("turn_id"):
+        read.add("id")       # else doccano's own example id, kept as metadata
+    meta = obj.get("meta")
+    if not isinstance(meta, (dict, type(None))):
+        return meta
+    return merged_meta(meta, {k: v for k, v in obj.items() if k not in read}, result.kept_fields)
 
 
 def _labels(obj: dict) -> tuple[list[dict], list[str]]:
