@@ -26,7 +26,7 @@ from store.readers import ReadResult, read_files
 from store.import_corrections import note_changed_corrections, store_corrections
 from store.import_schema import check_labels_against_schema
 from store.message_text import quoted
-from store.records import Problem, content_hash, has_labels, span_inside_words
+from store.records import UNSPACED_SCRIPT, WORD_CHAR, Problem, content_hash, has_labels
 
 LABEL_ROLES = {"gold": "gold", "suggestions": "suggestion", "ignore": "ignored"}
 MAX_PROBLEMS_SHOWN = 20
@@ -91,7 +91,7 @@ def import_files(db, paths, *, project: str = "default", fmt: str = "auto", labe
     result = _read(paths, fmt)
     report.warnings.extend(result.warnings)
     if labels != "ignore":
-        report.warnings.extend(_spans_inside_words(result))
+        report.warnings.extend(_span_warnings(result))
     report.n_read = len(result.records)
     report.problems.extend(result.problems)
     if report.problems:
@@ -119,22 +119,48 @@ def _read(paths: list[str], fmt: str) -> ReadResult:
         merged.records += part.records
         merged.origins += part.origins
         merged.problems += part.problems
+        merged.trimmed_spans += part.trimmed_spans
         merged.warnings += [str(w) for w in getattr(part, "warnings", [])]
     return merged
 
 
-def _spans_inside_words(result: ReadResult) -> list[str]:
-    """One warning for the spans that start or end inside a word ("Chengd" of "Chengdu"): legal, and
-    imported, but usually a slip of the mouse or an offset off by one, so the first few are named."""
-    found = [f"{origin[0]}:{origin[1]}: {span['label']} [{span['start']}, {span['end']}) "
-             f"{quoted(record['text'][span['start']:span['end']])}"
-             for record, origin in zip(result.records, result.origins)
-             for span in record["entities"] if span_inside_words(record["text"], span)]
+def _span_warnings(result: ReadResult) -> list[str]:
+    """One warning per kind of entity span worth a look, naming the first few by file:line: spans that start
+    or end inside a word ("Chengd" of "Chengdu": legal, and imported, but usually a slip of the mouse or an
+    offset off by one), and spans imported without the whitespace at their edges (" 4", "people "), as the
+    span selector stores an annotator's selection (``store.records.normalize_turn`` trims them)."""
+    inside = [f"{origin[0]}:{origin[1]}: {span['label']} [{span['start']}, {span['end']}) "
+              f"{quoted(record['text'][span['start']:span['end']])}"
+              for record, origin in zip(result.records, result.origins)
+              for span in record["entities"] if span_inside_words(record["text"], span)]
+    trimmed = [f"{t['file']}:{t['line']}: {t['field']}: {t['label']} [{t['start']}, {t['end']}) {quoted(t['text'])} "
+               f"imported as [{t['kept'][0]}, {t['kept'][1]})" for t in result.trimmed_spans]
+    return (_listed_spans(inside, "start or end inside a word (imported as they are; check them)")
+            + _listed_spans(trimmed, "had whitespace at an edge, which was trimmed"))
+
+
+def _listed_spans(found: list[str], what: str) -> list[str]:
     if not found:
         return []
     more = f"; and {len(found) - MAX_SPANS_LISTED} more" if len(found) > MAX_SPANS_LISTED else ""
-    return [f"{len(found)} entity span(s) start or end inside a word (imported as they are; check them): "
-            + "; ".join(found[:MAX_SPANS_LISTED]) + more]
+    return [f"{len(found)} entity span(s) {what}: " + "; ".join(found[:MAX_SPANS_LISTED]) + more]
+
+
+def edge_inside_word(text: str, offset: int) -> bool:
+    """Whether ``offset`` falls between two letters (or digits) of one space-delimited word.
+
+    "Chengd" of "Chengdu" is a legal span but usually a slip of the mouse; an edge next to a character of a
+    script written without spaces (Chinese, Japanese, Thai...) is never judged: 成都 in 去成都旅游 is a word."""
+    if offset <= 0 or offset >= len(text):
+        return False
+    before, after = text[offset - 1], text[offset]
+    return bool(WORD_CHAR.match(before) and WORD_CHAR.match(after)
+                and not UNSPACED_SCRIPT.match(before) and not UNSPACED_SCRIPT.match(after))
+
+
+def span_inside_words(text: str, span: dict) -> bool:
+    """Whether the span starts or ends in the middle of a word (``edge_inside_word``)."""
+    return edge_inside_word(text, span["start"]) or edge_inside_word(text, span["end"])
 
 
 def _drop_batch_duplicates(result: ReadResult, report: ImportReport):

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from store.message_text import quoted
-from store.records import (RECORD_FIELDS, RESPONSE_META, Problem, RecordError, aligned_from_cell,
-                           expand_conversation, normalize_turn)
+from store.records import RECORD_FIELDS, RESPONSE_META, Problem, RecordError, expand_conversation, normalize_turn
 
 MAX_LINE_BYTES = 1 << 20  # 1 MiB: a dialog turn is never this long; a 10 MB line is a broken file
 FORMATS = ("auto", "jsonl", "csv", "parquet")
@@ -38,6 +37,7 @@ class ReadResult:
     dropped_fields: Counter = field(default_factory=Counter)   # unknown conversation-level field -> records
     response_fields: Counter = field(default_factory=Counter)  # assistant-turn field -> responses it went to meta of
     unanswering_fields: Counter = field(default_factory=Counter)  # ... of assistant turns that answer no user turn
+    trimmed_spans: list[dict] = field(default_factory=list)   # spans that lost edge whitespace, with file and line
 
     @property
     def ok(self) -> bool:
@@ -200,12 +200,14 @@ def _add_object(result: ReadResult, name: str, line: int, obj) -> None:
         result.problems.extend(Problem(name, line, where, message) for where, message in typos)
         return
     conversation = isinstance(obj, dict) and "turns" in obj
+    trimmed: list[dict] = []
     try:
         raws = expand_conversation(obj) if conversation else [obj]
-        records = [normalize_turn(_keep_unknown_in_meta(raw, result.kept_fields)) for raw in raws]
+        records = [normalize_turn(_keep_unknown_in_meta(raw, result.kept_fields), trimmed) for raw in raws]
     except RecordError as exc:
         result.problems.append(Problem(name, line, exc.field, exc.message))
         return
+    result.trimmed_spans += [{**span, "file": name, "line": line} for span in trimmed]
     result.records += records
     result.origins += [(name, line)] * len(records)
     if conversation:
@@ -302,6 +304,17 @@ def _csv_objects(text: str, path: Path):
 def _names(columns: list[str]) -> str:
     """Column names for a message, each quoted with its characters: 'Text', '文本'."""
     return ", ".join(quoted(str(name)) for name in columns) or "no columns"
+
+
+ALIGNED_CELLS = {"true": True, "aligned": True, "1": True, "false": False, "misaligned": False, "0": False}
+
+
+def aligned_from_cell(value: str) -> bool:
+    """A CSV (or string Parquet) cell's alignment: true/false, aligned/misaligned or 1/0, any case."""
+    key = value.strip().lower()
+    if key not in ALIGNED_CELLS:
+        raise RecordError("aligned", f"expected true, false, aligned, misaligned, 1 or 0, got {quoted(value)}")
+    return ALIGNED_CELLS[key]
 
 
 def _decode_cells(row: dict) -> tuple[dict | None, tuple[str, str] | None]:

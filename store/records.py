@@ -26,6 +26,7 @@ TURN_FIELDS = (
 LABEL_FIELDS = ("intents", "entities", "sentiment", "aligned")
 # Every field a native record may hold: the exports add a reviewer's corrected response when there is one.
 RECORD_FIELDS = TURN_FIELDS + ("corrected_response",)
+BLANK = regex.compile(r"\p{White_Space}")   # Unicode whitespace: what the span selector's /\s/u trims off a span
 MAX_LABEL_CHARS = 100  # a label name is a short identifier; a longer one is a pasted sentence or a broken cell
 WORD_CHAR = regex.compile(r"[\p{L}\p{N}\p{M}_]")
 # Scripts written without spaces: a word boundary there needs a dictionary, so no edge is judged mid-word.
@@ -117,7 +118,7 @@ def _parse_intents(value: Any) -> list[str]:
     return out
 
 
-def _parse_entities(value: Any, text: str) -> list[dict]:
+def _parse_entities(value: Any, text: str, trimmed: list | None) -> list[dict]:
     if value is None:
         return []
     if not isinstance(value, (list, tuple)):
@@ -148,9 +149,28 @@ def _parse_entities(value: Any, text: str) -> list[dict]:
                 raise RecordError(f"{field}.{name}", f"offset {offset} cuts the character "
                                   f"{quoted(text[a:b])} (code points [{a}, {b})) in two: "
                                   "a span starts and ends between whole characters")
-        spans.append({"start": start, "end": end, "label": label})
+        kept = _without_blank_edges(text, start, end, clusters, field)
+        if kept != (start, end) and trimmed is not None:
+            trimmed.append({"field": field, "label": label, "start": start, "end": end, "text": text[start:end], "kept": kept})
+        spans.append({"start": kept[0], "end": kept[1], "label": label})
     spans.sort(key=lambda s: (s["start"], s["end"], s["label"]))
     return spans
+
+
+def _without_blank_edges(text: str, start: int, end: int, cut: dict, field: str) -> tuple[int, int]:
+    """[start, end) without the whitespace at its edges, as the span selector stores a selection
+    (``TextModel.trimmed``), so an imported " 4" or "people " is the span an annotator would draw.
+
+    Whole characters only: a space that carries a combining mark is kept, as the browser keeps it. A span
+    of nothing but whitespace is an error: it marks no text, and the browser cannot store it."""
+    a, b = start, end
+    while a < b and BLANK.match(text, a):
+        a += 1
+    if a == b:
+        raise RecordError(field, f"span [{start}, {end}) {quoted(text[start:end])} is only whitespace")
+    while BLANK.match(text, b - 1):
+        b -= 1
+    return cut[a][0] if a in cut else a, cut[b][1] if b in cut else b
 
 
 def _cut_clusters(text: str) -> dict[int, tuple[int, int]]:
@@ -161,24 +181,6 @@ def _cut_clusters(text: str) -> dict[int, tuple[int, int]]:
     every export, so an import refuses it as the browser does."""
     return {offset: (m.start(), m.end()) for m in GRAPHEME.finditer(text) if m.end() - m.start() > 1
             for offset in range(m.start() + 1, m.end())}
-
-
-def edge_inside_word(text: str, offset: int) -> bool:
-    """Whether ``offset`` falls between two letters (or digits) of one space-delimited word.
-
-    "Chengd" of "Chengdu" is a legal span but usually a slip of the mouse; an edge next to a character
-    of a script written without spaces (Chinese, Japanese, Thai...) is never judged: 成都 in 去成都旅游
-    is a word."""
-    if offset <= 0 or offset >= len(text):
-        return False
-    before, after = text[offset - 1], text[offset]
-    return bool(WORD_CHAR.match(before) and WORD_CHAR.match(after)
-                and not UNSPACED_SCRIPT.match(before) and not UNSPACED_SCRIPT.match(after))
-
-
-def span_inside_words(text: str, span: dict) -> bool:
-    """Whether the span starts or ends in the middle of a word (``edge_inside_word``)."""
-    return edge_inside_word(text, span["start"]) or edge_inside_word(text, span["end"])
 
 
 def overlapping_spans(spans: Iterable[dict]) -> list[tuple[dict, dict]]:
@@ -230,21 +232,10 @@ def _parse_context(value: Any) -> list[dict]:
 
 def _parse_aligned(value: Any) -> bool | None:
     """JSON has booleans, so only they count: "yes", 1 or "false" are guesses we refuse to make.
-    CSV cells are strings and go through ``aligned_from_cell`` first."""
+    CSV cells are strings and go through ``store.readers.aligned_from_cell`` first."""
     if value is None or isinstance(value, bool):
         return value
     raise RecordError("aligned", f"expected true, false or null, got {shown(value)}")
-
-
-ALIGNED_CELLS = {"true": True, "aligned": True, "1": True, "false": False, "misaligned": False, "0": False}
-
-
-def aligned_from_cell(value: str) -> bool:
-    """A CSV (or string Parquet) cell's alignment: true/false, aligned/misaligned or 1/0, any case."""
-    key = value.strip().lower()
-    if key not in ALIGNED_CELLS:
-        raise RecordError("aligned", f"expected true, false, aligned, misaligned, 1 or 0, got {quoted(value)}")
-    return ALIGNED_CELLS[key]
 
 
 def _parse_meta(value: Any) -> dict:
@@ -268,11 +259,12 @@ def _parse_turn_index(value: Any) -> int | None:
     return value
 
 
-def normalize_turn(obj: Any) -> dict:
+def normalize_turn(obj: Any, trimmed: list | None = None) -> dict:
     """Validate one native record and return it with every field present and typed
     (``corrected_response`` only when the record has one).
 
-    Only ``text`` is required. Raises ``RecordError`` naming the first bad field.
+    Only ``text`` is required. Raises ``RecordError`` naming the first bad field. Entity spans lose the
+    whitespace at their edges; ``trimmed`` (if given) gets one dict per span that did, for the import report.
     """
     if not isinstance(obj, dict):
         raise RecordError("", f"expected a JSON object, got {type(obj).__name__}")
@@ -288,7 +280,7 @@ def normalize_turn(obj: Any) -> dict:
         "text": text,
         "response": _as_str(obj.get("response"), "response"),
         "intents": _parse_intents(obj.get("intents")),
-        "entities": _parse_entities(obj.get("entities"), text),
+        "entities": _parse_entities(obj.get("entities"), text, trimmed),
         "sentiment": _parse_sentiment(obj.get("sentiment")),
         "aligned": _parse_aligned(obj.get("aligned")),
         "meta": meta,

@@ -95,8 +95,9 @@ ALPHABET = "ab 退款订单🙂😀,'[]()-=\n"
 def spanned_records(draw):
     text = draw(st.text(alphabet=ALPHABET, min_size=1, max_size=30).filter(lambda t: t.strip()))
     cuts = sorted(draw(st.sets(st.integers(0, len(text)), max_size=6)))
-    spans = [{"start": s, "end": e, "label": draw(st.sampled_from(["x", "y"]))}
-             for s, e in zip(cuts[::2], cuts[1::2]) if e > s]
+    spans = [{"start": s, "end": e, "label": draw(st.sampled_from(["x", "y"]))}   # as Concord holds them: an import
+             for s, e in zip(cuts[::2], cuts[1::2])                            # trims edge whitespace, as the browser
+             if e > s and not text[s].isspace() and not text[e - 1].isspace()]  # does (store.records.normalize_turn)
     return {"id": "t", "conversation_id": "c", "turn_index": 0, "context": [], "text": text, "response": None,
             "intents": draw(st.lists(st.sampled_from(["p", "q"]), unique=True, max_size=2)), "entities": spans,
             "sentiment": None, "aligned": None, "meta": {}}

@@ -62,13 +62,16 @@ def write_text(path: Path, text: str) -> None:
 
 
 def add_record(result: ReadResult, file: str, line: int, raw: dict) -> bool:
-    """Validate one raw record into ``result``; a ``RecordError`` becomes a located problem."""
+    """Validate one raw record into ``result``; a ``RecordError`` becomes a located problem, and a span
+    that lost the whitespace at its edges is noted (``ReadResult.trimmed_spans``) for the import report."""
+    trimmed: list[dict] = []
     try:
-        result.records.append(normalize_turn(raw))
+        result.records.append(normalize_turn(raw, trimmed))
     except RecordError as exc:
         result.problems.append(Problem(file, line, exc.field, exc.message))
         return False
     result.origins.append((file, line))
+    result.trimmed_spans += [{**span, "file": file, "line": line} for span in trimmed]
     return True
 
 
