@@ -5,7 +5,8 @@ one. As in Label Studio, the form writes its values here as they change (one row
 and annotator, overwritten) and reads them back when that annotator opens that turn again; a submit
 or skip deletes the row. A draft older than the annotator's latest submit, skip or undo of the turn
 is not returned (it describes a form that was already finished or taken back), so a row a delete
-missed cannot bring old values back.
+missed cannot bring old values back. The label page keeps a draft only while the form differs
+(``same_values``) from what it drew for the turn, so an untouched turn never comes back "restored".
 """
 from __future__ import annotations
 
@@ -16,6 +17,16 @@ FINISHING_ACTIONS = ("submit", "skip", "undo")
 
 def _clean_spans(entities) -> list[dict]:
     return [{"start": int(s["start"]), "end": int(s["end"]), "label": str(s["label"])} for s in entities or []]
+
+
+def same_values(a: dict, b: dict) -> bool:
+    """Whether two forms' values say the same labels as a draft stores them: span order, extra span
+    keys and a blank correction do not count (the span selector reports spans in its own order)."""
+    def stored(values: dict) -> tuple:
+        spans = sorted((s["start"], s["end"], s["label"]) for s in _clean_spans(values.get("entities")))
+        corrected = (values.get("corrected_response") or "").strip() or None
+        return (list(values.get("intents") or []), spans, values.get("sentiment"), values.get("aligned"), corrected)
+    return stored(a) == stored(b)
 
 
 def _save(con, project: str, turn_id: str, annotator: str, values: dict) -> None:

@@ -97,10 +97,19 @@ def without_fit_suggestion(turn: dict) -> dict:
     return turn
 
 
-def draft_saver(db, user: auth.User, project: str, turn_id: str):
-    """Where the open form keeps its unsaved values (store.drafts), so a reload does not lose them."""
-    return lambda values: drafts.save_draft(db, project=project, turn_id=turn_id, annotator=user.username,
-                                            values=values)
+def draft_saver(db, user: auth.User, project: str, turn_id: str, drawn: dict):
+    """Where the open form keeps its unsaved values (store.drafts), so a reload does not lose them.
+    Values equal to ``drawn`` (what the form showed before any draft: the earlier label, the pre-filled
+    suggestion or nothing) are no draft: the row goes, or the turn, left untouched or changed back
+    (e.g. by Edit in "My recent labels"), would come back saying "draft restored"."""
+    who = dict(project=project, turn_id=turn_id, annotator=user.username)
+
+    def keep(values: dict) -> None:
+        if drafts.same_values(values, drawn):
+            drafts.delete_draft(db, **who)
+        else:
+            drafts.save_draft(db, values=values, **who)
+    return keep
 
 
 def open_turn(db, user: auth.User, project: str, turn: dict | None, *, editing: bool = False) -> LabelForm | None:
@@ -120,8 +129,11 @@ def open_turn(db, user: auth.User, project: str, turn: dict | None, *, editing: 
     turn = without_fit_suggestion(without_unreadable_suggestion(turn))
     draft = _schema_filtered(db, project, drafts.load_draft(db, project=project, turn_id=turn["turn_id"],
                                                             annotator=user.username))
-    form = label_form.open_form(turn, project, prior=prior, prefill=st.session_state.get(PREFILL_KEY, True),
-                                draft=draft, save_draft=draft_saver(db, user, project, turn["turn_id"]))
+    form = label_form.open_form(turn, project, prior=prior, prefill=st.session_state.get(PREFILL_KEY, True))
+    drawn = label_form.draft_values(form)          # before the draft: a draft is what differs from this
+    if draft:
+        label_form.apply_draft(form, draft)
+    form.draft_saver = draft_saver(db, user, project, turn["turn_id"], drawn)
     form.flagged = annotations.open_flag(db, turn["turn_id"], user.username) is not None
     st.session_state[FORM_KEY] = form
     return form
@@ -274,7 +286,8 @@ def on_edit(db, user: auth.User, project: str, annotation_id: str) -> None:
     """Edit in "My recent labels": reopen that submit's turn with what was submitted, as undo does for
     the last one. The submit stays live until the new one replaces it. The turn being left loses its
     lease (as after skip or undo) but not its unsaved values: they are saved as its draft first (a
-    correction still in its box has not called ``keep_draft`` yet), and come back with the turn."""
+    correction still in its box has not called ``keep_draft`` yet), and come back with the turn. An
+    untouched form keeps no draft (``draft_saver``)."""
     form = current_form(project)
     if form is not None:
         label_form.keep_draft(form)
