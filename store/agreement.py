@@ -30,12 +30,29 @@ LATEST_SUBMITS = f"""
 def over_latest(db, project: str, sql: str, params: dict | None = None) -> pd.DataFrame:
     """``sql`` (which reads ``latest``: each annotator's latest live submit per turn) over that table,
     materialised once per data version like ``store.current.current_table``."""
-    from store.current import _arrow, cached, query_over
+    from store.current import query_over
 
-    table = cached("latest_submits", db, project,
-                   lambda: _arrow(db, f"WITH {LATEST_SUBMITS} SELECT * FROM latest", {"p": project}))
     params = {**({"p": project} if "$p" in sql else {}), **(params or {})}
-    return query_over(db, sql, params, {"latest": table})
+    return query_over(db, sql, params, {"latest": latest_table(db, project)})
+
+
+def latest_table(db, project: str):
+    """Each annotator's latest live submit per turn as an Arrow table, cached per data version (the
+    ``latest`` that ``over_latest`` and the Browse page's reads register)."""
+    from store.current import _arrow, cached
+
+    return cached("latest_submits", db, project,
+                  lambda: _arrow(db, f"WITH {LATEST_SUBMITS} SELECT * FROM latest", {"p": project}))
+
+
+# The turns whose annotators' latest submits disagree on any field (reads ``latest``), with the seq of the
+# newest of them; one is still open while no adjudication (``LAST_ADJUDICATION``) came after that seq.
+# One definition for the adjudication queue and the Browse page's "disputed" filter.
+DISAGREEMENTS = """SELECT turn_id, max(seq) AS seq FROM latest GROUP BY turn_id
+    HAVING count(*) >= 2 AND (count(DISTINCT intents) > 1 OR count(DISTINCT entities) > 1
+       OR count(DISTINCT coalesce(sentiment, '')) > 1 OR count(DISTINCT coalesce(aligned::VARCHAR, '')) > 1)"""
+LAST_ADJUDICATION = """SELECT turn_id, max(seq) AS seq FROM annotations WHERE project = $p AND action = 'adjudicate'
+    GROUP BY turn_id"""
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -184,12 +201,9 @@ def annotator_stats(db, project: str = "default", *, run_id: str | None = None) 
 def adjudication_queue(db, project: str = "default", *, limit: int = 200) -> pd.DataFrame:
     """Turns to resolve: annotators disagree, or someone flagged it (a flag taken back with ``unflag``
     does not count) -- and no adjudication since. Oldest first."""
-    return over_latest(db, project, """WITH
-        adj AS (SELECT turn_id, max(seq) AS seq FROM annotations WHERE project = $p AND action = 'adjudicate'
-                GROUP BY turn_id),
-        disputes AS (SELECT turn_id, max(seq) AS seq, 'disagreement' AS reason, NULL AS note FROM latest GROUP BY turn_id
-                     HAVING count(*) >= 2 AND (count(DISTINCT intents) > 1 OR count(DISTINCT entities) > 1
-                        OR count(DISTINCT coalesce(sentiment, '')) > 1 OR count(DISTINCT coalesce(aligned::VARCHAR, '')) > 1)),
+    return over_latest(db, project, f"""WITH
+        adj AS ({LAST_ADJUDICATION}),
+        disputes AS (SELECT turn_id, seq, 'disagreement' AS reason, NULL AS note FROM ({DISAGREEMENTS})),
         flags AS (SELECT turn_id, max(seq) AS seq, 'flagged' AS reason, arg_max(note, seq) AS note FROM annotations
                   WHERE project = $p AND action = 'flag'
                     AND annotation_id NOT IN (SELECT undoes FROM annotations WHERE action = 'unflag' AND undoes IS NOT NULL)
