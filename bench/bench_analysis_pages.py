@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 OUT = REPO / "bench" / "out" / "analysis_pages.json"
-PAGES = ("health", "label_errors", "misalignment", "agreement")
+PAGES = ("health", "label_errors", "misalignment", "agreement", "browse")
 
 
 def timed(fn, repeat: int = 1) -> tuple[float, object]:
@@ -49,6 +49,7 @@ def bump_version(db) -> None:
 
 def query_timings(db) -> dict:
     from store import analysis as A
+    from store import browse as B
     from store import evidence as E
 
     queries = {
@@ -68,6 +69,9 @@ def query_timings(db) -> dict:
         "adjudication_queue": lambda: A.adjudication_queue(db),
         "nearest_labelled": lambda: E.nearest_labelled(db, "default", "t000002"),
         "embedding_map": lambda: E.embedding_map(db, "default"),
+        "browse_turns": lambda: B.browse_turns(db),
+        "browse_turns_filtered": lambda: B.browse_turns(db, search="refund card", in_response=True,
+                                                        intents=["intent_03"], annotator="bob", page=2),
     }
     bump_version(db)
     out = {}

@@ -42,6 +42,7 @@ PAGES = (
     PageSpec("Model health", "health", ANALYSE, "🩺", module="workbench.views.health"),
     PageSpec("Label errors", "label-errors", ANALYSE, "🔎", module="workbench.views.label_errors"),
     PageSpec("Misalignment", "misalignment", ANALYSE, "🧭", module="workbench.views.misalignment"),
+    PageSpec("Browse", "browse", ANALYSE, "🗃️", module="workbench.views.browse"),
     PageSpec("Agreement", "agreement", ANALYSE, "🤝", module="workbench.views.agreement"),
     PageSpec("Pipeline", "pipeline", ANALYSE, "⚙️", module="workbench.views.pipeline"),
     PageSpec("Schema", "schema", ADMIN, "🗂️", path="views/admin_schema.py"),

@@ -1,0 +1,139 @@
+"""Browse: search and filter every turn of the project, read one in full, and fix its label in place.
+
+Why: the analyst pages each show a model's view (confusions, likely errors, worst-aligned responses);
+none let an analyst look up "the turns that mention a refund", "what bob labelled" or "the disputed
+ones". The query (``store.browse.browse_turns``) filters and pages in DuckDB, 50 turns a page, so the
+page stays fast at 100k turns. The fix is the one Label errors and Misalignment offer
+(``components.fixes.fix_buttons``): an adjudication that becomes the turn's gold label.
+
+Dialog text and label names are user text: they reach the page only through st.dataframe, st.text,
+select-box options and the escaped chat bubbles of ``components.turn_view``; widget labels are fixed.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+
+import pandas as pd
+import streamlit as st
+
+from store import analysis, browse
+from workbench.components import analysis as ui
+from workbench.components import fixes, turn_view
+from workbench.components.recent_labels import snippet
+
+TEXT_CHARS = 120        # the table's text column: the start of the turn, cut at a whole character
+STATUS_WORDS = {"any": "any", "unlabelled": "unlabelled", "labelled": "labelled",
+                "disputed": "disputed (annotators disagree, not adjudicated yet)"}
+TABLE_COLUMNS = ["turn_id", "text", "intents", "sentiment", "annotators", "labelled_at"]
+TABLE_CONFIG = {
+    "turn_id": st.column_config.TextColumn("turn_id", width="small"),
+    "text": st.column_config.TextColumn("text", width="large"),
+    "intents": st.column_config.TextColumn("intents", width="medium"),
+    "sentiment": st.column_config.TextColumn("sentiment", width="small"),
+    "annotators": st.column_config.TextColumn("annotators", width="small"),
+    "labelled_at": st.column_config.DatetimeColumn("labelled_at", format="YYYY-MM-DD HH:mm", width="small"),
+}
+FIX_FIELDS = ("intent", "sentiment")
+
+
+def hashed_key(prefix: str, *parts) -> str:
+    """A widget key naming user text (a filter choice, a turn id) by its hash: the text stays out of keys
+    and CSS classes, and a new value is a new widget."""
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode("utf-8")).hexdigest()[:16]
+    return f"{prefix}_{digest}"
+
+
+def filters(db, project: str) -> dict:
+    """The search box and filters, as ``browse.browse_turns``'s keyword arguments."""
+    options = analysis.filter_options(db, project)
+    search = st.text_input("Search the turn text (case-insensitive)", key="browse_search")
+    in_response = st.checkbox("Search the responses too", key="browse_in_response")
+    a, b, c = st.columns(3)
+    intents = a.multiselect("Intents (the current label has any of them)", options["intents"], key="browse_intents")
+    status = b.selectbox("Status", browse.STATUSES, format_func=STATUS_WORDS.get, key="browse_status")
+    annotator = c.selectbox("Annotator", [None, *options["annotators"]], key="browse_annotator",
+                            format_func=lambda v: "all" if v is None else v)
+    return {"search": (search or "").strip(), "in_response": in_response, "intents": list(intents),
+            "status": status, "annotator": annotator}
+
+
+def matching_page(db, project: str, chosen: dict) -> tuple[browse.BrowsePage, int, int]:
+    """The page of matching turns the page number asks for, the number and the page count. New filters
+    start again at page 1, and a number past the last page (fewer matches now) shows the last page."""
+    signature = hashed_key("filters", *sorted(chosen.items()))
+    if st.session_state.get("browse_filters") != signature:
+        st.session_state["browse_filters"], st.session_state["browse_page"] = signature, 1
+
+    def fetch(number: int) -> browse.BrowsePage:
+        return browse.browse_turns(db, project, page=number, page_size=browse.PAGE_SIZE, **chosen)
+
+    page = int(st.session_state.get("browse_page") or 1)
+    result = fetch(page)
+    pages = max(1, math.ceil(result.total / browse.PAGE_SIZE))
+    if page > pages:
+        page = pages
+        result = fetch(page)
+    st.session_state["browse_page"] = page
+    return result, page, pages
+
+
+def table_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The page for display: the text cut on one line, label lists as comma-separated words; the whole
+    text and the response stay in the frame for the detail below."""
+    return rows.assign(whole_text=rows["text"], text=rows["text"].map(lambda t: snippet(t, TEXT_CHARS)),
+                       intents=rows["intents"].map(", ".join), annotators=rows["annotators"].map(", ".join))
+
+
+def show_turn(db, row: dict) -> None:
+    """The picked turn in full: the conversation before it, the turn, its response and its labels."""
+    st.subheader("The turn in full")
+    turn_view.render_context(analysis.turn_context(db, row["turn_id"]))
+    st.text(f"Turn {row['turn_id']}")
+    st.text(row["whole_text"] or "")
+    turn_view.render_response(row.get("response"))
+    def words(value, missing: str) -> str:
+        return value if isinstance(value, str) and value else missing      # None and NaN alike
+    st.text(f"Intent(s): {words(row['intents'], 'none')}   Sentiment: {words(row.get('sentiment'), 'none')}   "
+            f"Label source: {words(row.get('source'), 'not labelled')}")
+
+
+def replaced_intent(turn_id: str, intents: list[str]):
+    """The intent a fix replaces: the turn's only one, the one picked on a multi-intent turn, or "" (none
+    to replace: the chosen intent is added) on a labelled turn without one."""
+    if len(intents) > 1:
+        return st.selectbox("Intent to replace", intents, key=hashed_key("browse_replace", turn_id))
+    return intents[0] if intents else ""
+
+
+def fix_panel(db, user, project: str, turn_id: str) -> None:
+    """Confirm, send to review or relabel the turn in place, as Label errors and Misalignment do; the
+    turn's labels are read again here (a fix on the last rerun changed them)."""
+    st.subheader("Fix the label")
+    current = analysis.current_labels(db, project, [turn_id]).get(turn_id)
+    if not current:
+        st.text("Not labelled yet: there is no label to fix (label it on the Label page).")
+        return
+    field = st.selectbox("Field to fix", FIX_FIELDS, key="browse_fix_field")
+    given = replaced_intent(turn_id, list(current["intents"])) if field == "intent" else current.get("sentiment")
+    fixes.fix_buttons(db, user, project, turn_id=turn_id, field=field, given=given, suggested=None,
+                      key="browse_fix")
+
+
+@ui.analyst_page
+def render(db, user, project: str) -> None:
+    """The page body; app.py checks the role (analyst/admin) on the server before calling it."""
+    st.header("Browse turns")
+    ui.show_flash()
+    chosen = filters(db, project)
+    result, page, pages = matching_page(db, project, chosen)
+    st.text(f"{result.total} turn(s) match")
+    if result.total == 0:
+        return
+    st.number_input("Page", min_value=1, max_value=pages, step=1, key="browse_page")
+    st.text(f"Page {page} of {pages} ({browse.PAGE_SIZE} turns a page, ordered by turn id)")
+    row = ui.pick_turn(table_rows(result.rows), key=hashed_key("browse_rows", page, st.session_state["browse_filters"]),
+                       columns=TABLE_COLUMNS, column_config=TABLE_CONFIG)
+    if row is not None:
+        show_turn(db, row)
+        fix_panel(db, user, project, row["turn_id"])
