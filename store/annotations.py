@@ -143,6 +143,23 @@ def adjudicate(db, *, annotation_id: str, turn_id: str, project: str, reviewer: 
     return db.write(_submit, row, False).stored
 
 
+def _adjudicate_all(con, rows: list[dict]) -> int:
+    return sum(_submit(con, row, False).stored for row in rows)
+
+
+def adjudicate_many(db, resolutions: list[dict]) -> int:
+    """Several ``adjudicate`` calls (each a dict of its keyword arguments) in ONE writer call, so one
+    transaction: a bulk action on the Browse page stores every resolution or, when one is refused (a turn
+    not in the project, a span outside its text), none -- never half a selection. Returns how many were
+    stored (a repeated annotation_id, e.g. a double click, stores nothing)."""
+    rows = [dict(annotation_id=r["annotation_id"], turn_id=r["turn_id"], project=r["project"], annotator=r["reviewer"],
+                 action="adjudicate", intents=list(r.get("intents") or []), entities=list(r.get("entities") or []),
+                 sentiment=r.get("sentiment") or None, aligned=r.get("aligned"),
+                 corrected_response=r.get("corrected_response") or None, note=r.get("note"))
+            for r in resolutions]
+    return db.write(_adjudicate_all, rows) if rows else 0
+
+
 def _simple_action(con, a: dict, release: bool) -> bool:
     if _exists(con, a["annotation_id"]) is not None:
         return False

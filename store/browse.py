@@ -19,7 +19,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from store.agreement import DISAGREEMENTS, LAST_ADJUDICATION, latest_table
-from store.current import current_table, query_over
+from store.current import current_labels, current_table, query_over
 from store.labels import rename_map
 
 PAGE_SIZE = 50
@@ -112,3 +112,51 @@ def browse_turns(db, project: str = "default", *, search: str = "", in_response:
         SELECT m.*, coalesce(s.annotators, []) AS annotators FROM shown m LEFT JOIN submitters s USING (turn_id)
         ORDER BY m.turn_id""", {**params, "limit": page_size, "offset": (max(1, page) - 1) * page_size}, tables)
     return BrowsePage(_named(db, project, rows).reindex(columns=COLUMNS), total)
+
+
+# ----------------------------------------------------------------------------- bulk actions
+BULK_ACTIONS = ("set_intent", "confirm")
+INTENT_MODES = ("replace", "add")       # the set intent replaces all of a turn's intents, or joins them
+LABEL_FIELDS = ("intents", "entities", "sentiment", "aligned")
+
+
+class BulkPlan(NamedTuple):
+    """What a bulk action does to the ticked turns: ``changes`` (turn id -> the labels to store as its gold
+    label), ``unchanged`` (they already have it: the intent, or an adjudicated label to confirm) and
+    ``unlabelled`` (no current label to change or confirm: skipped)."""
+
+    changes: dict
+    unchanged: list
+    unlabelled: list
+
+
+def _labels_after(current: dict, action: str, intent: str | None, mode: str) -> dict | None:
+    """A turn's labels after the action, or None when it already has them. Only intents change; entities,
+    sentiment and response fit are kept as they are (a confirm keeps everything)."""
+    labels = {field: current.get(field) for field in LABEL_FIELDS}
+    intents = list(labels["intents"] or [])
+    if action == "confirm":
+        return None if current.get("source") == "adjudicated" else labels
+    after = [intent] if mode == "replace" else list(dict.fromkeys([*intents, intent]))
+    return None if after == intents else {**labels, "intents": after}
+
+
+def plan_bulk(db, project: str, turn_ids, *, action: str, intent: str | None = None,
+              mode: str = "replace") -> BulkPlan:
+    """The Browse page's bulk action over ``turn_ids``, read from their current labels (today's intent
+    names, as ``store.current.current_labels`` gives them): ``set_intent`` writes ``intent`` (``mode``:
+    ``INTENT_MODES``), ``confirm`` makes the current labels the adjudicated gold label."""
+    if action not in BULK_ACTIONS or mode not in INTENT_MODES:
+        raise ValueError(f"plan_bulk: action must be one of {BULK_ACTIONS} and mode one of {INTENT_MODES}")
+    if action == "set_intent" and not intent:
+        raise ValueError("plan_bulk: set_intent needs an intent")
+    ids = list(dict.fromkeys(turn_ids))
+    current = current_labels(db, project, ids)
+    changes, unchanged = {}, []
+    for turn_id in (t for t in ids if t in current):
+        after = _labels_after(current[turn_id], action, intent, mode)
+        if after is None:
+            unchanged.append(turn_id)
+        else:
+            changes[turn_id] = after
+    return BulkPlan(changes, unchanged, [t for t in ids if t not in current])

@@ -4,7 +4,8 @@ Why: the analyst pages each show a model's view (confusions, likely errors, wors
 none let an analyst look up "the turns that mention a refund", "what bob labelled" or "the disputed
 ones". The query (``store.browse.browse_turns``) filters and pages in DuckDB, 50 turns a page, so the
 page stays fast at 100k turns. The fix is the one Label errors and Misalignment offer
-(``components.fixes.fix_buttons``): an adjudication that becomes the turn's gold label.
+(``components.fixes.fix_buttons``): an adjudication that becomes the turn's gold label. Ticking several
+rows instead offers one action for all of them (``components.bulk_actions``), written the same way.
 
 Dialog text and label names are user text: they reach the page only through st.dataframe, st.text,
 select-box options and the escaped chat bubbles of ``components.turn_view``; widget labels are fixed.
@@ -19,7 +20,7 @@ import streamlit as st
 
 from store import analysis, browse
 from workbench.components import analysis as ui
-from workbench.components import fixes, turn_view
+from workbench.components import bulk_actions, fixes, turn_view
 from workbench.components.recent_labels import snippet
 
 TEXT_CHARS = 120        # the table's text column: the start of the turn, cut at a whole character
@@ -85,6 +86,35 @@ def table_rows(rows: pd.DataFrame) -> pd.DataFrame:
                        intents=rows["intents"].map(", ".join), annotators=rows["annotators"].map(", ".join))
 
 
+def ticked_rows(frame: pd.DataFrame, *, key: str) -> pd.DataFrame:
+    """The results table, several rows tickable, and the rows ticked (by turn id). A tick keeps meaning the
+    turn ticked: Streamlit keeps row numbers when the table changes under them (a fix can take a turn out
+    of a filter), so the ids read at the tick are kept until the tick changes, and a ticked turn that has
+    left the table is dropped and said so, never replaced by the turn that moved into its row."""
+    event = st.dataframe(frame[TABLE_COLUMNS], key=key, on_select="rerun", selection_mode="multi-row",
+                         hide_index=True, width="stretch", height=min(400, 38 + 35 * len(frame)), placeholder="",
+                         column_config=TABLE_CONFIG)
+    rows = sorted(event.selection.rows) if event is not None else []
+    remembered = st.session_state.get(f"{key}_ticked")
+    if remembered is None or remembered[0] != rows:
+        remembered = (rows, [frame.iloc[r]["turn_id"] for r in rows if r < len(frame)])
+        st.session_state[f"{key}_ticked"] = remembered
+    ticked = frame[frame["turn_id"].isin(remembered[1])]
+    if len(ticked) < len(remembered[1]):
+        st.text(f"{len(remembered[1]) - len(ticked)} ticked turn(s) have left the table (their labels no longer "
+                "match the filters); untick and tick again to act on the rows shown there now.")
+    return ticked
+
+
+def picked_turn(frame: pd.DataFrame, ticked: pd.DataFrame) -> dict:
+    """The one turn shown in full: the ticked one, or the first row when nothing is ticked."""
+    if ticked.empty:
+        st.text("Showing the first row (nothing is ticked): tick a row to read it, or several for a bulk action.")
+        return frame.iloc[0].to_dict()
+    st.text(f"Showing the ticked row: {ticked.iloc[0]['turn_id']}")
+    return ticked.iloc[0].to_dict()
+
+
 def show_turn(db, row: dict) -> None:
     """The picked turn in full: the conversation before it, the turn, its response and its labels."""
     st.subheader("The turn in full")
@@ -132,8 +162,11 @@ def render(db, user, project: str) -> None:
         return
     st.number_input("Page", min_value=1, max_value=pages, step=1, key="browse_page")
     st.text(f"Page {page} of {pages} ({browse.PAGE_SIZE} turns a page, ordered by turn id)")
-    row = ui.pick_turn(table_rows(result.rows), key=hashed_key("browse_rows", page, st.session_state["browse_filters"]),
-                       columns=TABLE_COLUMNS, column_config=TABLE_CONFIG)
-    if row is not None:
-        show_turn(db, row)
-        fix_panel(db, user, project, row["turn_id"])
+    frame = table_rows(result.rows)
+    ticked = ticked_rows(frame, key=hashed_key("browse_rows", page, st.session_state["browse_filters"]))
+    if len(ticked) > 1:
+        bulk_actions.bulk_panel(db, user, project, ticked["turn_id"].tolist())
+        return
+    row = picked_turn(frame, ticked)
+    show_turn(db, row)
+    fix_panel(db, user, project, row["turn_id"])
