@@ -36,7 +36,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from bench.datasets import available, load  # noqa: E402
+from bench.datasets import load  # noqa: E402
+from bench.report import run_and_report  # noqa: E402
 from pipeline.alignment import (  # noqa: E402
     FEATURES, calibration_data, cosine_rows, fit_reduced_rank_ridge, precision_at_k, swap_partners,
 )
@@ -288,16 +289,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (1 on a shared 2-core box)")
-    args = parser.parse_args()
-    if not available("sgd"):
-        print("SGD data not found (../shared/data/sgd); nothing to measure", file=sys.stderr)
-        return 1
-    result = run(args)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    print_table(result)
-    print(f"\nwrote {OUT}")
-    return 0
+    return run_and_report(parser.parse_args(), dataset="sgd", run=run, print_table=print_table, out=OUT)
 
 
 if __name__ == "__main__":

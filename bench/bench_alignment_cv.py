@@ -13,7 +13,6 @@ intent labels and without them. Writes bench/out/alignment_cv.json.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -22,7 +21,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_alignment import _auc_pk, _mean_std, swapped_copy  # noqa: E402
-from bench.datasets import available, load  # noqa: E402
+from bench.datasets import load  # noqa: E402
+from bench.report import run_and_report  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out" / "alignment_cv.json"
 
@@ -90,16 +90,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (1 on a shared 2-core box)")
-    args = parser.parse_args()
-    if not available("sgd"):
-        print("SGD data not found (../shared/data/sgd); nothing to measure", file=sys.stderr)
-        return 1
-    result = run(args)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    print_table(result)
-    print(f"\nwrote {OUT}")
-    return 0
+    return run_and_report(parser.parse_args(), dataset="sgd", run=run, print_table=print_table, out=OUT)
 
 
 if __name__ == "__main__":
