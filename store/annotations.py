@@ -137,10 +137,17 @@ def submit(db, **fields) -> bool:
 def adjudicate(db, *, annotation_id: str, turn_id: str, project: str, reviewer: str, intents=(), entities=(),
                sentiment=None, aligned=None, corrected_response=None, note=None) -> bool:
     """A reviewer's resolution: it becomes the turn's gold label; the annotators' rows stay in history."""
-    row = dict(annotation_id=annotation_id, turn_id=turn_id, project=project, annotator=reviewer, action="adjudicate",
-               intents=list(intents or []), entities=list(entities or []), sentiment=sentiment or None,
-               aligned=aligned, corrected_response=corrected_response or None, note=note)
+    row = _adjudication_row(annotation_id=annotation_id, turn_id=turn_id, project=project, reviewer=reviewer,
+                            intents=intents, entities=entities, sentiment=sentiment, aligned=aligned,
+                            corrected_response=corrected_response, note=note)
     return db.write(_submit, row, False).stored
+
+
+def _adjudication_row(*, annotation_id: str, turn_id: str, project: str, reviewer: str, intents=(), entities=(),
+                      sentiment=None, aligned=None, corrected_response=None, note=None) -> dict:
+    return dict(annotation_id=annotation_id, turn_id=turn_id, project=project, annotator=reviewer, action="adjudicate",
+                intents=list(intents or []), entities=list(entities or []), sentiment=sentiment or None,
+                aligned=aligned, corrected_response=corrected_response or None, note=note)
 
 
 def _adjudicate_all(con, rows: list[dict]) -> int:
@@ -152,11 +159,7 @@ def adjudicate_many(db, resolutions: list[dict]) -> int:
     transaction: a bulk action on the Browse page stores every resolution or, when one is refused (a turn
     not in the project, a span outside its text), none -- never half a selection. Returns how many were
     stored (a repeated annotation_id, e.g. a double click, stores nothing)."""
-    rows = [dict(annotation_id=r["annotation_id"], turn_id=r["turn_id"], project=r["project"], annotator=r["reviewer"],
-                 action="adjudicate", intents=list(r.get("intents") or []), entities=list(r.get("entities") or []),
-                 sentiment=r.get("sentiment") or None, aligned=r.get("aligned"),
-                 corrected_response=r.get("corrected_response") or None, note=r.get("note"))
-            for r in resolutions]
+    rows = [_adjudication_row(**r) for r in resolutions]
     return db.write(_adjudicate_all, rows) if rows else 0
 
 
