@@ -29,6 +29,8 @@ from store.agreement import queue_votes, turn_votes  # noqa: F401 (re-export)
 from store.current import (CURRENT_LABELS, cached, current_labels, current_labels_sql, data_version,  # noqa: F401
                            labelled_records, labelled_turn_ids, over_current, turn_texts)
 from store.current import _renamer
+from store.fixed_rows import (adjudicated_since, entity_rows_fixed_since,  # noqa: F401 (re-export: Label errors)
+                              labels_before_fix)
 from store.labels import get_schema
 from store.misalignment_views import (  # noqa: F401 (re-export: the Misalignment page's reads)
     _alignment_filtered, alignment_frame, alignment_histogram, fit_label, worst_aligned)
@@ -220,35 +222,6 @@ def unreadable_turn_ids(db, run_id: str) -> frozenset:
     Not cached: ``encoder_reads`` is written with the predictions, and the query is one filtered scan."""
     return frozenset(r[0] for r in db.query(
         "SELECT turn_id FROM predictions WHERE run_id = ? AND encoder_reads = false", [run_id]))
-
-
-def adjudicated_since(db, project: str, turn_ids: list[str], since) -> set[str]:
-    """The turns among ``turn_ids`` with a live adjudication (not undone) stored after ``since``: a fix from
-    an analyst page (relabel or confirm) or a resolution on the Agreement page. A list computed from
-    labels read at ``since`` (a run's snapshot, an audit) still shows them as they were: the decision has
-    been made since, so the pages count them as fixed. Annotators' submits do not count: a second
-    annotator agreeing with a disputed label has not dealt with the model's disagreement."""
-    from store.queue import LIVE_LABELS
-
-    ids = list(dict.fromkeys(turn_ids))
-    if since is None or not ids:
-        return set()
-    return {r[0] for r in db.query(f"""SELECT DISTINCT turn_id FROM ({LIVE_LABELS} AND a.project = $p
-        AND a.action = 'adjudicate' AND a.created_at > $since AND a.turn_id IN (SELECT unnest($ids)))""",
-                                   {"p": project, "since": since, "ids": ids})}
-
-
-def labels_before_fix(db, project: str, turn_ids: list[str], since) -> dict[str, dict]:
-    """turn_id -> the labels (intents, sentiment, entities; raw names) each turn had just before its first
-    adjudication after ``since``: the current-label rules over the annotations stored before it, i.e. what the
-    fix replaced (an undo stored later is not undone)."""
-    sql = current_labels_sql(only_ids=True).replace("AND a.project = $p AND a.turn_id IN", """AND a.project = $p
-        AND a.created_at < (SELECT min(f.created_at) FROM annotations f WHERE f.turn_id = a.turn_id
-                            AND f.action = 'adjudicate' AND f.created_at > $since) AND a.turn_id IN""", 1)
-    rows = db.query_dicts(f"WITH {sql} SELECT turn_id, intents, sentiment, entities FROM cur",
-                          {"p": project, "ids": list(turn_ids), "since": since})
-    return {r["turn_id"]: {"intents": list(r["intents"] or []), "sentiment": r["sentiment"],
-                           "entities": [dict(e) for e in r["entities"] or []]} for r in rows}
 
 
 def _row_then(field: str, old: dict, now, probs: dict) -> dict | None:

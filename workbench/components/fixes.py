@@ -14,7 +14,7 @@ import uuid
 import pandas as pd
 import streamlit as st
 
-from store import analysis, annotations, labels
+from store import analysis, annotations, fixed_rows, labels
 from workbench.components.analysis import flash
 from workbench.components.notice import notice
 
@@ -93,6 +93,17 @@ def _describe(value, field: str = "") -> str:
     return str(value)
 
 
+def fix_note(action: str, field: str, given, value) -> str:
+    """The adjudication's note, read by humans in the history views: ``analyst relabel: intent a -> b``. A
+    confirm of an entity row ends with a marker of the span it confirmed (``store.fixed_rows``): it changes
+    no span, and Label errors counts only that span row of the turn as fixed, not the turn's others."""
+    kept = value if action == "relabel" else given
+    note = f"analyst {action}: {_field_words(field)} {_describe(given, field)} -> {_describe(kept, field)}"
+    if action == "confirm" and field == "entity":
+        note += f" ({fixed_rows.confirmed_span_marker(given)})"
+    return note
+
+
 def apply_fix(db, user, project: str, *, turn_id: str, field: str, given, value, action: str) -> None:
     """``relabel`` (field -> value) or ``confirm`` (keep the labels) as the analyst's adjudication; ``review``
     flags the turn for the adjudication queue. Entity rows pass spans ``{start, end, label}``."""
@@ -111,8 +122,7 @@ def apply_fix(db, user, project: str, *, turn_id: str, field: str, given, value,
         return
     labels = _labels_with(current, field, given, value) if action == "relabel" else _labels_with(current, "", None, None)
     annotations.adjudicate(db, annotation_id=annotation_id, turn_id=turn_id, project=project, reviewer=user.username,
-                           note=f"analyst {action}: {name} {given_text} -> {value_text if action == 'relabel' else given_text}",
-                           **labels)
+                           note=fix_note(action, field, given, value), **labels)
     what = f"{name} {given_text} -> {value_text}" if action == "relabel" else f"{name} {given_text} confirmed"
     flash("success", f"{turn_id}: {what}. Stored as the gold label; earlier labels stay in the history.")
 

@@ -10,10 +10,11 @@ default from both sources (``ui.readable_rows``): the model's "confident disagre
 of a blind encoder, not evidence of a label error. A line says how many were hidden and a checkbox shows
 them. The audit records no verdict of its own: the newest run's stands in (``components.audit``).
 
-Rows of turns fixed since the list was made (an adjudication newer than the run's label snapshot or the
-audit's start: ``store.analysis.adjudicated_since``) are hidden too, with a count and a checkbox showing
-them with a 'fixed' column: the list is computed from the labels of that time, so a relabelled or
-confirmed turn stayed on top until the next run, looking unfixed, and the analyst's list never shrank.
+Rows fixed since the list was made (an adjudication newer than the run's label snapshot or the audit's
+start: ``store.fixed_rows``) are hidden too, with a count and a checkbox showing them with a 'fixed'
+column: the list is computed from the labels of that time, so a relabelled or confirmed turn stayed on top
+until the next run, looking unfixed, and the analyst's list never shrank. An entity row is one span: it
+is fixed by a fix of that span (relabelled, removed, or confirmed), not by one of another span of its turn.
 """
 from __future__ import annotations
 
@@ -80,6 +81,20 @@ def with_relabelled_to_agree(db, project: str, rows: pd.DataFrame, *, field: str
                               na_position="last").reset_index(drop=True)
 
 
+def hide_fixed_rows(db, project: str, rows: pd.DataFrame, key: str, *, field: str, since, since_text: str):
+    """``ui.fixed_rows`` per row: an intent or sentiment row is its turn's (any adjudication since fixes it),
+    an entity row one span of a turn, fixed only by a fix of that span (``analysis.entity_rows_fixed_since``),
+    so confirming one span leaves the turn's other spans to do and "N fixed" counts rows. ``ui.fixed_rows``
+    counts and matches its ids in the ``turn_id`` column: entity rows are passed with ``row_id`` there."""
+    if field != "entity":
+        fixed = analysis.adjudicated_since(db, project, rows["turn_id"].tolist(), since)
+        return ui.fixed_rows(rows, fixed, key, since=since_text)
+    fixed = analysis.entity_rows_fixed_since(db, project, rows, since)
+    by_row = rows.rename(columns={"turn_id": "_turn_id", "row_id": "turn_id"})
+    shown = ui.fixed_rows(by_row, fixed, key, since=since_text)
+    return shown.rename(columns={"turn_id": "row_id", "_turn_id": "turn_id"})
+
+
 def to_do_rows(db, project: str, rows: pd.DataFrame, *, source: str, field: str, run_id: str | None):
     """The rows to list and the table's key: turns the encoder cannot read and turns fixed since the list
     was made are left out unless their checkboxes show them. A tick means a row of one table, so each
@@ -91,8 +106,8 @@ def to_do_rows(db, project: str, rows: pd.DataFrame, *, source: str, field: str,
         rows = with_relabelled_to_agree(db, project, rows, field=field, run_id=run_id, since=since)
     rows = ui.readable_rows(rows, key)
     table_key += "_all" if st.session_state.get(f"{key}_unreadable") else ""
-    fixed = analysis.adjudicated_since(db, project, rows["turn_id"].tolist(), since)
-    rows = ui.fixed_rows(rows, fixed, key, since="this run" if source == "run" else "this audit")
+    rows = hide_fixed_rows(db, project, rows, key, field=field, since=since,
+                           since_text="this run" if source == "run" else "this audit")
     table_key += "_fixed" if ui.FIXED_COLUMN in rows else ""
     return rows, table_key
 
