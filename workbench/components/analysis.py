@@ -325,15 +325,16 @@ def readable_rows(rows: pd.DataFrame, key: str) -> pd.DataFrame:
 FIXED_COLUMN = "fixed"
 
 
-def fixed_rows(rows: pd.DataFrame, fixed_ids: set, key: str, *, since: str) -> pd.DataFrame:
-    """A to-do list that shrinks as the analyst works: rows whose turn was fixed (``fixed_ids``: decided after
-    the labels the list was computed from were read, ``since`` names when) are left out, with a line saying
-    how many, unless the checkbox shows them, then with a ``fixed`` column. Without this a relabelled or
-    confirmed turn stayed on top of Label errors until the next run, looking unfixed."""
-    fixed = rows["turn_id"].isin(fixed_ids) if not rows.empty else pd.Series([], dtype=bool)
+def fixed_rows(rows: pd.DataFrame, fixed_ids: set, key: str, *, since: str, id_column: str = "turn_id") -> pd.DataFrame:
+    """A to-do list that shrinks as the analyst works: rows whose ``id_column`` (a turn, or one span row of a
+    turn) was fixed (``fixed_ids``: decided after the labels the list was computed from were read, ``since``
+    names when) are left out, with a line saying how many, unless the checkbox shows them, then with a
+    ``fixed`` column. Without this a relabelled or confirmed turn stayed on top of Label errors until the
+    next run, looking unfixed."""
+    fixed = rows[id_column].isin(fixed_ids) if not rows.empty else pd.Series([], dtype=bool)
     if not fixed.any():
         return rows
-    n = rows.loc[fixed, "turn_id"].nunique()
+    n = rows.loc[fixed, id_column].nunique()
     if st.checkbox("Show the rows fixed since this list was made", key=f"{key}_show_fixed"):
         st.text(f"{n} fixed since {since} (relabelled or confirmed after it): ticked in the '{FIXED_COLUMN}' column")
         return rows.assign(**{FIXED_COLUMN: fixed.to_numpy(dtype=bool)})

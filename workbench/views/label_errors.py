@@ -84,15 +84,12 @@ def with_relabelled_to_agree(db, project: str, rows: pd.DataFrame, *, field: str
 def hide_fixed_rows(db, project: str, rows: pd.DataFrame, key: str, *, field: str, since, since_text: str):
     """``ui.fixed_rows`` per row: an intent or sentiment row is its turn's (any adjudication since fixes it),
     an entity row one span of a turn, fixed only by a fix of that span (``analysis.entity_rows_fixed_since``),
-    so confirming one span leaves the turn's other spans to do and "N fixed" counts rows. ``ui.fixed_rows``
-    counts and matches its ids in the ``turn_id`` column: entity rows are passed with ``row_id`` there."""
+    so confirming one span leaves the turn's other spans to do and "N fixed" counts rows."""
     if field != "entity":
         fixed = analysis.adjudicated_since(db, project, rows["turn_id"].tolist(), since)
         return ui.fixed_rows(rows, fixed, key, since=since_text)
     fixed = analysis.entity_rows_fixed_since(db, project, rows, since)
-    by_row = rows.rename(columns={"turn_id": "_turn_id", "row_id": "turn_id"})
-    shown = ui.fixed_rows(by_row, fixed, key, since=since_text)
-    return shown.rename(columns={"turn_id": "row_id", "_turn_id": "turn_id"})
+    return ui.fixed_rows(rows, fixed, key, since=since_text, id_column="row_id")
 
 
 def to_do_rows(db, project: str, rows: pd.DataFrame, *, source: str, field: str, run_id: str | None):
