@@ -21,16 +21,19 @@ import pandas as pd
 from store.agreement import DISAGREEMENTS, LAST_ADJUDICATION, latest_table
 from store.current import current_labels, current_table, query_over
 from store.labels import rename_map
+from store.queue import LIVE_LABELS
 
 PAGE_SIZE = 50
 STATUSES = ("any", "unlabelled", "labelled", "disputed")
-COLUMNS = ["turn_id", "text", "response", "intents", "sentiment", "annotators", "labelled_at", "source"]
+COLUMNS = ["turn_id", "text", "response", "intents", "entities", "sentiment", "aligned", "annotators", "labelled_at",
+           "source"]
 LIKE_ESCAPE = "\\"
 
 MATCHING = f"""WITH
     disputed AS (SELECT d.turn_id FROM ({DISAGREEMENTS}) d LEFT JOIN ({LAST_ADJUDICATION}) a USING (turn_id)
                  WHERE a.seq IS NULL OR a.seq < d.seq),
-    matching AS (SELECT t.turn_id, t.text, t.response, c.intents, c.sentiment, c.labelled_at, c.source
+    matching AS (SELECT t.turn_id, t.text, t.response, c.intents, c.entities, c.sentiment, c.aligned,
+                        c.labelled_at, c.source
                  FROM turns t LEFT JOIN cur c USING (turn_id) WHERE t.project = $p {{conditions}})"""
 
 # Each filter is a fixed SQL fragment; only its parameters carry what the analyst typed or chose.
@@ -82,11 +85,21 @@ def _filters(db, project: str, *, search: str, in_response: bool, intents, statu
     return " ".join(c for c in conditions if c), params
 
 
+def _named_spans(spans, names: dict) -> list[dict]:
+    """A turn's stored spans as ``{label, start, end}`` dicts, labels under today's names, in text order."""
+    spans = spans if pd.api.types.is_list_like(spans) else []
+    return sorted(({"label": names.get(s["label"], s["label"]), "start": int(s["start"]), "end": int(s["end"])}
+                   for s in spans), key=lambda s: (s["start"], s["end"], s["label"]))
+
+
 def _named(db, project: str, rows: pd.DataFrame) -> pd.DataFrame:
     """A page's labels under today's names (renames and merges), as every analyst view shows them."""
     intents, sentiments = rename_map(db, project, "intent"), rename_map(db, project, "sentiment")
+    entities = rename_map(db, project, "entity")
     rows["intents"] = rows["intents"].map(
         lambda xs: list(dict.fromkeys(intents.get(x, x) for x in xs)) if pd.api.types.is_list_like(xs) else [])
+    rows["entities"] = rows["entities"].map(lambda xs: _named_spans(xs, entities))
+    rows["aligned"] = rows["aligned"].map(lambda a: None if a is None or pd.isna(a) else bool(a)).astype(object)
     rows["sentiment"] = rows["sentiment"].map(lambda s: sentiments.get(s, s) if isinstance(s, str) else None)
     rows["annotators"] = rows["annotators"].map(lambda xs: list(xs) if pd.api.types.is_list_like(xs) else [])
     return rows
@@ -112,6 +125,23 @@ def browse_turns(db, project: str = "default", *, search: str = "", in_response:
         SELECT m.*, coalesce(s.annotators, []) AS annotators FROM shown m LEFT JOIN submitters s USING (turn_id)
         ORDER BY m.turn_id""", {**params, "limit": page_size, "offset": (max(1, page) - 1) * page_size}, tables)
     return BrowsePage(_named(db, project, rows).reindex(columns=COLUMNS), total)
+
+
+CORRECTIONS = f"""
+    SELECT action, corrected_response FROM ({LIVE_LABELS} AND a.project = $p AND a.turn_id = $t)
+    QUALIFY row_number() OVER (PARTITION BY annotator, action = 'adjudicate' ORDER BY seq DESC) = 1
+    ORDER BY seq"""
+
+
+def current_correction(db, project: str, turn_id: str) -> str | None:
+    """The corrected response kept with the turn's current label, or None. ``cur`` holds no corrections, so
+    this reads them with ``store.effective``'s precedence: the latest adjudication's own (a fit-only one
+    included), else the first annotator's (by submit order) among the latest submits; imported gold has none."""
+    rows = db.query_dicts(CORRECTIONS, {"p": project, "t": turn_id})
+    adjudications = [r for r in rows if r["action"] == "adjudicate"]
+    if adjudications:
+        return adjudications[-1]["corrected_response"] or None
+    return next((r["corrected_response"] for r in rows if (r["corrected_response"] or "").strip()), None)
 
 
 # ----------------------------------------------------------------------------- bulk actions

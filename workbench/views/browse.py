@@ -36,6 +36,9 @@ TABLE_CONFIG = {
     "labelled_at": st.column_config.DatetimeColumn("labelled_at", format="YYYY-MM-DD HH:mm", width="small"),
 }
 FIX_FIELDS = ("intent", "sentiment")
+SPAN_COLUMNS = ["label", "start", "end", "text"]
+SPAN_CONFIG = {"label": st.column_config.TextColumn("label"), "start": st.column_config.NumberColumn("start"),
+               "end": st.column_config.NumberColumn("end"), "text": st.column_config.TextColumn("text")}
 
 
 def hashed_key(prefix: str, *parts) -> str:
@@ -115,17 +118,48 @@ def picked_turn(frame: pd.DataFrame, ticked: pd.DataFrame) -> dict:
     return ticked.iloc[0].to_dict()
 
 
-def show_turn(db, row: dict) -> None:
+def label_words(value, missing: str) -> str:
+    """A label field as a word: ``missing`` for an unset one (None and NaN alike)."""
+    return value if isinstance(value, str) and value else missing
+
+
+def span_rows(text: str, spans) -> pd.DataFrame:
+    """The current label's spans, one row each: label, [start, end) in code points and the exact text they
+    cover (``text[start:end]``: Python slices code points, as the offsets count them)."""
+    rows = [{"label": s["label"], "start": int(s["start"]), "end": int(s["end"]),
+             "text": text[int(s["start"]):int(s["end"])]} for s in spans]
+    return pd.DataFrame(rows, columns=SPAN_COLUMNS)
+
+
+def show_current_label(db, project: str, row: dict) -> None:
+    """The turn's whole current label: intents, sentiment, response fit, the corrected response when one is
+    stored, and the entity spans. Why: a fix keeps the fields it does not change, so the analyst must see
+    them all before relabelling one (they were kept but invisible)."""
+    st.text(f"Intent(s): {label_words(row['intents'], 'none')}   "
+            f"Sentiment: {label_words(row.get('sentiment'), 'none')}   "
+            f"Label source: {label_words(row.get('source'), 'not labelled')}")
+    aligned = row.get("aligned")
+    st.text(f"Response fit: {fixes.FIT_WORDS[None if aligned is None or pd.isna(aligned) else bool(aligned)]}")
+    correction = browse.current_correction(db, project, row["turn_id"]) if label_words(row.get("source"), "") else None
+    if correction:
+        st.text("Corrected response:")
+        st.text(correction)
+    spans = row.get("entities")
+    spans = list(spans) if isinstance(spans, list) else []
+    st.text(f"Entity spans: {len(spans) or 'none'} (offsets are code points, end exclusive)")
+    if spans:
+        st.dataframe(span_rows(row["whole_text"] or "", spans), key=hashed_key("browse_spans", row["turn_id"]),
+                     hide_index=True, width="stretch", column_config=SPAN_CONFIG)
+
+
+def show_turn(db, project: str, row: dict) -> None:
     """The picked turn in full: the conversation before it, the turn, its response and its labels."""
     st.subheader("The turn in full")
     turn_view.render_context(analysis.turn_context(db, row["turn_id"]))
     st.text(f"Turn {row['turn_id']}")
     st.text(row["whole_text"] or "")
     turn_view.render_response(row.get("response"))
-    def words(value, missing: str) -> str:
-        return value if isinstance(value, str) and value else missing      # None and NaN alike
-    st.text(f"Intent(s): {words(row['intents'], 'none')}   Sentiment: {words(row.get('sentiment'), 'none')}   "
-            f"Label source: {words(row.get('source'), 'not labelled')}")
+    show_current_label(db, project, row)
 
 
 def replaced_intent(turn_id: str, intents: list[str]):
@@ -168,5 +202,5 @@ def render(db, user, project: str) -> None:
         bulk_actions.bulk_panel(db, user, project, ticked["turn_id"].tolist())
         return
     row = picked_turn(frame, ticked)
-    show_turn(db, row)
+    show_turn(db, project, row)
     fix_panel(db, user, project, row["turn_id"])
