@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from store.queue import LIVE_LABELS, available_count, lease_turn, turn_load, utcnow
 from store.queue import release as release_lease
+from store.queue_order import FIT_ONLY_SQL
 from store.records import describe_overlaps, overlapping_spans
 
 ACTIONS = ("submit", "skip", "undo", "flag", "unflag", "revisit", "adjudicate")
@@ -79,17 +80,34 @@ def _validate_spans(con, turn_id: str, entities, *, allow_overlaps: bool) -> lis
 def _check_turn_is_theirs(con, a: dict, now) -> bool:
     """Refuse a submit whose turn went to others: the holder of a live lease keeps the turn, so a
     submit whose lease lapsed is refused once others hold or have labelled all the overlap's places;
-    a lapsed submit nobody competes with is kept (the work is not thrown away). True if it lapsed."""
+    a lapsed submit nobody competes with is kept (the work is not thrown away). A reviewer's adjudication
+    counts among the others, so a refusal on a turn a reviewer has settled says that, not "reassigned" or
+    "other annotators" (an annotator's Edit of an adjudicated turn was refused so). True if it lapsed."""
     load = turn_load(con, a["project"], a["turn_id"], a["annotator"], now)
     overlap, others = load["overlap"], load["labelled_by_others"]
     live = load["my_lease_expires"] is not None and load["my_lease_expires"] > now
-    if not live and others + load["leased_by_others"] >= overlap:
+    lost_hold = not live and others + load["leased_by_others"] >= overlap
+    if (lost_hold or others >= overlap) and _settled_by_review(con, a["turn_id"], a["annotator"]):
+        raise TurnTaken(f"Turn {a['turn_id']!r}: a reviewer has settled this turn's label since; your labels were "
+                        "not stored. Here is another turn.")
+    if lost_hold:
         raise TurnTaken(f"Your hold on turn {a['turn_id']!r} lapsed and the turn was reassigned to another "
                         "annotator; your labels were not stored. Here is another turn.")
     if others >= overlap:
         raise TurnTaken(f"Turn {a['turn_id']!r} already has its {overlap} label(s) from other annotators; "
                         "your labels were not stored. Here is another turn.")
     return load["my_lease_expires"] is not None and not live
+
+
+# Whether someone else adjudicated the turn of row ``s`` (turn_id, annotator): that gold label counts among
+# the "other" labels that close a turn; a fit-only one (``FIT_ONLY_SQL``) labels nothing and closes nothing.
+SETTLED_SQL = (f"EXISTS (SELECT 1 FROM ({LIVE_LABELS}) j WHERE j.turn_id = s.turn_id AND j.annotator <> s.annotator "
+               f"AND j.action = 'adjudicate' AND NOT ({FIT_ONLY_SQL}))")   # unqualified names bind to j, the inner row
+
+
+def _settled_by_review(con, turn_id: str, annotator: str) -> bool:
+    return con.execute(f"SELECT {SETTLED_SQL} FROM (SELECT ? AS turn_id, ? AS annotator) s",
+                       [turn_id, annotator]).fetchone()[0]
 
 
 def _submit(con, a: dict, overlap_check: bool, now=None) -> SubmitOutcome:
@@ -279,11 +297,20 @@ def has_submit_to_undo(db, project: str, annotator: str) -> bool:
 def recent_submits(db, project: str, annotator: str, limit: int = 10) -> list[dict]:
     """This annotator's live submits in the project, newest first, with the turn's text: the label
     page's "My recent labels" list. Undo reached only the last submit; any of these can be reopened
-    (``reopen_submit``). A replaced or undone submit is not live, so each turn appears once."""
+    (``reopen_submit``). A replaced or undone submit is not live, so each turn appears once. ``settled``:
+    a reviewer has adjudicated the turn, so an edit could no longer be stored (the list says so instead)."""
     return db.query_dicts(
-        f"SELECT s.annotation_id, s.turn_id, s.created_at, s.intents, t.text FROM ({LIVE_LABELS}) s "
+        f"SELECT s.annotation_id, s.turn_id, s.created_at, s.intents, t.text, {SETTLED_SQL} AS settled "
+        f"FROM ({LIVE_LABELS}) s "
         "JOIN turns t ON t.turn_id = s.turn_id WHERE s.project = ? AND s.annotator = ? AND s.action = 'submit' "
         "ORDER BY s.seq DESC LIMIT ?", [project, annotator, int(limit)])
+
+
+def submit_settled_by_review(db, annotation_id: str) -> bool:
+    """Whether a reviewer has settled the turn of this submit (see ``SETTLED_SQL``): Edit checks it when
+    pressed, as the list it was drawn in may predate the adjudication."""
+    row = db.query_one(f"SELECT {SETTLED_SQL} FROM annotations s WHERE s.annotation_id = ?", [annotation_id])
+    return bool(row and row[0])
 
 
 def _reopen_submit(con, annotation_id: str, project: str, annotator: str, now=None) -> str | None:

@@ -5,6 +5,12 @@ the annotator. As in Prodigy's history panel, this lists the last ``RECENT_LIMIT
 project, newest first, and Edit reopens one in the form with what was submitted (the page's
 ``on_edit``). The list is read only while the expander is open: the page reruns on every key.
 Turn text and intent names are data, so they are shown with st.text and the button label is fixed.
+
+A turn a reviewer has adjudicated since is listed as "settled by a reviewer" with no Edit. Edit used to
+reopen it with the annotator's old labels and no word about the review, and the submit was then refused
+("from other annotators"): the work was thrown away with a wrong reason. The reviewer's label is the
+turn's gold label and no annotator submit can replace it, so a careful tool does not offer an edit it
+will refuse; opening the turn read-only would only add a click that ends in the same "no".
 """
 from __future__ import annotations
 
@@ -34,6 +40,7 @@ LIST_CSS = ("<style>.st-key-label_recent_list{gap:.3rem}"
 RECENT_LIMIT = 10
 SNIPPET_CHARS = 48
 EMPTY_NOTE = "Your submits in this project will be listed here, newest first."
+SETTLED_NOTE = "settled by a reviewer since: no longer editable"
 
 
 def edit_button_key(annotation_id: str) -> str:
@@ -66,10 +73,11 @@ def snippet(text: str | None, limit: int = SNIPPET_CHARS) -> str:
 
 def row_text(row: dict, now: datetime, *, is_open: bool = False) -> str:
     """Two lines: when and the intents (after a mark on the turn open in the form), then the start
-    of the turn text."""
+    of the turn text; a third, ``SETTLED_NOTE``, on a turn a reviewer has settled (it has no Edit)."""
     intents = ", ".join(row.get("intents") or []) or "no intent"
     mark = OPEN_MARK if is_open else ""
-    return f"{mark}{age_text(row.get('created_at'), now)} · {intents}\n{snippet(row.get('text'))}"
+    settled = f"\n{SETTLED_NOTE}" if row.get("settled") else ""
+    return f"{mark}{age_text(row.get('created_at'), now)} · {intents}\n{snippet(row.get('text'))}{settled}"
 
 
 def render_recent_labels(load_rows: Callable[[], list[dict]], *, open_turn_id: str | None,
@@ -92,10 +100,13 @@ def render_recent_labels(load_rows: Callable[[], list[dict]], *, open_turn_id: s
 
 
 def render_row(row: dict, now: datetime, *, is_open: bool, on_edit: Callable, args: tuple, n: int) -> None:
-    """One entry: its two lines and a small Edit button (disabled, reading "Editing", on the open turn)."""
+    """One entry: its lines and a small Edit button (disabled, reading "Editing", on the open turn;
+    none on a turn a reviewer has settled)."""
     key = OPEN_ROW_KEY if is_open else f"label_recent_row_{n}"
     with st.container(horizontal=True, vertical_alignment="center", gap="small", key=key):
         st.text(row_text(row, now, is_open=is_open), width="stretch")
+        if row.get("settled"):
+            return
         st.button("Editing" if is_open else "Edit", key=edit_button_key(row["annotation_id"]), on_click=on_edit,
                   args=(*args, row["annotation_id"]), disabled=is_open, type="tertiary",
                   help="Reopen this turn with what you submitted; submitting again replaces it.")

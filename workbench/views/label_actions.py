@@ -29,6 +29,8 @@ SUBMIT_CLOCK_KEY = "label_submit_clock"
 FLAG_PRESSES_KEY = "label_flag_presses"   # per form: how many times its flag was set or taken back
 GUIDE_KEY = "label_guide_open"          # the guidelines expander's open state (the ? key toggles it)
 LEASE_TTL_S = 300
+SETTLED_EDIT_MESSAGE = ("A reviewer has settled that turn's label since you submitted it, so it can no longer be "
+                        "edited; your open turn is unchanged.")
 
 
 # -- reads ----------------------------------------------------------------------------------------
@@ -287,7 +289,11 @@ def on_edit(db, user: auth.User, project: str, annotation_id: str) -> None:
     the last one. The submit stays live until the new one replaces it. The turn being left loses its
     lease (as after skip or undo) but not its unsaved values: they are saved as its draft first (a
     correction still in its box has not called ``keep_draft`` yet), and come back with the turn. An
-    untouched form keeps no draft (``draft_saver``)."""
+    untouched form keeps no draft (``draft_saver``). A turn a reviewer has settled since the list was
+    drawn is not reopened: its edit could not be stored (``recent_labels`` lists it without Edit)."""
+    if annotations.submit_settled_by_review(db, annotation_id):
+        flash("info", SETTLED_EDIT_MESSAGE)
+        return
     form = current_form(project)
     if form is not None:
         label_form.keep_draft(form)
