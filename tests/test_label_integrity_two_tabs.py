@@ -15,7 +15,7 @@ from store.effective import effective_labels
 from workbench import runtime
 from workbench.views import label as label_page
 
-REPLACED = "You had already labelled this turn; your new labels replace the earlier ones."
+REPLACED = "; your new labels replace the earlier ones."   # after 'You had already labelled "<the turn>"'
 
 
 def _live(db, turn_id):

@@ -6,6 +6,10 @@ labels, no warning), changes something and submits: "already has its 1 label(s) 
 your labels were not stored" although nobody else had labelled it. The list now says the turn is settled
 and offers no Edit, Edit pressed on a list drawn before the adjudication does not reopen it, and a submit
 refused because of an adjudication says a reviewer settled the turn.
+
+The same review found the confirmation of an edit landing on the wrong turn: after Edit and submit the
+page is back on the turn that was left, under "You had already labelled this turn; ...", which read as
+being about the turn on screen. It now quotes the edited turn, drawn as escaped text (turn text is data).
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import uuid
 
 import pytest
 
-from app_testkit import make_template, open_copy, open_label_form, signed_in, submit_label, texts
+from app_testkit import TURNS, make_template, open_copy, open_label_form, signed_in, submit_label, texts, xss_turn
 from store import annotations
 from workbench import runtime
 from workbench.components import recent_labels
@@ -112,3 +116,35 @@ def test_a_turn_taken_by_another_annotator_still_says_so(app_db):
     with pytest.raises(annotations.TurnTaken, match="a reviewer has settled"):
         annotations.record_submit(app_db, annotation_id="ann-2", turn_id=turn_id, project="default",
                                   annotator="ann", intents=["track_order"])
+
+
+@pytest.fixture
+def edit_db(tmp_path, monkeypatch):
+    """ann has labelled the injection-attempt turn and t-en; t-zh is the turn open when Edit is pressed."""
+    turns = [t for t in TURNS if t["id"] in ("t-zh", "t-en")] + [xss_turn()]
+    db = open_copy(make_template(tmp_path / "tpl", turns=turns, users=("ann",)), tmp_path, monkeypatch)
+    for annotation_id, turn_id in (("ann-xss", "t-xss"), ("ann-en", "t-en")):
+        annotations.record_submit(db, annotation_id=annotation_id, turn_id=turn_id, project="default",
+                                  annotator="ann", intents=["track_order"], sentiment="neutral", aligned=True)
+    yield db
+    runtime.close_stores()
+
+
+def test_the_notice_after_an_edit_names_the_edited_turn_as_text(edit_db):
+    at = signed_in("ann")
+    left = open_label_form(at)
+    assert left.turn_id == "t-zh"
+    next(b for b in _open_recent(at) if b.key == recent_labels.edit_button_key("ann-xss")).click()
+    at.run()
+    edited = open_label_form(at)
+    assert edited.turn_id == "t-xss"
+    at.multiselect(key=edited.key("intents")).set_value(["greeting"])
+    at.button(key=edited.key("submit")).click()
+    at.run()
+    assert not at.exception, at.exception
+    assert open_label_form(at).turn_id == "t-zh"                    # back on the turn that was left
+    quoted = f'Your edit of "{recent_labels.snippet(xss_turn()["text"])}" is saved'
+    assert quoted in texts(at) and "already labelled this turn" not in texts(at)
+    body = next(e.proto.body for e in at.get("html") if "Your edit of" in e.proto.body)
+    assert "&lt;script&gt;" in body and "<script>" not in body        # escaped, never Markdown
+    assert not at.success

@@ -19,10 +19,12 @@ from store.annotations import SubmitRefused, TurnTaken
 from workbench import auth, runtime
 from workbench.components import intent_guard, label_form, progress, shortcuts
 from workbench.components.label_form import LabelForm
+from workbench.components.recent_labels import snippet
 from workbench.components.span_selector import new_actions
 
 FORM_KEY = "label_form"
 FLASH_KEY = "label_flash"
+EDITING_KEY = "label_editing_form"     # the form id Edit in "My recent labels" opened (its submit is an edit)
 UNDO_KEY = "label_undo_id"
 PREFILL_KEY = "label_prefill"
 SUBMIT_CLOCK_KEY = "label_submit_clock"
@@ -183,17 +185,24 @@ def store_submit(db, user: auth.User, project: str, form: LabelForm, values: dic
     except SubmitRefused as exc:
         flash("error", str(exc))
         return False
-    flash("success", saved_message(outcome))
+    editing = st.session_state.get(EDITING_KEY) == form.form_id
+    flash("success", saved_message(outcome, (form.turn or {}).get("text"), editing=editing))
     if outcome.stored:
         progress.count_own(db, project, user.username, +1, values["intents"], replaced=outcome.replaced)
     return True
 
 
-def saved_message(outcome: annotations.SubmitOutcome) -> str:
+def saved_message(outcome: annotations.SubmitOutcome, turn_text: str | None = None, *, editing: bool = False) -> str:
+    """What a submit did. A replacing submit quotes the start of the turn it replaced: the page has moved
+    on to the next turn by the time this shows above it, and "You had already labelled this turn" read as
+    being about the turn on screen. The flash is drawn with ``notice`` (escaped HTML), so quoting the
+    turn's text is safe."""
     if not outcome.stored:
         return "Already saved (repeated submit ignored)."
     if outcome.replaced is not None:
-        return "You had already labelled this turn; your new labels replace the earlier ones."
+        quoted = f'"{snippet(turn_text)}"'
+        return (f"Your edit of {quoted} is saved; your new labels replace the earlier ones." if editing
+                else f"You had already labelled {quoted}; your new labels replace the earlier ones.")
     if outcome.lease_lapsed:
         return ("Saved. Your hold on this turn had lapsed while you were away; nobody else had taken it, "
                 "so your labels were kept.")
@@ -305,7 +314,8 @@ def on_edit(db, user: auth.User, project: str, annotation_id: str) -> None:
         return                             # already open (a second click on Edit)
     from store import turns
 
-    open_turn(db, user, project, turns.get_turn(db, turn_id), editing=True)
+    edited = open_turn(db, user, project, turns.get_turn(db, turn_id), editing=True)
+    st.session_state[EDITING_KEY] = edited.form_id if edited is not None else None
     flash("info", "Editing your earlier label: change what you need and submit to replace it "
                   "(skip leaves it as it was)." + (" The turn you left keeps what you had entered."
                                                    if form is not None else ""))
