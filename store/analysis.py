@@ -26,8 +26,8 @@ from store import agreement as _agreement
 from store import entity_errors
 from store.entity_errors import entity_scores  # noqa: F401 (re-export: the Model health entity chart)
 from store.agreement import queue_votes, turn_votes  # noqa: F401 (re-export)
-from store.current import (CURRENT_LABELS, cached, current_labels, current_labels_sql, data_version,  # noqa: F401
-                           labelled_records, labelled_turn_ids, over_current, turn_texts)
+from store.current import (CURRENT_LABELS, cached, current_corrections, current_labels, current_labels_sql,  # noqa: F401
+                           data_version, labelled_records, labelled_turn_ids, over_current, turn_texts)
 from store.current import _renamer
 from store.fixed_rows import (adjudicated_since, entity_rows_fixed_since,  # noqa: F401 (re-export: Label errors)
                               labels_before_fix)

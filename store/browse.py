@@ -19,9 +19,8 @@ from typing import NamedTuple
 import pandas as pd
 
 from store.agreement import DISAGREEMENTS, LAST_ADJUDICATION, latest_table
-from store.current import current_labels, current_table, query_over
+from store.current import current_corrections, current_labels, current_table, query_over
 from store.labels import rename_map
-from store.queue import LIVE_LABELS
 
 PAGE_SIZE = 50
 STATUSES = ("any", "unlabelled", "labelled", "disputed")
@@ -127,21 +126,9 @@ def browse_turns(db, project: str = "default", *, search: str = "", in_response:
     return BrowsePage(_named(db, project, rows).reindex(columns=COLUMNS), total)
 
 
-CORRECTIONS = f"""
-    SELECT action, corrected_response FROM ({LIVE_LABELS} AND a.project = $p AND a.turn_id = $t)
-    QUALIFY row_number() OVER (PARTITION BY annotator, action = 'adjudicate' ORDER BY seq DESC) = 1
-    ORDER BY seq"""
-
-
 def current_correction(db, project: str, turn_id: str) -> str | None:
-    """The corrected response kept with the turn's current label, or None. ``cur`` holds no corrections, so
-    this reads them with ``store.effective``'s precedence: the latest adjudication's own (a fit-only one
-    included), else the first annotator's (by submit order) among the latest submits; imported gold has none."""
-    rows = db.query_dicts(CORRECTIONS, {"p": project, "t": turn_id})
-    adjudications = [r for r in rows if r["action"] == "adjudicate"]
-    if adjudications:
-        return adjudications[-1]["corrected_response"] or None
-    return next((r["corrected_response"] for r in rows if (r["corrected_response"] or "").strip()), None)
+    """The corrected response kept with the turn's current label, or None (``store.current.current_corrections``)."""
+    return current_corrections(db, [turn_id]).get(turn_id)
 
 
 # ----------------------------------------------------------------------------- bulk actions
@@ -181,12 +168,12 @@ def plan_bulk(db, project: str, turn_ids, *, action: str, intent: str | None = N
     if action == "set_intent" and not intent:
         raise ValueError("plan_bulk: set_intent needs an intent")
     ids = list(dict.fromkeys(turn_ids))
-    current = current_labels(db, project, ids)
+    current, corrections = current_labels(db, project, ids), current_corrections(db, ids)
     changes, unchanged = {}, []
     for turn_id in (t for t in ids if t in current):
         after = _labels_after(current[turn_id], action, intent, mode)
         if after is None:
             unchanged.append(turn_id)
-        else:
-            changes[turn_id] = after
+        else:           # the corrected response is no label: the gold label written keeps it
+            changes[turn_id] = {**after, "corrected_response": corrections.get(turn_id)}
     return BulkPlan(changes, unchanged, [t for t in ids if t not in current])

@@ -192,3 +192,30 @@ def labelled_turn_ids(db, project: str = "default") -> frozenset:
     """The ids of the turns that have a current label (cached while the data is unchanged)."""
     return cached("labelled_ids", db, project,
                   lambda: frozenset(current_table(db, project).column("turn_id").to_pylist()))
+
+
+# The corrected response kept with each turn's current label. ``cur`` holds no corrections; they follow
+# ``store.effective``'s precedence: the latest adjudication's own (a fit-only one included: it decides the
+# fit and the correction), else the first annotator's non-blank one among the latest submits; imported
+# gold has none. ``$ids``: the turns asked for (turn ids are unique across projects).
+CURRENT_CORRECTIONS = f"""
+    WITH latest AS (SELECT * FROM ({LIVE_LABELS}) WHERE turn_id IN (SELECT unnest($ids))
+                    QUALIFY row_number() OVER (PARTITION BY turn_id, annotator, action = 'adjudicate'
+                                               ORDER BY seq DESC) = 1)
+    SELECT turn_id, bool_or(action = 'adjudicate'),
+           max_by(corrected_response, seq) FILTER (WHERE action = 'adjudicate'),
+           min_by(corrected_response, seq) FILTER (WHERE action = 'submit' AND coalesce(corrected_response, '') <> '')
+    FROM latest GROUP BY turn_id"""
+
+
+def corrections_from_rows(rows) -> dict[str, str | None]:
+    """turn_id -> corrected response from ``CURRENT_CORRECTIONS``' rows (a blank adjudicated one is None)."""
+    return {turn_id: ((adjudicated or None) if has_adjudication else submitted)
+            for turn_id, has_adjudication, adjudicated, submitted in rows}
+
+
+def current_corrections(db, turn_ids) -> dict[str, str | None]:
+    """turn_id -> the corrected response kept with the turn's current label (turns without one: None or
+    absent). A fix that rewrites a turn's label passes it on, or the adjudication would drop it."""
+    ids = list(dict.fromkeys(turn_ids))
+    return corrections_from_rows(db.query(CURRENT_CORRECTIONS, {"ids": ids})) if ids else {}

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from store.current import CURRENT_CORRECTIONS, corrections_from_rows
 from store.db import register_table
-from store.queue import LIVE_LABELS, utcnow
+from store.queue import utcnow
 
 IMPORT_REVIEWER = "import"   # the annotator name of a correction imported without --imported-by
 MAX_LISTED = 5
@@ -69,13 +70,4 @@ def note_changed_corrections(con, matched, report) -> None:
 
 
 def _current_corrections(con, turn_ids) -> dict[str, str | None]:
-    rows = con.execute(f"""
-        WITH latest AS (SELECT * FROM ({LIVE_LABELS}) WHERE turn_id IN (SELECT unnest($ids))
-                        QUALIFY row_number() OVER (PARTITION BY turn_id, annotator, action = 'adjudicate'
-                                                   ORDER BY seq DESC) = 1)
-        SELECT turn_id, bool_or(action = 'adjudicate'),
-               max_by(corrected_response, seq) FILTER (WHERE action = 'adjudicate'),
-               min_by(corrected_response, seq) FILTER (WHERE action = 'submit' AND coalesce(corrected_response, '') <> '')
-        FROM latest GROUP BY turn_id""", {"ids": list(turn_ids)}).fetchall()
-    return {turn_id: (adjudicated if has_adjudication else submitted)
-            for turn_id, has_adjudication, adjudicated, submitted in rows}
+    return corrections_from_rows(con.execute(CURRENT_CORRECTIONS, {"ids": list(turn_ids)}).fetchall())

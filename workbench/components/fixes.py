@@ -61,9 +61,13 @@ def _labels_with(current: dict, field: str, given, value) -> dict:
 def relabel_refusal(current: dict, field: str, given, value) -> str | None:
     """Why relabelling would be wrong here (None: it is fine). An intent suggestion the turn already has
     would merge two intents into one (dropping a correct label), and a given intent the turn no longer
-    has means the row is stale (the label changed since the list was computed)."""
+    has means the row is stale (the label changed since the list was computed). An empty intent set is no
+    suggestion either: an out-of-fold audit of a multi-label project suggests [] when no intent reaches
+    0.5, and relabelling to it stored a turn with no intent at all as its gold label."""
     if value is None:
         return "there is no suggestion"
+    if field == "intent" and isinstance(value, (list, tuple)) and not value:
+        return "the model suggests no intent (choose a label below, or send the turn to review)"
     if field != "intent" or isinstance(value, (list, tuple)):
         return None
     intents = list(current.get("intents") or [])
@@ -84,12 +88,13 @@ def _field_words(field: str) -> str:
 
 
 def _describe(value, field: str = "") -> str:
-    """A label for notes and messages; an entity row's span reads ``type [start-end]`` (code points), a
-    response fit reads aligned / misaligned / not judged."""
+    """A label for notes and messages; an entity row's span reads ``type [start-end]`` (code points; the
+    tagger's "O" reads "no entity"), a response fit reads aligned / misaligned / not judged."""
     if field == "aligned":
         return FIT_WORDS[None if value is None or pd.isna(value) else bool(value)]    # NaN / NA: not judged
     if isinstance(value, dict):
-        return f"{value.get('label')} [{value.get('start')}-{value.get('end')}]"
+        name = "no entity" if value.get("label") == OUTSIDE else value.get("label")
+        return f"{name} [{value.get('start')}-{value.get('end')}]"
     return str(value)
 
 
@@ -121,8 +126,9 @@ def apply_fix(db, user, project: str, *, turn_id: str, field: str, given, value,
         flash("error", f"{turn_id}: not relabelled: {refusal}.")
         return
     labels = _labels_with(current, field, given, value) if action == "relabel" else _labels_with(current, "", None, None)
+    correction = analysis.current_corrections(db, [turn_id]).get(turn_id)     # the fix keeps it: it is no label
     annotations.adjudicate(db, annotation_id=annotation_id, turn_id=turn_id, project=project, reviewer=user.username,
-                           note=fix_note(action, field, given, value), **labels)
+                           note=fix_note(action, field, given, value), corrected_response=correction, **labels)
     what = f"{name} {given_text} -> {value_text}" if action == "relabel" else f"{name} {given_text} confirmed"
     flash("success", f"{turn_id}: {what}. Stored as the gold label; earlier labels stay in the history.")
 
