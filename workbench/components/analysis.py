@@ -262,8 +262,10 @@ def pick_turn(frame: pd.DataFrame, *, key: str, columns: list[str] | None = None
     """A selectable table of turns (text shown by st.dataframe); returns the selected row as a dict.
     ``id_column`` names a row (e.g. ``row_id`` when a turn has several rows, one per entity span).
     ``require_pick``: None until a row is ticked (for a page whose primary button writes, so it never acts
-    on a row nobody chose); a tick keeps meaning the row ticked, not whatever row later moved to its place
-    (Streamlit keeps the row number when the table loses a row, e.g. the one just resolved).
+    on a row nobody chose); without it the first row is shown until one is. A tick keeps meaning the row
+    ticked, not whatever row later moved to its place (Streamlit keeps the row number when the table loses
+    a row, e.g. the one just fixed): when the ticked row has left the table the page says so and shows no
+    row, rather than the first one under the same buttons, where a second click fixed a row nobody chose.
     ``column_config``: widths and formats (st.dataframe's). Missing values are empty cells: st.dataframe
     draws None and NaN alike as "None" unless ``placeholder=""``, which reads as a label named None."""
     if frame.empty:
@@ -278,10 +280,11 @@ def pick_turn(frame: pd.DataFrame, *, key: str, columns: list[str] | None = None
     if rows and not (require_pick and st.session_state.get(f"{key}_pick_rows") == rows):
         choice = frame.iloc[rows[0]][id_column] if rows[0] < len(frame) else None
         st.session_state[f"{key}_pick"], st.session_state[f"{key}_pick_rows"] = choice, rows
-    if require_pick and (not rows or choice not in set(frame[id_column])):
+    left = bool(rows) and choice not in set(frame[id_column])
+    if left or (require_pick and not rows):
         if not rows:        # an untick ends the tick: ticking the same row number again picks afresh
             st.session_state.pop(f"{key}_pick_rows", None)
-        st.text("Tick a row to resolve it" + ("" if not rows else " (the ticked row has left the table)"))
+        st.text("Tick a row to resolve it" + (" (the ticked row has left the table)" if left else ""))
         return None
     if choice not in set(frame[id_column]):
         choice = frame.iloc[0][id_column]
