@@ -294,42 +294,6 @@ def has_submit_to_undo(db, project: str, annotator: str) -> bool:
                         "AND action = 'submit'", [project, annotator])[0] > 0
 
 
-def recent_submits(db, project: str, annotator: str, limit: int = 10) -> list[dict]:
-    """This annotator's live submits in the project, newest first, with the turn's text: the label
-    page's "My recent labels" list. Undo reached only the last submit; any of these can be reopened
-    (``reopen_submit``). A replaced or undone submit is not live, so each turn appears once. ``settled``:
-    a reviewer has adjudicated the turn, so an edit could no longer be stored (the list says so instead)."""
-    return db.query_dicts(
-        f"SELECT s.annotation_id, s.turn_id, s.created_at, s.intents, t.text, {SETTLED_SQL} AS settled "
-        f"FROM ({LIVE_LABELS}) s "
-        "JOIN turns t ON t.turn_id = s.turn_id WHERE s.project = ? AND s.annotator = ? AND s.action = 'submit' "
-        "ORDER BY s.seq DESC LIMIT ?", [project, annotator, int(limit)])
-
-
-def submit_settled_by_review(db, annotation_id: str) -> bool:
-    """Whether a reviewer has settled the turn of this submit (see ``SETTLED_SQL``): Edit checks it when
-    pressed, as the list it was drawn in may predate the adjudication."""
-    row = db.query_one(f"SELECT {SETTLED_SQL} FROM annotations s WHERE s.annotation_id = ?", [annotation_id])
-    return bool(row and row[0])
-
-
-def _reopen_submit(con, annotation_id: str, project: str, annotator: str, now=None) -> str | None:
-    row = con.execute(f"SELECT turn_id FROM ({LIVE_LABELS}) WHERE annotation_id = ? AND project = ? "
-                      "AND annotator = ? AND action = 'submit'", [annotation_id, project, annotator]).fetchone()
-    if row is None:
-        return None
-    lease_turn(con, project, row[0], annotator, now=now)
-    return row[0]
-
-
-def reopen_submit(db, *, annotation_id: str, project: str, annotator: str, now=None) -> str | None:
-    """Lease the turn of this annotator's live submit ``annotation_id`` back to them to edit, as undo
-    does for the last one (one lease each: the turn they held is released). Unlike undo, the submit
-    stays live: submitting again replaces it (``_live_submit_of``), leaving the turn keeps it. Returns
-    the turn_id, or None when it is no longer live (undone, or replaced in another tab)."""
-    return db.write(_reopen_submit, annotation_id, project, annotator, now)
-
-
 def turn_state(db, turn_id: str, *, annotator: str | None = None) -> dict | None:
     """The labels a form should show for a turn: this annotator's latest live submit, else the effective ones."""
     where, params = "turn_id = ?", [turn_id]
@@ -346,20 +310,6 @@ def turn_state(db, turn_id: str, *, annotator: str | None = None) -> dict | None
     imported = db.query_dicts("SELECT intents, entities, sentiment, aligned FROM imported_labels "
                               "WHERE turn_id = ? AND role = 'gold' LIMIT 1", [turn_id])
     return _clean_state(imported[0]) if imported else None
-
-
-def undone_submission(db, turn_id: str, *, annotator: str) -> dict | None:
-    """The labels of this annotator's most recently undone submit of the turn (from the history).
-
-    Undo reopens a turn so its annotator can fix one thing and resubmit (as in Prodigy): the form
-    starts from what they submitted, not from the model's suggestion.
-    """
-    rows = db.query_dicts(
-        "SELECT s.intents, s.entities, s.sentiment, s.aligned, s.corrected_response FROM annotations u "
-        "JOIN annotations s ON s.annotation_id = u.undoes AND s.action = 'submit' "
-        "WHERE u.action = 'undo' AND u.turn_id = ? AND u.annotator = ? ORDER BY u.seq DESC LIMIT 1",
-        [turn_id, annotator])
-    return _clean_state(rows[0]) if rows else None
 
 
 def reopened_state(db, turn_id: str, *, annotator: str) -> dict | None:

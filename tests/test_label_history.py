@@ -12,6 +12,7 @@ import pytest
 
 from app_testkit import make_template, open_copy, open_label_form, signed_in, texts, submit_label
 from store import annotations, drafts, queue
+from store import recent_labels as recent_labels_store
 from workbench import runtime
 from workbench.components import recent_labels
 
@@ -41,24 +42,24 @@ def test_recent_submits_lists_live_submits_newest_first_one_per_turn(app_db):
     _submit(app_db, "t-sug", ["cancel_order"], annotator="ana")              # someone else's
     annotations.undo_last(app_db, annotation_id="u1", project="default", annotator="ann")   # t-emoji undone
     replacing = _submit(app_db, "t-en", ["product_question"])                 # replaces the first t-en
-    rows = annotations.recent_submits(app_db, "default", "ann")
+    rows = recent_labels_store.recent_submits(app_db, "default", "ann")
     assert [(r["turn_id"], r["intents"]) for r in rows] == [("t-en", ["product_question"]), ("t-zh", ["return_item"])]
     assert rows[0]["annotation_id"] == replacing != first
     assert rows[0]["text"] == "where is order A123 please" and rows[0]["created_at"] is not None
-    assert [r["turn_id"] for r in annotations.recent_submits(app_db, "default", "ann", limit=1)] == ["t-en"]
-    assert annotations.recent_submits(app_db, "other-project", "ann") == []
+    assert [r["turn_id"] for r in recent_labels_store.recent_submits(app_db, "default", "ann", limit=1)] == ["t-en"]
+    assert recent_labels_store.recent_submits(app_db, "other-project", "ann") == []
 
 
 def test_reopen_submit_leases_that_turn_and_only_while_it_is_live(app_db):
     old = _submit(app_db, "t-en", ["track_order"])
     held = queue.claim_next(app_db, "default", "ann")["turn_id"]
     assert held != "t-en"
-    assert annotations.reopen_submit(app_db, annotation_id=old, project="default", annotator="ann") == "t-en"
+    assert recent_labels_store.reopen_submit(app_db, annotation_id=old, project="default", annotator="ann") == "t-en"
     assert [(lease["turn_id"], lease["annotator"]) for lease in queue.active_leases(app_db, "default")] == [("t-en", "ann")]
     assert annotations.turn_state(app_db, "t-en", annotator="ann")["intents"] == ["track_order"]   # still live
     _submit(app_db, "t-en", ["greeting"])                                      # the edit's submit replaces it
-    assert annotations.reopen_submit(app_db, annotation_id=old, project="default", annotator="ann") is None
-    assert annotations.reopen_submit(app_db, annotation_id=old, project="default", annotator="ana") is None
+    assert recent_labels_store.reopen_submit(app_db, annotation_id=old, project="default", annotator="ann") is None
+    assert recent_labels_store.reopen_submit(app_db, annotation_id=old, project="default", annotator="ana") is None
 
 
 def _open_recent(at):
@@ -95,7 +96,7 @@ def test_edit_reopens_an_older_submit_and_resubmitting_replaces_it(app_db):
     at.button(key=edited.key("submit")).click()
     at.run()
     assert "your new labels replace the earlier ones" in texts(at)
-    live = [r for r in annotations.recent_submits(app_db, "default", "ann") if r["turn_id"] == oldest.turn_id]
+    live = [r for r in recent_labels_store.recent_submits(app_db, "default", "ann") if r["turn_id"] == oldest.turn_id]
     assert [r["intents"] for r in live] == [["product_question"]]              # one live label per turn
     assert annotations.turn_state(app_db, oldest.turn_id, annotator="ann")["intents"] == ["product_question"]
     back = open_label_form(at)                        # the queue's next turn is the one left, as it was

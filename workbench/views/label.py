@@ -14,6 +14,7 @@ import uuid
 import streamlit as st
 
 from store import annotations, labels, queue
+from store import recent_labels as recent_labels_store
 from workbench import auth, runtime
 from workbench.components import label_form, progress, recent_labels, shortcuts, turn_view
 from workbench.components.label_form import LabelForm
@@ -67,7 +68,7 @@ def render_sidebar(db, user: auth.User, project: str, schema: dict) -> None:
             progress.render_progress(progress.project_progress(db, project, user.username))
         form = current_form(project)
         recent_labels.render_recent_labels(
-            lambda: annotations.recent_submits(db, project, user.username, limit=recent_labels.RECENT_LIMIT),
+            lambda: recent_labels_store.recent_submits(db, project, user.username, limit=recent_labels.RECENT_LIMIT),
             open_turn_id=form.turn_id if form else None, on_edit=on_edit, args=(db, user, project))
         with st.expander("Keyboard shortcuts", expanded=True):
             shortcuts.render_shortcuts_help(schema["sentiments"], quick_intents_of(db, project, schema))

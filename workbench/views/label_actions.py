@@ -15,6 +15,7 @@ import uuid
 import streamlit as st
 
 from store import annotations, drafts, labels, queue
+from store import recent_labels as recent_labels_store
 from store.annotations import SubmitRefused, TurnTaken
 from workbench import auth, runtime
 from workbench.components import intent_guard, label_form, progress, shortcuts
@@ -300,13 +301,13 @@ def on_edit(db, user: auth.User, project: str, annotation_id: str) -> None:
     correction still in its box has not called ``keep_draft`` yet), and come back with the turn. An
     untouched form keeps no draft (``draft_saver``). A turn a reviewer has settled since the list was
     drawn is not reopened: its edit could not be stored (``recent_labels`` lists it without Edit)."""
-    if annotations.submit_settled_by_review(db, annotation_id):
+    if recent_labels_store.submit_settled_by_review(db, annotation_id):
         flash("info", SETTLED_EDIT_MESSAGE)
         return
     form = current_form(project)
     if form is not None:
         label_form.keep_draft(form)
-    turn_id = annotations.reopen_submit(db, annotation_id=annotation_id, project=project, annotator=user.username)
+    turn_id = recent_labels_store.reopen_submit(db, annotation_id=annotation_id, project=project, annotator=user.username)
     if turn_id is None:
         flash("info", "That label was undone or replaced since the list was drawn; nothing to edit.")
         return
