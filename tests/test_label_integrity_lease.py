@@ -114,9 +114,14 @@ def test_a_late_tab_loses_to_the_new_holder_and_neither_is_looped(app_db):
 
 
 def test_a_lapsed_hold_nobody_took_is_saved_with_a_notice(app_db):
+    from workbench.components.recent_labels import snippet
+
     ann = signed_in("ann")
-    turn = open_label_form(ann).turn_id
+    form = open_label_form(ann)
+    turn = form.turn_id
     _expire_leases_of(app_db, "ann")
     _submit_form(ann, ["greeting"])
     assert "had lapsed while you were away" in texts(ann)
+    # shown above the NEXT turn: it names the submitted one, not "this turn"
+    assert f'hold on the turn you just submitted of "{snippet(form.turn["text"])}"' in texts(ann)
     assert _labelled_by(app_db, turn) == ["ann"]

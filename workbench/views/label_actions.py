@@ -205,8 +205,9 @@ def saved_message(outcome: annotations.SubmitOutcome, turn_text: str | None = No
         return (f"Your edit of {quoted} is saved; your new labels replace the earlier ones." if editing
                 else f"You had already labelled {quoted}; your new labels replace the earlier ones.")
     if outcome.lease_lapsed:
-        return ("Saved. Your hold on this turn had lapsed while you were away; nobody else had taken it, "
-                "so your labels were kept.")
+        about = f' of "{snippet(turn_text)}"' if turn_text else ""
+        return (f"Saved. Your hold on the turn you just submitted{about} had lapsed while you were away; nobody "
+                "else had taken it, so your labels were kept.")
     return "Saved."
 
 
