@@ -47,10 +47,13 @@ def latest_table(db, project: str):
 
 # The turns whose annotators' latest submits disagree on any field (reads ``latest``), with the seq of the
 # newest of them; one is still open while no adjudication (``LAST_ADJUDICATION``) came after that seq.
+# Two different corrected responses disagree too (one rewrite and none do not: the fit field tells those
+# apart), else the export would carry one of them unasked as chat and DPO training data.
 # One definition for the adjudication queue and the Browse page's "disputed" filter.
 DISAGREEMENTS = """SELECT turn_id, max(seq) AS seq FROM latest GROUP BY turn_id
     HAVING count(*) >= 2 AND (count(DISTINCT intents) > 1 OR count(DISTINCT entities) > 1
-       OR count(DISTINCT coalesce(sentiment, '')) > 1 OR count(DISTINCT coalesce(aligned::VARCHAR, '')) > 1)"""
+       OR count(DISTINCT coalesce(sentiment, '')) > 1 OR count(DISTINCT coalesce(aligned::VARCHAR, '')) > 1
+       OR count(DISTINCT nullif(trim(corrected_response), '')) > 1)"""
 LAST_ADJUDICATION = """SELECT turn_id, max(seq) AS seq FROM annotations WHERE project = $p AND action = 'adjudicate'
     GROUP BY turn_id"""
 
@@ -220,7 +223,7 @@ def queue_votes(db, project: str, turn_ids: list[str]) -> dict[str, list[dict]]:
     """turn_id -> each annotator's latest labels (as ``turn_votes``), for the queue's turns in one query:
     the queue says which fields disagree and what each annotator answered without a query per row."""
     rows = db.query_dicts(f"""WITH {LATEST_SUBMITS}
-        SELECT turn_id, annotator, intents, entities, sentiment, aligned FROM latest
+        SELECT turn_id, annotator, intents, entities, sentiment, aligned, corrected_response FROM latest
         WHERE turn_id IN (SELECT unnest($ids)) ORDER BY turn_id, annotator""", {"p": project, "ids": list(turn_ids)})
     rename, out = rename_map(db, project, "intent"), {}
     for r in rows:

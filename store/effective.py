@@ -49,7 +49,11 @@ def _span_key(spans) -> tuple:
 
 
 def _vote(group: pd.DataFrame) -> dict:
-    """Majority of several annotators' labels for one turn, with agreement and dispute."""
+    """Majority of several annotators' labels for one turn, with agreement and dispute. The corrected
+    response is the first annotator's non-blank one by submit order (``store.current.current_corrections``);
+    two different rewrites make the turn disputed, so a reviewer picks one (the adjudication queue,
+    ``store.agreement.DISAGREEMENTS``) instead of the export taking whichever row came first."""
+    group = group.sort_values("seq") if "seq" in group else group
     n = len(group)
     intent_keys = [tuple(sorted(x)) for x in group["intents"]]
     intents, agreement = _majority(intent_keys)
@@ -60,9 +64,10 @@ def _vote(group: pd.DataFrame) -> dict:
         for key in _span_key(spans):
             span_votes[key] = span_votes.get(key, 0) + 1
     entities = [{"start": s, "end": e, "label": lab} for (s, e, lab), v in sorted(span_votes.items()) if v * 2 > n]
+    corrected = [c for c in group["corrected_response"] if isinstance(c, str) and c.strip()]
     disputed = (len(set(intent_keys)) > 1 or group["sentiment"].nunique(dropna=False) > 1
-                or group["aligned"].nunique(dropna=False) > 1 or len({_span_key(x) for x in group["entities"]}) > 1)
-    corrected = [c for c in group["corrected_response"] if isinstance(c, str) and c]
+                or group["aligned"].nunique(dropna=False) > 1 or len({_span_key(x) for x in group["entities"]}) > 1
+                or len({c.strip() for c in corrected}) > 1)
     return {"intents": list(intents or []), "entities": entities, "sentiment": sentiment, "aligned": aligned,
             "corrected_response": corrected[0] if corrected else None, "agreement": agreement,
             "disputed": bool(disputed)}

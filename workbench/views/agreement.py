@@ -285,12 +285,17 @@ QUEUE_FIELDS = {
     "sentiment": ("sentiment", lambda v: v["sentiment"] or "no sentiment"),
     "spans": ("spans", lambda v: _spans_short(v["entities"])),
     "fit": ("fit", lambda v: FIT_WORDS[None if v.get("aligned") is None else bool(v["aligned"])]),
+    "correction": ("correction", lambda v: (v.get("corrected_response") or "").strip() or "no correction"),
 }
 
 
 def disagreeing_fields(votes: list[dict]) -> list[str]:
-    """The fields on which the annotators' answers differ (the queue's own rule: any two differ)."""
-    return [name for name, (_, answer) in QUEUE_FIELDS.items() if len({answer(v) for v in votes}) > 1]
+    """The fields on which the annotators' answers differ (the queue's own rule: any two differ; for the
+    corrected response, two different rewrites: one rewrite beside none is told apart by the fit field)."""
+    def differ(name: str, answer) -> bool:
+        answers = {answer(v) for v in votes} - ({"no correction"} if name == "correction" else set())
+        return len(answers) > 1
+    return [name for name, (_, answer) in QUEUE_FIELDS.items() if differ(name, answer)]
 
 
 def answers_summary(votes: list[dict], fields: list[str]) -> str:
