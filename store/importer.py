@@ -23,13 +23,13 @@ from store.db import register_table
 
 from store import labels as label_schema
 from store.readers import ReadResult, read_files
+from store.import_batch import MAX_PROBLEMS_SHOWN, drop_batch_duplicates, in_line_order, note_duplicate
 from store.import_corrections import note_changed_corrections, store_corrections
 from store.import_schema import check_labels_against_schema
 from store.message_text import quoted
-from store.records import UNSPACED_SCRIPT, WORD_CHAR, Problem, content_hash, has_labels
+from store.records import UNSPACED_SCRIPT, WORD_CHAR, Problem, has_labels
 
 LABEL_ROLES = {"gold": "gold", "suggestions": "suggestion", "ignore": "ignored"}
-MAX_PROBLEMS_SHOWN = 20
 MAX_SPANS_LISTED = 5
 
 
@@ -83,7 +83,9 @@ def import_files(db, paths, *, project: str = "default", fmt: str = "auto", labe
     """Read, validate and import ``paths`` into ``project``. Returns a report; check ``report.ok``.
 
     ``strict_schema``: False adds unknown labels to the schema except likely typos of known ones,
-    True refuses every unknown label, "extend" adds them all."""
+    True refuses every unknown label, "extend" adds them all. The batch and database checks run over the
+    records that were read even when other lines had problems, so one run reports every problem (in line
+    order); ``_write_import`` then refuses before writing anything."""
     if labels not in LABEL_ROLES:
         raise ValueError(f"labels must be one of {sorted(LABEL_ROLES)}, got {labels!r}")
     paths = [str(p) for p in paths]
@@ -94,15 +96,12 @@ def import_files(db, paths, *, project: str = "default", fmt: str = "auto", labe
         report.warnings.extend(_span_warnings(result))
     report.n_read = len(result.records)
     report.problems.extend(result.problems)
-    if report.problems:
-        return report
-    fresh, origins = _drop_batch_duplicates(result, report)
-    if report.problems:
-        return report
+    fresh, origins = drop_batch_duplicates(result.records, result.origins, report)
     try:
         db.write(_write_import, fresh, origins, project, LABEL_ROLES[labels], strict_schema, imported_by, report)
     except ImportRejected:
         report.n_turns = 0  # the problems found inside the transaction are already in the report
+    report.problems = in_line_order(report.problems, paths)
     return report
 
 
@@ -163,43 +162,6 @@ def span_inside_words(text: str, span: dict) -> bool:
     return edge_inside_word(text, span["start"]) or edge_inside_word(text, span["end"])
 
 
-def _drop_batch_duplicates(result: ReadResult, report: ImportReport):
-    """Mint missing ids, skip repeats within the batch; the same id with other content is an error."""
-    seen_ids: dict[str, tuple[str, tuple]] = {}
-    seen_hashes: dict[str, tuple] = {}
-    fresh, origins = [], []
-    for record, origin in zip(result.records, result.origins):
-        digest = content_hash(record)
-        record["_minted_id"] = not record["id"]   # an id-less record may match a turn by content alone
-        record["id"] = record["id"] or f"t-{digest[:16]}"
-        record["conversation_id"] = record["conversation_id"] or record["id"]
-        where = f"{origin[0]}:{origin[1]}"
-        if record["id"] in seen_ids:
-            first_hash, first = seen_ids[record["id"]]
-            if first_hash != digest:
-                report.problems.append(Problem(origin[0], origin[1], "id",
-                                               f"id {quoted(record['id'])} is used again with other content (first at {first[0]}:{first[1]})"))
-            else:
-                _note_duplicate(report, f"{where}: same id as {first[0]}:{first[1]}")
-            continue
-        if digest in seen_hashes:
-            first = seen_hashes[digest]
-            _note_duplicate(report, f"{where}: same content as {first[0]}:{first[1]}")
-            continue
-        seen_ids[record["id"]] = (digest, origin)
-        seen_hashes[digest] = origin
-        record["_hash"] = digest
-        fresh.append(record)
-        origins.append(origin)
-    return fresh, origins
-
-
-def _note_duplicate(report: ImportReport, why: str) -> None:
-    report.n_duplicates += 1
-    if len(report.duplicates) < MAX_PROBLEMS_SHOWN:
-        report.duplicates.append(why)
-
-
 def _write_import(con, records, origins, project, role, strict_schema, imported_by, report) -> None:
     """The whole import as one transaction (runs on the writer thread)."""
     label_schema.ensure_project(con, project)
@@ -252,7 +214,7 @@ def _drop_existing(con, records, origins, project, role, report):
             matched.append((record, origin, same_content[1]))
         elif same_content is not None:
             ignored = "; its labels were not applied" if has_labels(record) else ""
-            _note_duplicate(report, f"{where}: same content as turn {quoted(same_content[0])} "
+            note_duplicate(report, f"{where}: same content as turn {quoted(same_content[0])} "
                                     f"(this record's id {quoted(record['id'])} differs){ignored}")
         else:
             keep.append(record)
@@ -299,9 +261,9 @@ def _split_relabels(con, matched, project, role, report):
         if not _may_relabel(record, turn_project, project, role):
             elsewhere = (f" (turn {quoted(record['id'])} of project {quoted(turn_project)})"
                          if turn_project != project else "")
-            _note_duplicate(report, f"{where}: already in the database{elsewhere}")
+            note_duplicate(report, f"{where}: already in the database{elsewhere}")
         elif _label_key(record, renames) in known["keys"]:
-            _note_duplicate(report, f"{where}: already in the database with these labels")
+            note_duplicate(report, f"{where}: already in the database with these labels")
         else:
             relabels.append((record, origin))
             _note_relabel(report, f"{where}: turn {quoted(record['id'])}", known["source"])
