@@ -4,7 +4,8 @@ doccano keeps any key of a JSONL line beyond text and labels as the example's me
 export adds ``id`` and ``Comments``; the reader dropped all of them silently, while a native file's
 unknown fields are kept under ``meta`` with a warning (``store.readers``). Now doccano's are kept the
 same way, and a Concord doccano export that went through doccano and back still re-exports byte for
-byte as it was (the doccano export writes no meta). Texts are Chinese and emoji, as in sample_data.
+byte as it was (the doccano export writes meta without doccano's own keys). Texts are Chinese and
+emoji, as in sample_data.
 """
 import json
 
@@ -57,6 +58,6 @@ def test_a_round_trip_through_doccano_keeps_its_keys_and_re_exports_byte_identic
     with Store(tmp_path / "copy.duckdb") as copy:
         report = importer.import_files(copy, [_jsonl(tmp_path / "back.jsonl", through_doccano)], fmt="doccano")
         assert report.ok, report.summary()
-        assert _meta(copy, "c003-0") == {"id": 4, "Comments": []}
+        assert _meta(copy, "c003-0") == {"domain": "travel", "lang": "en", "id": 4, "Comments": []}
         export(copy, tmp_path / "second", fmt="doccano")
     assert (tmp_path / "second" / "data.jsonl").read_bytes() == first

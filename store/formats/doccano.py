@@ -13,6 +13,12 @@ leaving the turn out lost its judgement on an export -> import round trip.
 A reviewer's corrected response is written as ``corrected_response`` (only on turns that have one):
 doccano keeps any key beyond text and labels as the example's metadata and writes it back on export,
 and the reader gives it to the importer, which stores it as ``store.import_corrections`` says.
+
+The rest of the native record rides along the same way (``FIELD_KEYS``, ``turn_id`` and ``meta``), and
+the reader reads those keys back as fields: without ``context`` two turns with the same text and response
+in different conversations ("好的，谢谢！" -> "不客气…") had the same content and the import kept only
+one of them. ``meta`` is written without the keys doccano adds to every example itself (``DOCCANO_KEYS``):
+doccano writes them anew, and an old project's ``id`` in ``meta`` would clash with the new one on import.
 """
 from __future__ import annotations
 
@@ -23,8 +29,10 @@ from store.formats.common import (ExportOptions, FormatReadResult, add_record, j
 from store.readers import merged_meta, report_unknown_fields
 from store.records import Problem, RecordError, fit_only
 
-META_KEYS = ("conversation_id", "turn_index", "sentiment", "aligned", "response")
+# Record fields written as keys of their own (doccano metadata) and read back as fields.
+FIELD_KEYS = ("conversation_id", "turn_index", "context", "sentiment", "aligned", "response")
 CORRECTION = "corrected_response"
+DOCCANO_KEYS = ("id", "Comments")   # what doccano's own export adds to each example
 
 
 def doccano_example(record: dict) -> dict:
@@ -33,7 +41,8 @@ def doccano_example(record: dict) -> dict:
     labelled = not fit_only(record)
     out = {"text": record["text"], "entities": spans if labelled else None,
            "cats": list(record.get("intents") or []) if labelled else None, "turn_id": record.get("id")}
-    out.update({k: record.get(k) for k in META_KEYS})
+    out.update({k: record.get(k) for k in FIELD_KEYS})
+    out["meta"] = {k: v for k, v in (record.get("meta") or {}).items() if k not in DOCCANO_KEYS}
     if record.get("corrected_response"):
         out[CORRECTION] = record["corrected_response"]
     return out
@@ -55,7 +64,7 @@ def read_doccano(path: Path) -> FormatReadResult:
         except (TypeError, ValueError, KeyError) as exc:
             result.problems.append(Problem(str(path), line, "entities", f"expected [start, end, label] triples or objects: {exc}"))
             continue
-        raw = {k: obj.get(k) for k in (*META_KEYS, CORRECTION)}
+        raw = {k: obj.get(k) for k in (*FIELD_KEYS, CORRECTION)}
         raw.update(id=obj.get("turn_id") or obj.get("id"), text=obj.get("text") or obj.get("data"),
                    entities=spans, intents=names)
         if raw["id"] is not None:
@@ -77,7 +86,7 @@ def _metadata(obj: dict, result: FormatReadResult):
     and ``Comments``; doccano 1.x wrote them under ``meta``); they are the user's data, so they are kept
     under ``meta`` as ``store.readers`` keeps a native file's unknown fields. A ``meta`` that is no object
     is returned as it is, for ``normalize_turn`` to report."""
-    read = {"text", "entities", "cats", "label", "labels", "turn_id", "meta", *META_KEYS, CORRECTION}
+    read = {"text", "entities", "cats", "label", "labels", "turn_id", "meta", *FIELD_KEYS, CORRECTION}
     if not obj.get("text"):
         read.add("data")     # the text of older doccano exports
     if not obj.get("turn_id"):
