@@ -182,3 +182,13 @@ def open_overlap_store(tmp_path: Path, monkeypatch, *, users=("ann", "ana")):
     seed(db, tmp_path, users=users)
     labels.set_overlap(db, "default", 2)
     return db
+
+
+def open_recent_labels(at) -> list:
+    """Open the sidebar's "My recent labels" and return its Edit buttons, newest first."""
+    from workbench.components import recent_labels
+
+    at.session_state[recent_labels.RECENT_KEY] = True
+    at.run()
+    assert not at.exception, at.exception
+    return [b for b in at.sidebar.button if (b.key or "").startswith("label-recent-edit:")]

@@ -10,7 +10,8 @@ import uuid
 
 import pytest
 
-from app_testkit import make_template, open_copy, open_label_form, signed_in, texts, submit_label
+from app_testkit import (make_template, open_copy, open_label_form,
+                         open_recent_labels, signed_in, submit_label, texts)
 from store import annotations, drafts, queue
 from store import recent_labels as recent_labels_store
 from workbench import runtime
@@ -62,12 +63,6 @@ def test_reopen_submit_leases_that_turn_and_only_while_it_is_live(app_db):
     assert recent_labels_store.reopen_submit(app_db, annotation_id=old, project="default", annotator="ana") is None
 
 
-def _open_recent(at):
-    at.session_state[recent_labels.RECENT_KEY] = True
-    at.run()
-    assert not at.exception, at.exception
-    return [b for b in at.sidebar.button if (b.key or "").startswith("label-recent-edit:")]
-
 
 def test_edit_reopens_an_older_submit_and_resubmitting_replaces_it(app_db):
     at = signed_in("ann")
@@ -76,7 +71,7 @@ def test_edit_reopens_an_older_submit_and_resubmitting_replaces_it(app_db):
     left = open_label_form(at)                        # the turn open when Edit is pressed
     at.multiselect(key=left.key("intents")).set_value(["return_item"])
     at.run()
-    buttons = _open_recent(at)
+    buttons = open_recent_labels(at)
     assert [b.label for b in buttons] == ["Edit", "Edit"]
     assert buttons[-1].key == recent_labels.edit_button_key(oldest.form_id)      # newest first
     at.text_area(key=left.key("corrected")).input("Typed, then Edit clicked before leaving the box.")
@@ -91,7 +86,7 @@ def test_edit_reopens_an_older_submit_and_resubmitting_replaces_it(app_db):
     kept = drafts.load_draft(app_db, project="default", turn_id=left.turn_id, annotator="ann")
     assert kept["intents"] == ["return_item"]
     assert kept["corrected_response"] == "Typed, then Edit clicked before leaving the box."
-    assert next(b for b in _open_recent(at) if b.key.endswith(oldest.form_id)).disabled   # the open one
+    assert next(b for b in open_recent_labels(at) if b.key.endswith(oldest.form_id)).disabled   # the open one
     at.multiselect(key=edited.key("intents")).set_value(["product_question"])
     at.button(key=edited.key("submit")).click()
     at.run()
@@ -107,7 +102,7 @@ def test_edit_reopens_an_older_submit_and_resubmitting_replaces_it(app_db):
 def test_skip_on_an_edited_turn_keeps_the_earlier_label(app_db):
     at = signed_in("ann")
     done = submit_label(at, ["track_order"])
-    _open_recent(at)[0].click()
+    open_recent_labels(at)[0].click()
     at.run()
     edited = open_label_form(at)
     assert edited.turn_id == done.turn_id
@@ -121,10 +116,10 @@ def test_skip_on_an_edited_turn_keeps_the_earlier_label(app_db):
 
 def test_the_list_shows_turn_text_as_text_and_is_empty_before_any_submit(app_db):
     at = signed_in("ann")
-    assert _open_recent(at) == []
+    assert open_recent_labels(at) == []
     assert recent_labels.EMPTY_NOTE in [t.value for t in at.sidebar.text]
     done = submit_label(at, ["track_order"])
-    _open_recent(at)
+    open_recent_labels(at)
     row = next(t.value for t in at.sidebar.text if "track_order" in t.value)
     assert row.startswith("just now · track_order\n")
     assert recent_labels.snippet(done.turn["text"]) in row

@@ -17,7 +17,8 @@ import uuid
 
 import pytest
 
-from app_testkit import TURNS, make_template, open_copy, open_label_form, signed_in, submit_label, texts, xss_turn
+from app_testkit import (TURNS, make_template, open_copy, open_label_form,
+                         open_recent_labels, signed_in, submit_label, texts, xss_turn)
 from store import annotations
 from workbench import runtime
 from workbench.components import recent_labels
@@ -43,19 +44,13 @@ def _adjudicate(db, turn_id: str, intents: list[str]) -> None:
                            intents=intents, sentiment="neutral", aligned=True)
 
 
-def _open_recent(at):
-    at.session_state[recent_labels.RECENT_KEY] = True
-    at.run()
-    assert not at.exception, at.exception
-    return [b for b in at.sidebar.button if (b.key or "").startswith("label-recent-edit:")]
-
 
 def test_an_adjudicated_turn_is_listed_as_settled_without_edit(app_db):
     at = signed_in("ann")
     settled = submit_label(at, ["track_order"])
     kept = submit_label(at, ["greeting"])
     _adjudicate(app_db, settled.turn_id, ["return_item"])
-    buttons = _open_recent(at)
+    buttons = open_recent_labels(at)
     assert [b.key for b in buttons] == [recent_labels.edit_button_key(kept.form_id)]
     rows = [t.value for t in at.sidebar.text if "track_order" in t.value or "greeting" in t.value]
     settled_row = next(r for r in rows if "track_order" in r)
@@ -69,7 +64,7 @@ def test_a_fit_only_adjudication_leaves_the_label_editable(app_db):
     done = submit_label(at, ["track_order"])
     annotations.adjudicate(app_db, annotation_id="fit-1", turn_id=done.turn_id, project="default",
                            reviewer="ana", aligned=False)
-    assert [b.key for b in _open_recent(at)] == [recent_labels.edit_button_key(done.form_id)]
+    assert [b.key for b in open_recent_labels(at)] == [recent_labels.edit_button_key(done.form_id)]
     assert recent_labels.SETTLED_NOTE not in texts(at)
 
 
@@ -77,7 +72,7 @@ def test_edit_pressed_after_the_adjudication_does_not_reopen_the_turn(app_db):
     at = signed_in("ann")
     done = submit_label(at, ["track_order"])
     left = open_label_form(at)
-    edit = _open_recent(at)[0]                       # drawn before the analyst's relabel
+    edit = open_recent_labels(at)[0]                       # drawn before the analyst's relabel
     _adjudicate(app_db, done.turn_id, ["return_item"])
     edit.click()
     at.run()
@@ -89,7 +84,7 @@ def test_edit_pressed_after_the_adjudication_does_not_reopen_the_turn(app_db):
 def test_a_submit_refused_by_an_adjudication_says_a_reviewer_settled_the_turn(app_db):
     at = signed_in("ann")
     done = submit_label(at, ["track_order"])
-    _open_recent(at)[0].click()
+    open_recent_labels(at)[0].click()
     at.run()
     edited = open_label_form(at)
     assert edited.turn_id == done.turn_id
@@ -134,7 +129,7 @@ def test_the_notice_after_an_edit_names_the_edited_turn_as_text(edit_db):
     at = signed_in("ann")
     left = open_label_form(at)
     assert left.turn_id == "t-zh"
-    next(b for b in _open_recent(at) if b.key == recent_labels.edit_button_key("ann-xss")).click()
+    next(b for b in open_recent_labels(at) if b.key == recent_labels.edit_button_key("ann-xss")).click()
     at.run()
     edited = open_label_form(at)
     assert edited.turn_id == "t-xss"
