@@ -296,16 +296,19 @@ def label_activity_since(db, project: str, since) -> int:
 def worker_state(db, jobs_dir, project: str = "default", *, stale_after_s: float = jf.STALE_AFTER_S) -> dict:
     """What the pipeline page shows: ``state`` is training / queued / failed / idle / offline.
 
-    ``workers``: live workers' state files; ``running``: jobs in progress with stage and progress;
-    ``pending``: waiting run ids; ``last``: the newest finished run (its error when it failed).
+    ``workers``: live workers' state files; ``running``: jobs in progress with stage, progress and
+    ``attempt`` (2 and up: a worker died running it and a new one took it over); ``pending``: waiting run
+    ids; ``last``: the newest finished run (its error when it failed).
     """
     root = Path(jobs_dir)
     workers = jf.live_workers(root, stale_after_s=stale_after_s) if root.is_dir() else []
     running = []
     for run_id in jf.list_runs(root, jf.RUNNING):
         beat = jf.job_beat(root / jf.RUNNING / run_id) or {}
+        claim = jf.read_json(root / jf.RUNNING / run_id / jf.CLAIM) or {}
         running.append({"run_id": run_id, "kind": jf.run_kind(run_id), "stage": beat.get("stage"),
-                        "progress": beat.get("progress"), "worker": beat.get("worker"), "at": beat.get("at")})
+                        "progress": beat.get("progress"), "worker": beat.get("worker"), "at": beat.get("at"),
+                        "attempt": claim.get("attempt")})
     pending = jf.list_runs(root, jf.PENDING)
     last = latest_run(db, project, statuses=("done", "failed"))
     if running:

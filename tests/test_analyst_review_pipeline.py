@@ -49,7 +49,7 @@ def label(db, n: int) -> None:
 def test_idle_with_nothing_new_is_up_to_date(app_db):
     at = page_as_analyst()
     assert not at.exception, at.exception
-    assert UP_TO_DATE in shown(at) and "changed since run" not in shown(at)
+    assert UP_TO_DATE in shown(at) and "since run" not in shown(at)
 
 
 def test_idle_with_new_labels_says_how_many_and_when_the_next_run_starts(app_db, monkeypatch):
@@ -58,12 +58,29 @@ def test_idle_with_new_labels_says_how_many_and_when_the_next_run_starts(app_db,
     assert not at.exception, at.exception
     page = shown(at)
     assert UP_TO_DATE not in page and "Idle: labels changed since the last run" in page
-    assert ("5 label(s) changed since run v7; background retraining is off in this process: "
-            "press Retrain now to train on them.") in page
+    assert ("5 labelling action(s) (submits, edits, undos, fixes) since run v7; "
+            "background retraining is off in this process: press Retrain now to train on them.") in page
     loop = background.OwnerLoop(app_db, jobfiles.default_jobs_dir(app_db.path), "default",
                                 background.Triggers(every_labels=20))           # registered, not started
     monkeypatch.setitem(background._loops, background._key(app_db, "default"), loop)
     at = page_as_analyst()
-    assert "5 label(s) changed since run v7; the next run starts at 20 (15 more to go), or press Retrain now." \
-        in shown(at)
+    assert ("5 labelling action(s) (submits, edits, undos, fixes) since run v7; "
+            "the next run starts at 20 (15 more to go), or press Retrain now.") in shown(at)
     assert at.button(key="pipeline_retrain")                                    # the button the line names
+
+
+def test_a_run_taken_over_after_its_worker_died_says_which_attempt_it_is(app_db):
+    import time
+
+    from store import runs
+
+    jobs = jobfiles.default_jobs_dir(app_db.path)
+    runs.write_job(app_db, jobs, kind="fast")
+    first = jobfiles.claim_next(jobs, worker="w-1")
+    jobfiles.requeue_stale(jobs, now=time.time() + 10 * jobfiles.STALE_AFTER_S)      # w-1 was killed mid-run
+    jobfiles.beat(jobfiles.claim_next(jobs, worker="w-2"), "w-2", stage="training", progress=0.2)
+    at = page_as_analyst()
+    assert not at.exception, at.exception
+    assert (f"Attempt 2 of {jobfiles.MAX_ATTEMPTS}: the worker running it stopped (killed or crashed), "
+            "and a new one took the run over from the start.") in shown(at)
+    assert first.name in shown(at)

@@ -293,3 +293,18 @@ def test_worker_state_reads_training_progress_and_offline(seeded, tmp_path):
     assert (state["running"][0]["stage"], state["running"][0]["progress"]) == ("training", 0.4)
     assert runs.sync_job_states(seeded, jobs) == {running.name: "running"}
     assert turns.count_turns(seeded) == 30
+
+
+def test_worker_state_says_which_attempt_a_taken_over_run_is(seeded, tmp_path):
+    """A worker killed mid-run: the supervisor's next worker takes the run over (attempt 2). The Pipeline
+    page only showed the stage fall back from training; the attempt is what tells it was a retry."""
+    import time
+
+    jobs = jf.ensure_layout(tmp_path / "jobs")
+    runs.write_job(seeded, jobs, kind="fast")
+    first = jf.claim_next(jobs, worker="w-1")
+    jf.beat(first, "w-1", stage="training", progress=0.4)
+    assert runs.worker_state(seeded, jobs)["running"][0]["attempt"] == 1
+    assert jf.requeue_stale(jobs, now=time.time() + 10 * jf.STALE_AFTER_S) == {first.name: "requeued"}  # w-1 died
+    jf.claim_next(jobs, worker="w-2")
+    assert runs.worker_state(seeded, jobs)["running"][0]["attempt"] == 2

@@ -51,11 +51,13 @@ def labels_since_last_run(db, project: str) -> tuple[dict | None, int]:
 
 
 def next_run_line(db, project: str, last: dict | None, changed: int) -> str | None:
-    """'5 label(s) changed since run v7; the next run starts at 20 ...': idle is not up to date when the
+    """'5 labelling action(s) (...) since run v7; the next run starts at 20 ...': idle is not up to date when the
     labels moved on, and the retrain only starts after ``every_labels`` of them (or on Retrain now)."""
     if last is None or not changed:
         return None
-    since = f"{changed} label(s) changed since run {last.get('model_version') or last['run_id']}"
+    # actions, not turns: an edit or an undo moves the trigger too, so "17 turns" would not add up to its 20
+    since = (f"{changed} labelling action(s) (submits, edits, undos, fixes) since run "
+             f"{last.get('model_version') or last['run_id']}")
     loop = background.owner_loop_for(db, project)
     if loop is None:
         return f"{since}; background retraining is off in this process: press Retrain now to train on them."
@@ -77,6 +79,9 @@ def render_state(state: dict, db, jobs_dir, project: str) -> None:
         st.progress(min(1.0, float(job.get("progress") or 0.0)),
                     text=f"{job['kind']} run · stage: {job.get('stage') or 'starting'}")
         st.caption(f"run {job['run_id']} · last heartbeat {elapsed or 0:.0f} s ago")  # md-safe: minted run id, a number
+        if (job.get("attempt") or 1) > 1:       # the only trace of a worker that died mid-run was worker.log
+            st.text(f"Attempt {job['attempt']} of {jobfiles.MAX_ATTEMPTS}: the worker running it stopped "
+                    "(killed or crashed), and a new one took the run over from the start.")
     if state["pending"]:
         st.caption(f"Waiting: {', '.join(state['pending'])}")  # md-safe: run ids minted by new_run_id
     if state["state"] == "offline":
