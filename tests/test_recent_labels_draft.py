@@ -10,10 +10,9 @@ import uuid
 
 import pytest
 
-from app_testkit import TURNS, make_template, open_copy, open_label_form, signed_in, texts
+from app_testkit import TURNS, make_template, open_copy, open_label_form, open_recent_labels, signed_in, texts
 from store import annotations, drafts
 from workbench import runtime
-from workbench.components import recent_labels
 from workbench.views.label_actions import UNDO_KEY
 
 RESTORED = "draft restored"
@@ -39,9 +38,7 @@ def _ok(at):
 
 def _edit_then_come_back(at, left):
     """Press Edit on the t-en row, leave that turn as it was with Skip: the queue gives ``left`` back."""
-    at.session_state[recent_labels.RECENT_KEY] = True
-    at.run()
-    next(b for b in at.sidebar.button if (b.key or "").startswith("label-recent-edit:")).click()
+    open_recent_labels(at)[0].click()
     at.run()
     edited = _ok(at)
     assert edited.turn_id == "t-en"
