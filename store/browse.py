@@ -21,6 +21,7 @@ import pandas as pd
 from store.agreement import DISAGREEMENTS, LAST_ADJUDICATION, latest_table
 from store.current import current_corrections, current_labels, current_table, query_over
 from store.labels import rename_map
+from store.records import LABEL_FIELDS
 
 PAGE_SIZE = 50
 STATUSES = ("any", "unlabelled", "labelled", "disputed")
@@ -126,15 +127,9 @@ def browse_turns(db, project: str = "default", *, search: str = "", in_response:
     return BrowsePage(_named(db, project, rows).reindex(columns=COLUMNS), total)
 
 
-def current_correction(db, project: str, turn_id: str) -> str | None:
-    """The corrected response kept with the turn's current label, or None (``store.current.current_corrections``)."""
-    return current_corrections(db, [turn_id]).get(turn_id)
-
-
 # ----------------------------------------------------------------------------- bulk actions
 BULK_ACTIONS = ("set_intent", "confirm")
 INTENT_MODES = ("replace", "add")       # the set intent replaces all of a turn's intents, or joins them
-LABEL_FIELDS = ("intents", "entities", "sentiment", "aligned")
 
 
 class BulkPlan(NamedTuple):

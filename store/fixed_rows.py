@@ -34,7 +34,7 @@ def confirmed_spans_in(note: str | None) -> set[tuple[int, int]]:
     return {(int(start), int(end)) for start, end in CONFIRMED_SPAN.findall(note or "")}
 
 
-def _adjudications_since(project: str, columns: str) -> str:
+def _adjudications_since(columns: str) -> str:
     from store.queue import LIVE_LABELS
 
     return f"""SELECT {columns} FROM ({LIVE_LABELS} AND a.project = $p AND a.action = 'adjudicate'
@@ -50,7 +50,7 @@ def adjudicated_since(db, project: str, turn_ids: list[str], since) -> set[str]:
     ids = list(dict.fromkeys(turn_ids))
     if since is None or not ids:
         return set()
-    return {r[0] for r in db.query(_adjudications_since(project, "DISTINCT turn_id"),
+    return {r[0] for r in db.query(_adjudications_since("DISTINCT turn_id"),
                                    {"p": project, "since": since, "ids": ids})}
 
 
@@ -70,7 +70,7 @@ def labels_before_fix(db, project: str, turn_ids: list[str], since) -> dict[str,
 def confirmed_since(db, project: str, turn_ids: list[str], since) -> dict[str, set[tuple[int, int]]]:
     """turn_id -> the (start, end) of the entity spans its live adjudications after ``since`` confirmed."""
     confirmed: dict[str, set[tuple[int, int]]] = {}
-    for turn_id, note in db.query(_adjudications_since(project, "turn_id, note"),
+    for turn_id, note in db.query(_adjudications_since("turn_id, note"),
                                   {"p": project, "since": since, "ids": list(turn_ids)}):
         confirmed.setdefault(turn_id, set()).update(confirmed_spans_in(note))
     return confirmed

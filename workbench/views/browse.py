@@ -140,7 +140,8 @@ def show_current_label(db, project: str, row: dict) -> None:
             f"Label source: {label_words(row.get('source'), 'not labelled')}")
     aligned = row.get("aligned")
     st.text(f"Response fit: {fixes.FIT_WORDS[None if aligned is None or pd.isna(aligned) else bool(aligned)]}")
-    correction = browse.current_correction(db, project, row["turn_id"]) if label_words(row.get("source"), "") else None
+    labelled = label_words(row.get("source"), "")
+    correction = analysis.current_corrections(db, [row["turn_id"]]).get(row["turn_id"]) if labelled else None
     if correction:
         st.text("Corrected response:")
         st.text(correction)
